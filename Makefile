@@ -1,0 +1,37 @@
+# The two commands that matter: `make run` (the demo gateway) and `make test`
+# (everything). Every target installs what it needs through scripts/setup.sh.
+
+SHELL := /bin/bash
+VENV := .venv
+PYTEST_ARGS ?=
+
+.PHONY: all setup build run test test-unit test-e2e validate lint clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@scripts/build-wasm.sh
+
+run: build
+	@scripts/run-demo.sh
+
+test: setup lint test-unit build validate test-e2e
+
+lint:
+	cargo clippy --no-default-features --all-targets -- -D warnings
+
+test-unit:
+	cargo test --no-default-features
+
+# Every Envoy config in the repository passes `envoy --mode validate`.
+validate: build
+	@$(VENV)/bin/python tests/validate_envoy_configs.py
+
+test-e2e: build
+	$(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+clean:
+	rm -rf target dist .build

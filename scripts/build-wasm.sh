@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the filter module: dist/mcp_policy_filter.wasm (release, LTO, stripped).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh" wasm
+
+export MCP_POLICY_GIT_REVISION="${MCP_POLICY_GIT_REVISION:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
+TARGET_DIR="$ROOT/target/wasm"
+case "$(cat "$ROOT/.build/wasm-toolchain")" in
+    rustup)
+        cargo build --release --target wasm32-unknown-unknown --target-dir "$TARGET_DIR"
+        ;;
+    debian-rustc-web)
+        # Debian's toolchain ships std's source, not a prebuilt wasm32 std.
+        PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release \
+            --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort --target-dir "$TARGET_DIR"
+        ;;
+esac
+mkdir -p dist
+cp "$TARGET_DIR/wasm32-unknown-unknown/release/mcp_policy_filter.wasm" dist/mcp_policy_filter.wasm
+printf 'built dist/mcp_policy_filter.wasm (%s bytes, git %s)\n' \
+    "$(stat -c %s dist/mcp_policy_filter.wasm)" "$MCP_POLICY_GIT_REVISION"

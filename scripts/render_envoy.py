@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Render an Envoy config from envoy/demo.yaml with local overrides.
+
+Used by `make run` and by the end-to-end tests, so both run the same config
+the repository ships. Prints what it changed on stderr.
+"""
+import argparse
+import json
+import pathlib
+import sys
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEMO_GRANTS = ROOT / "policies" / "demo-grants.json"
+
+
+def plugin_config(config):
+    listener = config["static_resources"]["listeners"][0]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    for http_filter in hcm["http_filters"]:
+        if http_filter["name"] == "mcp_policy":
+            return http_filter["typed_config"]["config"]
+    raise SystemExit("envoy/demo.yaml has no mcp_policy filter")
+
+
+def filter_configuration(policy_path, say):
+    document = json.loads(pathlib.Path(policy_path).read_text())
+    if isinstance(document, dict) and "version" in document:
+        grants = json.loads(DEMO_GRANTS.read_text())
+        say(f"{policy_path} is a bare policy: added the demo grants "
+            + ", ".join(f"{g['name']} (token demo-token-{g['name']})" for g in grants))
+        return {"policy": document, "grants": grants}
+    return document
+
+
+def render(args, say=lambda message: print(message, file=sys.stderr)):
+    config = yaml.safe_load((ROOT / "envoy" / "demo.yaml").read_text())
+    config["admin"]["address"]["socket_address"]["port_value"] = args.admin_port
+    listener = config["static_resources"]["listeners"][0]
+    listener["address"]["socket_address"]["port_value"] = args.listen_port
+    if args.upstream:
+        host, _, port = args.upstream.rpartition(":")
+        if not host or not port.isdigit():
+            raise SystemExit(f"UPSTREAM must be host:port, not {args.upstream!r}")
+        cluster = config["static_resources"]["clusters"][0]
+        address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        address["socket_address"] = {"address": host, "port_value": int(port)}
+    plugin = plugin_config(config)
+    plugin["vm_config"]["code"]["local"]["filename"] = str(pathlib.Path(args.module).resolve())
+    if args.policy:
+        configuration = filter_configuration(args.policy, say)
+        plugin["configuration"]["value"] = json.dumps(configuration, indent=2)
+    if args.configuration_json:
+        plugin["configuration"]["value"] = args.configuration_json
+    return config
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--listen-port", type=int, default=10000)
+    parser.add_argument("--admin-port", type=int, default=9901)
+    parser.add_argument("--upstream", help="host:port of the MCP server")
+    parser.add_argument("--policy", help="a bare policy or a wrapper configuration (JSON file)")
+    parser.add_argument("--configuration-json", help="the plugin configuration, verbatim")
+    parser.add_argument("--module", default=str(ROOT / "dist" / "mcp_policy_filter.wasm"))
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    config = render(args)
+    pathlib.Path(args.out).write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()

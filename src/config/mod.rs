@@ -1,0 +1,123 @@
+//! The plugin configuration: JSON given to the filter by Envoy. Parsed and
+//! validated once, when Envoy configures the plugin; requests only read it.
+//!
+//! Two forms are accepted:
+//! - a bare PolicyLayer policy (an object with a top-level `version`), used
+//!   verbatim, with no grants: every request is then unauthenticated (401);
+//! - a wrapper object (see `wrapper.rs`) with the policy, named policies,
+//!   grants and settings.
+
+mod grants;
+mod settings;
+mod wrapper;
+
+use std::fmt;
+use std::rc::Rc;
+
+use crate::policy::Policy;
+
+pub use grants::{hash_token, to_hex, Grant, GrantTable, TokenHash};
+pub use settings::Settings;
+
+#[derive(Debug)]
+pub struct Config {
+    pub grants: GrantTable,
+    pub settings: Settings,
+    pub form: ConfigForm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigForm {
+    BarePolicy,
+    Wrapper,
+}
+
+/// Everything wrong with a configuration, one problem per entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// JSON pointer into the configuration.
+    pub path: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn single(path: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            problems: vec![Problem {
+                path: path.to_string(),
+                line: None,
+                column: None,
+                message: message.into(),
+            }],
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            let path = if problem.path.is_empty() { "/" } else { &problem.path };
+            match (problem.line, problem.column) {
+                (Some(line), Some(column)) => {
+                    write!(f, "{path} (line {line}, column {column}): {}", problem.message)?
+                }
+                _ => write!(f, "{path}: {}", problem.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    pub fn from_json_text(text: &str) -> Result<Config, ConfigError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|error| ConfigError {
+            problems: vec![Problem {
+                path: String::new(),
+                line: Some(error.line()),
+                column: Some(error.column()),
+                message: format!("configuration is not valid JSON: {error}"),
+            }],
+        })?;
+        let is_bare_policy = value.as_object().is_some_and(|object| object.contains_key("version"));
+        if is_bare_policy {
+            let policy = Policy::from_json_text(text).map_err(|errors| ConfigError {
+                problems: errors
+                    .0
+                    .into_iter()
+                    .map(|error| Problem {
+                        path: error.path,
+                        line: error.line,
+                        column: error.column,
+                        message: error.message,
+                    })
+                    .collect(),
+            })?;
+            Ok(Config {
+                grants: GrantTable::bare(Rc::new(policy)),
+                settings: Settings::default(),
+                form: ConfigForm::BarePolicy,
+            })
+        } else {
+            wrapper::parse(&value)
+        }
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Config, ConfigError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ConfigError::single("", "configuration is not UTF-8"))?;
+        Config::from_json_text(text)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,24 @@
+//! Filter settings carried by the wrapper configuration.
+
+/// Requests whose body is larger than this are refused with 413.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// JSON nesting deeper than this is refused.
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Also remove from `tools/list` every tool the grant can never call.
+    pub hide_denied_tools: bool,
+    pub max_body_bytes: usize,
+    pub max_json_depth: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            hide_denied_tools: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The wrapper configuration:
+//!
+//! ```json
+//! {
+//!   "policy":   { PolicyLayer policy: the default for grants without their own },
+//!   "policies": { "<name>": { PolicyLayer policy }, ... },
+//!   "grants": [
+//!     { "name": "alice", "token_sha256": ["<64 hex>", ...], "policy": "<name in policies>" }
+//!   ],
+//!   "hide_denied_tools": false,
+//!   "max_body_bytes": 1048576,
+//!   "max_json_depth": 64
+//! }
+//! ```
+//! Every field is optional; unknown fields are errors.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+
+use super::grants::{parse_token_hash, Grant, GrantTable};
+use super::settings::Settings;
+use super::{Config, ConfigError, ConfigForm, Problem};
+use crate::policy::Policy;
+
+const FIELDS: [&str; 6] = [
+    "policy",
+    "policies",
+    "grants",
+    "hide_denied_tools",
+    "max_body_bytes",
+    "max_json_depth",
+];
+const GRANT_FIELDS: [&str; 3] = ["name", "token_sha256", "policy"];
+
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        });
+    }
+}
+
+pub(super) fn parse(value: &Value) -> Result<Config, ConfigError> {
+    let mut problems = Problems::default();
+    let Some(object) = value.as_object() else {
+        return Err(ConfigError::single(
+            "",
+            "configuration must be a JSON object: a PolicyLayer policy (with \"version\") or a wrapper with \"policy\" and \"grants\"",
+        ));
+    };
+    for key in object.keys() {
+        if !FIELDS.contains(&key.as_str()) {
+            problems.add(
+                format!("/{}", escape(key)),
+                format!("unknown field \"{key}\"; expected one of {}", FIELDS.join(", ")),
+            );
+        }
+    }
+
+    let default_policy = object
+        .get("policy")
+        .and_then(|value| compile(value, "/policy", &mut problems))
+        .unwrap_or_else(|| Rc::new(Policy::deny_all_no_policy()));
+    let named = named_policies(object, &mut problems);
+    let settings = settings(object, &mut problems);
+    let grants = grants(object, &default_policy, &named, &mut problems);
+
+    if problems.0.is_empty() {
+        Ok(Config {
+            grants,
+            settings,
+            form: ConfigForm::Wrapper,
+        })
+    } else {
+        Err(ConfigError { problems: problems.0 })
+    }
+}
+
+fn compile(value: &Value, pointer: &str, problems: &mut Problems) -> Option<Rc<Policy>> {
+    match Policy::from_value(value, pointer) {
+        Ok(policy) => Some(Rc::new(policy)),
+        Err(errors) => {
+            for error in errors.0 {
+                problems.add(error.path, error.message);
+            }
+            None
+        }
+    }
+}
+
+fn named_policies(object: &Map<String, Value>, problems: &mut Problems) -> HashMap<String, Rc<Policy>> {
+    let mut named = HashMap::new();
+    match object.get("policies") {
+        None => {}
+        Some(Value::Object(policies)) => {
+            for (name, value) in policies {
+                let pointer = format!("/policies/{}", escape(name));
+                if name.is_empty() {
+                    problems.add(pointer.clone(), "a policy name must not be empty");
+                }
+                if let Some(policy) = compile(value, &pointer, problems) {
+                    named.insert(name.clone(), policy);
+                }
+            }
+        }
+        Some(_) => problems.add("/policies", "\"policies\" must be an object of name: policy"),
+    }
+    named
+}
+
+fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
+    let mut settings = Settings::default();
+    match object.get("hide_denied_tools") {
+        None => {}
+        Some(Value::Bool(flag)) => settings.hide_denied_tools = *flag,
+        Some(_) => problems.add("/hide_denied_tools", "must be true or false"),
+    }
+    if let Some(bytes) = positive_integer(object, "max_body_bytes", 1 << 30, problems) {
+        settings.max_body_bytes = bytes;
+    }
+    if let Some(depth) = positive_integer(object, "max_json_depth", 1024, problems) {
+        settings.max_json_depth = depth;
+    }
+    settings
+}
+
+fn positive_integer(object: &Map<String, Value>, field: &str, most: u64, problems: &mut Problems) -> Option<usize> {
+    let value = object.get(field)?;
+    match value.as_u64() {
+        Some(n) if (1..=most).contains(&n) => usize::try_from(n).ok(),
+        _ => {
+            problems.add(format!("/{field}"), format!("must be a whole number from 1 to {most}"));
+            None
+        }
+    }
+}
+
+fn grants(
+    object: &Map<String, Value>,
+    default_policy: &Rc<Policy>,
+    named: &HashMap<String, Rc<Policy>>,
+    problems: &mut Problems,
+) -> GrantTable {
+    let mut table = GrantTable::default();
+    let entries = match object.get("grants") {
+        None => return table,
+        Some(Value::Array(entries)) => entries,
+        Some(_) => {
+            problems.add("/grants", "\"grants\" must be an array of {name, token_sha256, policy?}");
+            return table;
+        }
+    };
+    let mut seen_names: Vec<&str> = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let pointer = format!("/grants/{index}");
+        let Some(grant) = entry.as_object() else {
+            problems.add(pointer, "a grant must be an object {name, token_sha256, policy?}");
+            continue;
+        };
+        for key in grant.keys() {
+            if !GRANT_FIELDS.contains(&key.as_str()) {
+                problems.add(
+                    format!("{pointer}/{}", escape(key)),
+                    format!("unknown field \"{key}\"; expected one of {}", GRANT_FIELDS.join(", ")),
+                );
+            }
+        }
+        let name = match grant.get("name").and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => name,
+            _ => {
+                problems.add(format!("{pointer}/name"), "a grant needs a non-empty string \"name\"");
+                continue;
+            }
+        };
+        if seen_names.contains(&name) {
+            problems.add(format!("{pointer}/name"), format!("grant \"{name}\" is defined twice"));
+            continue;
+        }
+        seen_names.push(name);
+        let policy = match grant.get("policy") {
+            None => Rc::clone(default_policy),
+            Some(Value::String(reference)) => match named.get(reference) {
+                Some(policy) => Rc::clone(policy),
+                None => {
+                    problems.add(
+                        format!("{pointer}/policy"),
+                        format!("grant \"{name}\" names policy \"{reference}\", which is not under \"policies\""),
+                    );
+                    continue;
+                }
+            },
+            Some(_) => {
+                problems.add(format!("{pointer}/policy"), "\"policy\" is the name of an entry under \"policies\"");
+                continue;
+            }
+        };
+        let hashes = match grant.get("token_sha256") {
+            Some(Value::Array(hashes)) if !hashes.is_empty() => hashes,
+            _ => {
+                problems.add(
+                    format!("{pointer}/token_sha256"),
+                    "a grant needs \"token_sha256\": a non-empty array of SHA-256 hex digests of its bearer tokens",
+                );
+                continue;
+            }
+        };
+        let grant = Rc::new(Grant {
+            name: name.to_string(),
+            policy,
+        });
+        for (hash_index, hash) in hashes.iter().enumerate() {
+            let hash_pointer = format!("{pointer}/token_sha256/{hash_index}");
+            let parsed = hash
+                .as_str()
+                .ok_or_else(|| "a token hash must be a string".to_string())
+                .and_then(parse_token_hash)
+                .and_then(|hash| table.insert(hash, Rc::clone(&grant)));
+            if let Err(message) = parsed {
+                problems.add(hash_pointer, message);
+            }
+        }
+    }
+    table
+}
+
+/// JSON pointer escaping of one reference token.
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}

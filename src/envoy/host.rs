@@ -1,0 +1,61 @@
+//! `Host` over the proxy-wasm ABI, for the stream being processed.
+
+use super::abi;
+use crate::counter::{Entry, SharedStore, StoreError};
+use crate::host::{Host, HostError, LocalReply};
+
+pub struct EnvoyHost;
+
+impl SharedStore for EnvoyHost {
+    fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        abi::get_shared_data(key)
+            .map(|found| found.map(|(value, cas)| Entry { value, cas }))
+            .map_err(|error| StoreError::Host(error.to_string()))
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
+        match abi::set_shared_data(key, value, cas.unwrap_or(0)) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(StoreError::CasMismatch),
+            Err(error) => Err(StoreError::Host(error.to_string())),
+        }
+    }
+}
+
+impl Host for EnvoyHost {
+    fn now_millis(&self) -> Result<u64, HostError> {
+        abi::now_nanos().map(|nanos| nanos / 1_000_000)
+    }
+
+    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+        abi::get_header_map(abi::MAP_REQUEST_HEADERS)
+    }
+
+    fn set_request_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
+        abi::set_header(abi::MAP_REQUEST_HEADERS, name, value)
+    }
+
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
+        abi::get_buffer(abi::BUFFER_REQUEST_BODY, start, len)
+    }
+
+    fn response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+        abi::get_header_map(abi::MAP_RESPONSE_HEADERS)
+    }
+
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
+        abi::set_header(abi::MAP_RESPONSE_HEADERS, name, value)
+    }
+
+    fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
+        abi::get_buffer(abi::BUFFER_RESPONSE_BODY, start, len)
+    }
+
+    fn replace_response_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
+        abi::set_buffer(abi::BUFFER_RESPONSE_BODY, start, len, data)
+    }
+
+    fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError> {
+        abi::send_local_response(reply.status, &reply.headers, &reply.body)
+    }
+}

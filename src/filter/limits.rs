@@ -1,0 +1,108 @@
+//! Charging the limits of allowed messages against the shared counters.
+
+use crate::counter::{reserve, CounterSpec, LimitError, Reservation, SharedStore};
+use crate::policy::{Limit, Scope};
+
+use super::request_head::RequestHead;
+
+const ENFORCED_PREFIX: &str = "mcp-policy/v1/c";
+const SHADOW_PREFIX: &str = "mcp-policy/v1/dry";
+const SEPARATOR: char = '\u{1f}';
+
+/// Who a limit is counted for.
+pub struct Subject<'a> {
+    pub grant: &'a str,
+    pub head: &'a RequestHead,
+}
+
+pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
+    let prefix = if limit.dry_run { SHADOW_PREFIX } else { ENFORCED_PREFIX };
+    let scope = match &limit.scope {
+        Scope::Grant => format!("grant:{}", subject.grant),
+        Scope::Global => "global".to_string(),
+        Scope::Session => match &subject.head.session_id {
+            Some(session) => format!("session:{session}"),
+            None => format!("grant:{}", subject.grant),
+        },
+        Scope::Header(name) => format!(
+            "header:{name}{SEPARATOR}{}",
+            subject.head.header(name).unwrap_or("")
+        ),
+        // Claims are read from jwt_authn metadata; until then a claim scope
+        // counts per grant, never looser.
+        Scope::Claim(name) => format!("claim:{name}{SEPARATOR}grant:{}", subject.grant),
+    };
+    format!("{prefix}/{}{SEPARATOR}{scope}", limit.counter)
+}
+
+/// A limit that refused the call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitRefusal {
+    /// Index into the limits passed to `charge`.
+    pub index: usize,
+    pub retry_after_secs: u64,
+}
+
+pub enum Charge {
+    Admitted(Reservation),
+    Refused(Vec<LimitRefusal>),
+    Unavailable(String),
+}
+
+/// Takes one unit from every enforced limit, all or nothing. Dry-run limits
+/// count in shadow counters; their refusals are only reported.
+pub fn charge(
+    store: &dyn SharedStore,
+    now_secs: u64,
+    limits: &[&Limit],
+    subject: &Subject<'_>,
+) -> (Charge, Vec<usize>) {
+    let mut enforced = Vec::new();
+    let mut enforced_index = Vec::new();
+    let mut shadow = Vec::new();
+    let mut shadow_index = Vec::new();
+    for (index, limit) in limits.iter().enumerate() {
+        let spec = CounterSpec {
+            key: counter_key(limit, subject),
+            window: limit.window,
+            max: limit.max,
+        };
+        if limit.dry_run {
+            shadow.push(spec);
+            shadow_index.push(index);
+        } else {
+            enforced.push(spec);
+            enforced_index.push(index);
+        }
+    }
+    let mut shadow_refused = Vec::new();
+    for (spec, index) in shadow.iter().zip(&shadow_index) {
+        if let Err(LimitError::Exhausted(_)) = reserve(store, now_secs, std::slice::from_ref(spec)) {
+            shadow_refused.push(*index);
+        }
+    }
+    let charge = match reserve(store, now_secs, &enforced) {
+        Ok(reservation) => Charge::Admitted(reservation),
+        Err(LimitError::Exhausted(refusals)) => Charge::Refused(
+            refusals
+                .into_iter()
+                .filter_map(|refusal| {
+                    enforced_index.get(refusal.index).map(|index| LimitRefusal {
+                        index: *index,
+                        retry_after_secs: refusal.retry_after_secs,
+                    })
+                })
+                .collect(),
+        ),
+        Err(LimitError::StoreUnavailable(detail)) => Charge::Unavailable(detail),
+    };
+    (charge, shadow_refused)
+}
+
+/// The denial text for a refused limit.
+pub fn rate_limit_message(limit: &Limit) -> String {
+    format!(
+        "Rate limit of {} per {} reached. Try again later.",
+        limit.max, limit.window
+    )
+}

@@ -1,0 +1,568 @@
+//! The HTTP filter state machine. It talks to the proxy only through `Host`,
+//! so native tests drive it with `host::fake::FakeHost`.
+//!
+//! Requests: headers are held until the whole body has been read and decided.
+//! Nothing is forwarded before a decision, and every path and method is
+//! inspected the same way.
+
+mod limits;
+mod reply;
+mod request_head;
+mod response;
+mod verdict;
+
+#[cfg(test)]
+mod tests;
+
+use std::rc::Rc;
+
+use crate::config::{Config, Grant};
+use crate::counter::{release, Reservation};
+use crate::host::{Action, Host, HostError, LocalReply};
+use crate::mcp::{read_payload, sniff_id, Message, MessageKind, Payload, ReadLimits, RequestId, ToolsListStreamFilter};
+
+use limits::{charge, rate_limit_message, Charge, Subject};
+use request_head::{Bearer, RequestHead};
+use response::{rewrite_json, BodyRewrite, ResponsePlan, Visibility};
+use verdict::{decide, Reason, Refusal, Verdict};
+
+pub use reply::{POLICY_DENIED, UNAUTHENTICATED, UNAVAILABLE};
+pub use request_head::is_json_media_type;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for request headers.
+    Start,
+    /// Headers held; the body is being buffered.
+    Buffering,
+    /// Decided and forwarded.
+    Forwarded,
+    /// Answered locally; every later callback passes through.
+    Replied,
+}
+
+enum Auth {
+    Granted(Rc<Grant>),
+    Refused(String),
+}
+
+pub struct HttpFilter {
+    config: Rc<Config>,
+    stage: Stage,
+    head: RequestHead,
+    auth: Auth,
+    plan: ResponsePlan,
+    reservation: Option<Reservation>,
+    /// Request body bytes buffered so far.
+    body_size: usize,
+}
+
+impl HttpFilter {
+    pub fn new(config: Rc<Config>) -> HttpFilter {
+        HttpFilter {
+            config,
+            stage: Stage::Start,
+            head: RequestHead::default(),
+            auth: Auth::Refused(String::new()),
+            plan: ResponsePlan::Untouched,
+            reservation: None,
+            body_size: 0,
+        }
+    }
+
+    pub fn on_request_headers(&mut self, host: &dyn Host, end_of_stream: bool) -> Action {
+        let headers = match host.request_headers() {
+            Ok(headers) => headers,
+            Err(error) => return self.fail_closed(host, None, &error),
+        };
+        self.head = RequestHead::from_headers(headers);
+        self.auth = self.authenticate();
+        if let Err(error) = self.scrub_request_headers(host) {
+            return self.fail_closed(host, None, &error);
+        }
+
+        if end_of_stream {
+            return self.decide_bodyless(host);
+        }
+        if let Auth::Refused(message) = &self.auth {
+            if self.head.body_is_encoded() || self.body_declared_too_large() {
+                let reply = reply::unauthenticated(None, message);
+                return self.reply(host, &reply);
+            }
+        } else if let Some(reply) = self.check_body_headers() {
+            return self.reply(host, &reply);
+        }
+        self.stage = Stage::Buffering;
+        Action::Pause
+    }
+
+    pub fn on_request_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> Action {
+        if self.stage != Stage::Buffering {
+            return Action::Continue;
+        }
+        self.body_size = body_size;
+        if body_size > self.config.settings.max_body_bytes {
+            let reply = self.too_large_reply();
+            return self.reply(host, &reply);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        self.decide_body(host, body_size)
+    }
+
+    /// Trailers end the request: the body seen so far is all there is.
+    pub fn on_request_trailers(&mut self, host: &dyn Host) -> Action {
+        if self.stage != Stage::Buffering {
+            return Action::Continue;
+        }
+        self.decide_body(host, self.body_size)
+    }
+
+    pub fn on_response_headers(&mut self, host: &dyn Host, end_of_stream: bool) -> Action {
+        let plan = std::mem::replace(&mut self.plan, ResponsePlan::Untouched);
+        let ResponsePlan::ToolsList { ids, visibility } = plan else {
+            self.plan = plan;
+            return Action::Continue;
+        };
+        if end_of_stream {
+            return Action::Continue;
+        }
+        let headers = match host.response_headers() {
+            Ok(headers) => headers,
+            Err(error) => {
+                log::error!("cannot read tools/list response headers: {error}");
+                return Action::Continue;
+            }
+        };
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.to_ascii_lowercase())
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let encoded = header("content-encoding").is_some_and(|encoding| encoding.trim() != "identity");
+        if encoded {
+            log::warn!("tools/list response is content-encoded; the filter cannot read it and refuses it");
+            self.plan = ResponsePlan::ToolsListJson { ids, visibility };
+            let _ = host.set_response_header("content-encoding", None);
+        } else if is_json_media_type(&content_type) {
+            self.plan = ResponsePlan::ToolsListJson { ids, visibility };
+        } else if content_type.starts_with("text/event-stream") {
+            self.plan = ResponsePlan::ToolsListStream {
+                filter: ToolsListStreamFilter::new(ids),
+                visibility,
+            };
+        } else {
+            return Action::Continue;
+        }
+        if let Err(error) = host.set_response_header("content-length", None) {
+            log::error!("cannot drop content-length of a tools/list response: {error}");
+        }
+        if encoded {
+            let _ = host.set_response_header("content-type", Some("application/json"));
+        }
+        Action::Continue
+    }
+
+    pub fn on_response_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> Action {
+        match &mut self.plan {
+            ResponsePlan::Untouched | ResponsePlan::ToolsList { .. } => Action::Continue,
+            ResponsePlan::ToolsListJson { ids, visibility } => {
+                if !end_of_stream {
+                    return Action::Pause;
+                }
+                let rewrite = match host.response_body(0, body_size) {
+                    Ok(body) => rewrite_json(&body, ids, visibility),
+                    Err(error) => BodyRewrite::Unreadable(error.to_string()),
+                };
+                let replacement = match rewrite {
+                    BodyRewrite::Unchanged => return Action::Continue,
+                    BodyRewrite::Replace(bytes) => bytes,
+                    BodyRewrite::Unreadable(detail) => {
+                        log::error!("tools/list response not filtered ({detail}); replaced with an error");
+                        crate::mcp::error_response(
+                            ids.first(),
+                            reply::INTERNAL_ERROR,
+                            "tools/list response could not be read by the policy filter",
+                        )
+                    }
+                };
+                if let Err(error) = host.replace_response_body(0, body_size, &replacement) {
+                    log::error!("cannot rewrite tools/list response: {error}");
+                }
+                Action::Continue
+            }
+            ResponsePlan::ToolsListStream { filter, visibility } => {
+                let chunk = match host.response_body(0, body_size) {
+                    Ok(chunk) => chunk,
+                    Err(error) => {
+                        log::error!("cannot read tools/list event stream: {error}");
+                        Vec::new()
+                    }
+                };
+                let keep = |name: &str| visibility.keeps(name);
+                let mut out = filter.push(&chunk, &keep);
+                if end_of_stream {
+                    out.extend(filter.finish(&keep));
+                }
+                if out != chunk {
+                    if let Err(error) = host.replace_response_body(0, body_size, &out) {
+                        log::error!("cannot rewrite tools/list event stream: {error}");
+                    }
+                }
+                Action::Continue
+            }
+        }
+    }
+
+    fn authenticate(&self) -> Auth {
+        let grants = &self.config.grants;
+        if grants.is_empty() {
+            let why = if grants.is_bare_policy() {
+                "Unauthorized: the filter was given a bare policy with no grants, so no bearer token is accepted; configure grants in the wrapper configuration"
+            } else {
+                "Unauthorized: no grants are configured, so no bearer token is accepted"
+            };
+            return Auth::Refused(why.to_string());
+        }
+        match &self.head.bearer {
+            Bearer::Missing => Auth::Refused("Unauthorized: a bearer token is required (Authorization: Bearer <token>)".into()),
+            Bearer::Malformed => Auth::Refused("Unauthorized: the Authorization header must be a single \"Bearer <token>\"".into()),
+            Bearer::Token(token) => match grants.lookup(token) {
+                Some(grant) => Auth::Granted(Rc::clone(grant)),
+                None => Auth::Refused("Unauthorized: unknown bearer token".into()),
+            },
+        }
+    }
+
+    /// The token and cookies never go upstream, and responses must come back
+    /// in a form the filter can read.
+    fn scrub_request_headers(&self, host: &dyn Host) -> Result<(), HostError> {
+        host.set_request_header("authorization", None)?;
+        host.set_request_header("cookie", None)?;
+        host.set_request_header("accept-encoding", Some("identity"))
+    }
+
+    fn decide_bodyless(&mut self, host: &dyn Host) -> Action {
+        if let Auth::Refused(message) = &self.auth {
+            let reply = reply::unauthenticated(None, message);
+            return self.reply(host, &reply);
+        }
+        if self.head.expects_body() {
+            let reply = reply::protocol_error(400, None, crate::mcp::PARSE_ERROR, "Parse error: the request has no body; a JSON-RPC message is required");
+            return self.reply(host, &reply);
+        }
+        self.stage = Stage::Forwarded;
+        Action::Continue
+    }
+
+    fn body_declared_too_large(&self) -> bool {
+        self.head
+            .content_length
+            .is_some_and(|length| length > self.config.settings.max_body_bytes as u64)
+    }
+
+    fn too_large_reply(&self) -> LocalReply {
+        reply::protocol_error(
+            413,
+            None,
+            reply::INVALID_REQUEST,
+            &format!(
+                "Request body is larger than the policy filter's limit of {} bytes",
+                self.config.settings.max_body_bytes
+            ),
+        )
+    }
+
+    /// Refusals that the headers alone decide, for authenticated requests.
+    fn check_body_headers(&self) -> Option<LocalReply> {
+        if self.body_declared_too_large() {
+            return Some(self.too_large_reply());
+        }
+        if self.head.body_is_encoded() {
+            return Some(reply::protocol_error(
+                415,
+                None,
+                reply::INVALID_REQUEST,
+                "Request bodies must not be content-encoded: the policy filter only reads identity bodies",
+            ));
+        }
+        if !self.head.body_is_json() {
+            return Some(reply::protocol_error(
+                415,
+                None,
+                reply::INVALID_REQUEST,
+                "Request bodies must have Content-Type: application/json",
+            ));
+        }
+        None
+    }
+
+    fn decide_body(&mut self, host: &dyn Host, body_size: usize) -> Action {
+        let body = match host.request_body(0, body_size) {
+            Ok(body) => body,
+            Err(error) => return self.fail_closed(host, None, &error),
+        };
+        let grant = match &self.auth {
+            Auth::Granted(grant) => Rc::clone(grant),
+            Auth::Refused(message) => {
+                let reply = reply::unauthenticated(sniff_id(&body).as_ref(), message);
+                return self.reply(host, &reply);
+            }
+        };
+        let limits = ReadLimits {
+            max_depth: self.config.settings.max_json_depth,
+        };
+        let payload = match read_payload(&body, &limits) {
+            Ok(payload) => payload,
+            Err(error) => {
+                let reply = reply::protocol_error(400, error.id.as_ref(), error.code, &error.message);
+                return self.reply(host, &reply);
+            }
+        };
+        let (messages, is_batch) = match payload {
+            Payload::Single(message) => (vec![message], false),
+            Payload::Batch(messages) => (messages, true),
+        };
+        self.decide_messages(host, &grant, &messages, is_batch)
+    }
+
+    fn decide_messages(&mut self, host: &dyn Host, grant: &Rc<Grant>, messages: &[Message], is_batch: bool) -> Action {
+        let policy = Rc::clone(&grant.policy);
+        let session = self.head.session_id.clone();
+        let verdicts: Vec<Verdict<'_>> = messages
+            .iter()
+            .map(|message| decide(&policy, message, &grant.name, session.as_deref()))
+            .collect();
+
+        let mut refusals: Vec<Option<Refusal>> = verdicts
+            .iter()
+            .map(|verdict| match verdict {
+                Verdict::Refuse(refusal) => Some(refusal.clone()),
+                _ => None,
+            })
+            .collect();
+
+        if refusals.iter().all(Option::is_none) {
+            match self.charge_limits(host, &grant.name, messages, &verdicts) {
+                Ok(reservation) => {
+                    self.reservation = Some(reservation);
+                }
+                Err(limit_refusals) => {
+                    for (index, refusal) in limit_refusals {
+                        if let Some(slot) = refusals.get_mut(index) {
+                            *slot = Some(refusal);
+                        }
+                    }
+                }
+            }
+        }
+
+        for (message, verdict) in messages.iter().zip(&verdicts) {
+            if let Verdict::Allow { rule, would_deny, .. } = verdict {
+                let method = message.method().unwrap_or("");
+                let target = message.target().unwrap_or("");
+                match would_deny {
+                    Some(denial) => log::info!(
+                        "dry run: would deny {method} {target} for grant {}: rule {}",
+                        grant.name,
+                        denial.rule
+                    ),
+                    None => log::debug!("allowed {method} {target} for grant {}: rule {rule}", grant.name),
+                }
+            }
+        }
+
+        if refusals.iter().all(Option::is_none) {
+            self.plan_response(grant, messages);
+            self.stage = Stage::Forwarded;
+            return Action::Continue;
+        }
+
+        let reply = if is_batch {
+            let all: Vec<Refusal> = messages
+                .iter()
+                .zip(refusals)
+                .map(|(message, refusal)| {
+                    refusal.unwrap_or_else(|| Refusal {
+                        id: match &message.kind {
+                            MessageKind::Request { .. } => message.id.clone(),
+                            _ => None,
+                        },
+                        method: message.method().unwrap_or("").to_string(),
+                        target: message.target().map(str::to_string),
+                        reason: Reason::BatchNotForwarded,
+                    })
+                })
+                .collect();
+            for refusal in all.iter().filter(|r| r.reason != Reason::BatchNotForwarded) {
+                log_refusal(&grant.name, refusal);
+            }
+            reply::batch(&all)
+        } else {
+            match refusals.into_iter().flatten().next() {
+                Some(refusal) => {
+                    log_refusal(&grant.name, &refusal);
+                    reply::single(&refusal)
+                }
+                None => return self.fail_closed(host, None, &HostError::new("decide", "no refusal to send")),
+            }
+        };
+        self.reply(host, &reply)
+    }
+
+    /// Charges every limit of every allowed message, all or nothing. On
+    /// refusal, returns the refusal for each message index that had one.
+    fn charge_limits(
+        &self,
+        host: &dyn Host,
+        grant: &str,
+        messages: &[Message],
+        verdicts: &[Verdict<'_>],
+    ) -> Result<Reservation, Vec<(usize, Refusal)>> {
+        let mut all_limits = Vec::new();
+        let mut owner = Vec::new();
+        for (index, verdict) in verdicts.iter().enumerate() {
+            if let Verdict::Allow { limits, .. } = verdict {
+                for limit in limits {
+                    all_limits.push(*limit);
+                    owner.push(index);
+                }
+            }
+        }
+        if all_limits.is_empty() {
+            return Ok(Reservation::default());
+        }
+        let now_secs = match host.now_millis() {
+            Ok(millis) => millis / 1000,
+            Err(error) => {
+                return Err(unavailable_for_all(messages, verdicts, &error.to_string()));
+            }
+        };
+        let subject = Subject {
+            grant,
+            head: &self.head,
+        };
+        let (charge, shadow_refused) = charge(host, now_secs, &all_limits, &subject);
+        for index in shadow_refused {
+            if let Some(limit) = all_limits.get(index) {
+                log::info!("dry run: limit {} would refuse a call for grant {grant}", limit.rule);
+            }
+        }
+        match charge {
+            Charge::Admitted(reservation) => Ok(reservation),
+            Charge::Unavailable(detail) => {
+                log::error!("counter store unavailable, refusing: {detail}");
+                Err(unavailable_for_all(messages, verdicts, &detail))
+            }
+            Charge::Refused(limit_refusals) => {
+                let mut refusals: Vec<(usize, Refusal)> = Vec::new();
+                for limit_refusal in limit_refusals {
+                    let (Some(limit), Some(&message_index)) =
+                        (all_limits.get(limit_refusal.index), owner.get(limit_refusal.index))
+                    else {
+                        continue;
+                    };
+                    let Some(message) = messages.get(message_index) else {
+                        continue;
+                    };
+                    match refusals.iter_mut().find(|(index, _)| *index == message_index) {
+                        Some((_, existing)) => {
+                            if let Reason::RateLimited { retry_after_secs, message, rule } = &mut existing.reason {
+                                if limit_refusal.retry_after_secs > *retry_after_secs {
+                                    *retry_after_secs = limit_refusal.retry_after_secs;
+                                    *message = rate_limit_message(limit);
+                                    *rule = limit.rule.clone();
+                                }
+                            }
+                        }
+                        None => refusals.push((
+                            message_index,
+                            Refusal {
+                                id: message.id.clone(),
+                                method: message.method().unwrap_or("").to_string(),
+                                target: message.target().map(str::to_string),
+                                reason: Reason::RateLimited {
+                                    message: rate_limit_message(limit),
+                                    rule: limit.rule.clone(),
+                                    retry_after_secs: limit_refusal.retry_after_secs,
+                                },
+                            },
+                        )),
+                    }
+                }
+                Err(refusals)
+            }
+        }
+    }
+
+    fn plan_response(&mut self, grant: &Rc<Grant>, messages: &[Message]) {
+        let ids: Vec<RequestId> = messages
+            .iter()
+            .filter(|message| message.method() == Some("tools/list"))
+            .filter_map(|message| message.id.clone())
+            .collect();
+        if !ids.is_empty() {
+            self.plan = ResponsePlan::ToolsList {
+                ids,
+                visibility: Visibility {
+                    policy: Rc::clone(&grant.policy),
+                    hide_denied_tools: self.config.settings.hide_denied_tools,
+                },
+            };
+        }
+    }
+
+    fn reply(&mut self, host: &dyn Host, reply: &LocalReply) -> Action {
+        self.stage = Stage::Replied;
+        if let Some(reservation) = self.reservation.take() {
+            release(host, &reservation);
+        }
+        if let Err(error) = host.send_reply(reply) {
+            log::error!("cannot send local reply: {error}");
+        }
+        Action::Pause
+    }
+
+    /// A host failure while deciding: refuse, never forward undecided.
+    fn fail_closed(&mut self, host: &dyn Host, id: Option<&RequestId>, error: &HostError) -> Action {
+        log::error!("refusing request: {error}");
+        let reply = reply::protocol_error(500, id, reply::INTERNAL_ERROR, "The policy filter could not inspect the request");
+        self.reply(host, &reply)
+    }
+}
+
+fn unavailable_for_all(messages: &[Message], verdicts: &[Verdict<'_>], detail: &str) -> Vec<(usize, Refusal)> {
+    verdicts
+        .iter()
+        .enumerate()
+        .filter(|(_, verdict)| matches!(verdict, Verdict::Allow { limits, .. } if !limits.is_empty()))
+        .filter_map(|(index, _)| {
+            messages.get(index).map(|message| {
+                (
+                    index,
+                    Refusal {
+                        id: message.id.clone(),
+                        method: message.method().unwrap_or("").to_string(),
+                        target: message.target().map(str::to_string),
+                        reason: Reason::CountersUnavailable {
+                            detail: detail.to_string(),
+                        },
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+fn log_refusal(grant: &str, refusal: &Refusal) {
+    log::info!(
+        "refused {} {} for grant {}: rule {}",
+        refusal.method,
+        refusal.target.as_deref().unwrap_or(""),
+        grant,
+        refusal.rule()
+    );
+}

@@ -1,0 +1,50 @@
+//! Response handling: removing hidden tools from `tools/list` results.
+
+use std::rc::Rc;
+
+use crate::mcp::{filter_tools_list_json, RequestId, ToolsListStreamFilter};
+use crate::policy::{Listing, Policy};
+
+/// Which tools a grant sees in `tools/list`.
+pub struct Visibility {
+    pub policy: Rc<Policy>,
+    pub hide_denied_tools: bool,
+}
+
+impl Visibility {
+    pub fn keeps(&self, tool: &str) -> bool {
+        match self.policy.listing(tool) {
+            Listing::Visible => true,
+            Listing::Hidden => false,
+            Listing::NeverAllowed => !self.hide_denied_tools,
+        }
+    }
+}
+
+/// How the response body is treated.
+pub enum ResponsePlan {
+    Untouched,
+    /// A `tools/list` was forwarded; its response has not been seen yet.
+    ToolsList { ids: Vec<RequestId>, visibility: Visibility },
+    /// `application/json`: buffered whole, then rewritten.
+    ToolsListJson { ids: Vec<RequestId>, visibility: Visibility },
+    /// `text/event-stream`: rewritten event by event as it streams.
+    ToolsListStream { filter: ToolsListStreamFilter, visibility: Visibility },
+}
+
+pub enum BodyRewrite {
+    /// Forward what was received.
+    Unchanged,
+    /// Replace what was received with these bytes.
+    Replace(Vec<u8>),
+    /// Not readable: refuse rather than forward unfiltered.
+    Unreadable(String),
+}
+
+pub fn rewrite_json(body: &[u8], ids: &[RequestId], visibility: &Visibility) -> BodyRewrite {
+    match filter_tools_list_json(body, ids, &|name| visibility.keeps(name)) {
+        Ok(Some(bytes)) => BodyRewrite::Replace(bytes),
+        Ok(None) => BodyRewrite::Unchanged,
+        Err(error) => BodyRewrite::Unreadable(format!("{error:?}")),
+    }
+}

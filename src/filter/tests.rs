@@ -1,0 +1,424 @@
+//! The filter state machine driven through the fake host.
+
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+
+use super::HttpFilter;
+use crate::config::Config;
+use crate::counter::MemoryStore;
+use crate::host::fake::FakeHost;
+use crate::host::Action;
+
+const ALICE: &str = "demo-token-alice";
+const BOB: &str = "demo-token-bob";
+
+fn config(policy: Value, extra: Value) -> Rc<Config> {
+    let mut wrapper = json!({
+        "policy": policy,
+        "grants": [
+            {"name": "alice", "token_sha256": ["1159bf80f41ccf3d5efafda50135b734fe094f032809efd1a5d85455c5359b40"]},
+            {"name": "bob", "token_sha256": ["dafd3cb82dc96934e400d5d835cd9b3ddb0233dc7aa4850ad64390e16ce31a74"]}
+        ]
+    });
+    if let (Some(target), Some(extra)) = (wrapper.as_object_mut(), extra.as_object()) {
+        for (key, value) in extra {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    match Config::from_json_text(&wrapper.to_string()) {
+        Ok(config) => Rc::new(config),
+        Err(error) => panic!("test config invalid: {error}"),
+    }
+}
+
+fn seed_policy() -> Value {
+    json!({"version":"1","default":"deny","hide":["delete_instance"],"tools":{
+        "get_server_status":{},
+        "logout_instance":{"limits":[{"counter":"logout_instance_rate","window":"minute","max":30,"scope":"grant"}]}
+    }})
+}
+
+fn post_headers(token: Option<&str>) -> Vec<(String, String)> {
+    let mut headers = vec![
+        (":method".to_string(), "POST".to_string()),
+        (":path".to_string(), "/mcp".to_string()),
+        ("content-type".to_string(), "application/json".to_string()),
+        ("cookie".to_string(), "sid=1".to_string()),
+        ("accept-encoding".to_string(), "gzip".to_string()),
+    ];
+    if let Some(token) = token {
+        headers.push(("authorization".to_string(), format!("Bearer {token}")));
+    }
+    headers
+}
+
+/// Runs one request through a filter; returns the request-side action.
+fn send(filter: &mut HttpFilter, host: &FakeHost, headers: Vec<(String, String)>, body: &[u8]) -> Action {
+    *host.request_headers.borrow_mut() = headers;
+    host.replies.borrow_mut().clear();
+    if body.is_empty() {
+        return filter.on_request_headers(host, true);
+    }
+    let action = filter.on_request_headers(host, false);
+    if action == Action::Continue || !host.replies.borrow().is_empty() {
+        return action;
+    }
+    *host.request_body.borrow_mut() = body.to_vec();
+    filter.on_request_body(host, body.len(), true)
+}
+
+fn call(tool: &str, id: u64) -> Vec<u8> {
+    json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":{"instance":"x"}}})
+        .to_string()
+        .into_bytes()
+}
+
+fn reply_json(host: &FakeHost) -> (u32, Value) {
+    let Some(reply) = host.last_reply() else { panic!("no local reply") };
+    let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    (reply.status, body)
+}
+
+#[test]
+fn allowed_call_is_forwarded_without_credentials() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("get_server_status", 1)), Action::Continue);
+    assert!(host.replies.borrow().is_empty());
+    assert_eq!(host.request_header("authorization"), None);
+    assert_eq!(host.request_header("cookie"), None);
+    assert_eq!(host.request_header("accept-encoding").as_deref(), Some("identity"));
+}
+
+#[test]
+fn headers_are_held_until_the_body_is_decided() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    *host.request_headers.borrow_mut() = post_headers(Some(ALICE));
+    assert_eq!(filter.on_request_headers(&host, false), Action::Pause);
+    let body = call("get_server_status", 1);
+    let (first, _) = body.split_at(10);
+    *host.request_body.borrow_mut() = first.to_vec();
+    assert_eq!(filter.on_request_body(&host, first.len(), false), Action::Pause);
+    *host.request_body.borrow_mut() = body.clone();
+    assert_eq!(filter.on_request_body(&host, body.len(), true), Action::Continue);
+}
+
+#[test]
+fn trailers_end_the_body() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    *host.request_headers.borrow_mut() = post_headers(Some(ALICE));
+    assert_eq!(filter.on_request_headers(&host, false), Action::Pause);
+    let body = call("create_invoice", 4);
+    *host.request_body.borrow_mut() = body.clone();
+    assert_eq!(filter.on_request_body(&host, body.len(), false), Action::Pause);
+    assert_eq!(filter.on_request_trailers(&host), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!(status, 200);
+    assert_eq!(reply["result"]["isError"], json!(true));
+}
+
+#[test]
+fn denied_call_gets_policylayer_denial() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("create_invoice", 9)), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!(status, 200);
+    assert_eq!(reply["id"], json!(9));
+    assert_eq!(reply["result"]["isError"], json!(true));
+    let text = reply["result"]["content"][0]["text"].as_str().unwrap_or("");
+    assert!(text.starts_with("[POLICY DENIED] "), "{text}");
+    assert_eq!(reply["result"]["_meta"]["mcp-policy/rule"], json!("(default deny)"));
+}
+
+#[test]
+fn hidden_tool_is_an_unknown_tool() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    send(&mut filter, &host, post_headers(Some(ALICE)), &call("delete_instance", 3));
+    let (status, reply) = reply_json(&host);
+    assert_eq!(status, 200);
+    assert_eq!(reply, json!({"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Unknown tool: delete_instance"}}));
+}
+
+#[test]
+fn missing_or_unknown_token_is_401_with_the_request_id() {
+    for token in [None, Some("wrong")] {
+        let host = FakeHost::default();
+        let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+        assert_eq!(send(&mut filter, &host, post_headers(token), &call("get_server_status", 77)), Action::Pause);
+        let Some(reply) = host.last_reply() else { panic!("no reply") };
+        assert_eq!(reply.status, 401);
+        assert!(reply.headers.iter().any(|(n, v)| n == "www-authenticate" && v.starts_with("Bearer")));
+        let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+        assert_eq!(body["id"], json!(77));
+        assert_eq!(body["error"]["code"], json!(super::UNAUTHENTICATED));
+    }
+}
+
+#[test]
+fn bodyless_requests_need_a_token_too() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    let get = vec![(":method".to_string(), "GET".to_string()), (":path".to_string(), "/mcp".to_string())];
+    assert_eq!(send(&mut filter, &host, get.clone(), b""), Action::Pause);
+    assert_eq!(host.last_reply().map(|r| r.status), Some(401));
+
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    let mut authorized = get;
+    authorized.push(("authorization".into(), format!("Bearer {ALICE}")));
+    assert_eq!(send(&mut filter, &host, authorized, b""), Action::Continue);
+    assert!(host.replies.borrow().is_empty());
+}
+
+#[test]
+fn post_without_body_is_a_parse_error() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), b""), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!((status, reply["error"]["code"].clone()), (400, json!(-32700)));
+}
+
+#[test]
+fn bare_policy_config_refuses_everyone_and_says_why() {
+    let policy = r#"{"version":"1","default":"allow"}"#;
+    let config = match Config::from_json_text(policy) {
+        Ok(config) => Rc::new(config),
+        Err(error) => panic!("{error}"),
+    };
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config);
+    send(&mut filter, &host, post_headers(Some(ALICE)), &call("get_server_status", 1));
+    let (status, reply) = reply_json(&host);
+    assert_eq!(status, 401);
+    let message = reply["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("bare policy") && message.contains("grants"), "{message}");
+}
+
+#[test]
+fn malformed_bodies_are_400_and_keep_the_id() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    send(&mut filter, &host, post_headers(Some(ALICE)), br#"{"jsonrpc":"2.0","id":12,"method":"#);
+    let (status, reply) = reply_json(&host);
+    assert_eq!((status, reply["error"]["code"].clone()), (400, json!(-32700)));
+
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    send(&mut filter, &host, post_headers(Some(ALICE)), br#"{"jsonrpc":"2.0","id":13,"method":7}"#);
+    let (status, reply) = reply_json(&host);
+    assert_eq!((status, reply["id"].clone()), (400, json!(13)));
+}
+
+#[test]
+fn content_type_and_encoding_are_checked() {
+    let cases = [
+        (("content-type", "text/plain"), 415),
+        (("content-encoding", "gzip"), 415),
+        (("content-length", "99999999"), 413),
+    ];
+    for ((name, value), expected) in cases {
+        let host = FakeHost::default();
+        let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+        let mut headers = post_headers(Some(ALICE));
+        headers.retain(|(n, _)| n != name);
+        headers.push((name.to_string(), value.to_string()));
+        assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 1)), Action::Pause);
+        assert_eq!(host.last_reply().map(|r| r.status), Some(expected), "{name}: {value}");
+    }
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    let mut headers = post_headers(Some(ALICE));
+    headers.retain(|(n, _)| n != "content-type");
+    headers.push(("Content-Type".into(), "Application/JSON; charset=utf-8".into()));
+    assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 1)), Action::Continue);
+}
+
+#[test]
+fn body_over_the_limit_is_413_as_it_streams() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({"max_body_bytes": 100})));
+    *host.request_headers.borrow_mut() = post_headers(Some(ALICE));
+    assert_eq!(filter.on_request_headers(&host, false), Action::Pause);
+    *host.request_body.borrow_mut() = vec![b' '; 101];
+    assert_eq!(filter.on_request_body(&host, 101, false), Action::Pause);
+    assert_eq!(host.last_reply().map(|r| r.status), Some(413));
+}
+
+#[test]
+fn rate_limit_is_per_grant_and_shared_across_workers() {
+    let store = MemoryStore::new();
+    let workers = [FakeHost::with_store(store.clone()), FakeHost::with_store(store.clone())];
+    for worker in &workers {
+        worker.now_millis.set(1_795_505_460_000);
+    }
+    let config = config(seed_policy(), json!({}));
+    for i in 0..30u64 {
+        let host = &workers[(i % 2) as usize];
+        let mut filter = HttpFilter::new(Rc::clone(&config));
+        assert_eq!(send(&mut filter, host, post_headers(Some(ALICE)), &call("logout_instance", i)), Action::Continue);
+    }
+    let host = &workers[0];
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, host, post_headers(Some(ALICE)), &call("logout_instance", 31)), Action::Pause);
+    let Some(reply) = host.last_reply() else { panic!("no reply") };
+    assert!(reply.headers.contains(&("retry-after".to_string(), "60".to_string())));
+    let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    assert_eq!(
+        body["result"]["content"][0]["text"],
+        json!("[POLICY DENIED] Rate limit of 30 per minute reached. Try again later.")
+    );
+    assert_eq!(body["result"]["_meta"]["mcp-policy/retryAfterSeconds"], json!(60));
+    assert_eq!(
+        body["result"]["_meta"]["mcp-policy/rule"],
+        json!("/tools/logout_instance/limits/logout_instance_rate")
+    );
+
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &workers[1], post_headers(Some(BOB)), &call("logout_instance", 1)), Action::Continue);
+
+    // the next window admits again
+    workers[0].now_millis.set(1_795_505_520_000);
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &workers[0], post_headers(Some(ALICE)), &call("logout_instance", 32)), Action::Continue);
+}
+
+#[test]
+fn counter_store_failure_fails_closed() {
+    let host = FakeHost::default();
+    host.store.fail_next_sets(100);
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("logout_instance", 1)), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!(status, 200);
+    assert_eq!(reply["result"]["isError"], json!(true));
+}
+
+#[test]
+fn host_failure_fails_closed() {
+    let host = FakeHost::default();
+    host.broken_headers.set(true);
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    assert_eq!(filter.on_request_headers(&host, false), Action::Pause);
+    assert_eq!(host.last_reply().map(|r| r.status), Some(500));
+}
+
+#[test]
+fn batch_with_a_refused_element_forwards_nothing() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    let batch = json!([
+        {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_server_status"}},
+        {"jsonrpc":"2.0","method":"notifications/initialized"},
+        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_invoice","arguments":{}}}
+    ]);
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), batch.to_string().as_bytes()), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!(status, 200);
+    let Some(replies) = reply.as_array() else { panic!("not an array: {reply}") };
+    assert_eq!(replies.len(), 2);
+    assert_eq!(replies[0]["id"], json!(1));
+    assert_eq!(replies[0]["error"]["code"], json!(-32600));
+    assert_eq!(replies[1]["id"], json!(2));
+    assert_eq!(replies[1]["result"]["isError"], json!(true));
+
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    let allowed = json!([
+        {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_server_status"}},
+        {"jsonrpc":"2.0","id":2,"method":"tools/list"}
+    ]);
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), allowed.to_string().as_bytes()), Action::Continue);
+}
+
+fn tools_list_response(id: u64) -> Value {
+    json!({"jsonrpc":"2.0","id":id,"result":{"tools":[
+        {"name":"get_server_status","inputSchema":{"type":"object"}},
+        {"name":"delete_instance","inputSchema":{"type":"object"}},
+        {"name":"create_invoice","inputSchema":{"type":"object"}}
+    ],"nextCursor":"abc"}})
+}
+
+fn listed_names(body: &Value) -> Vec<String> {
+    body["result"]["tools"]
+        .as_array()
+        .map(|tools| tools.iter().filter_map(|t| t["name"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn forward_tools_list(filter: &mut HttpFilter, host: &FakeHost, id: u64) {
+    let request = json!({"jsonrpc":"2.0","id":id,"method":"tools/list"}).to_string();
+    assert_eq!(send(filter, host, post_headers(Some(ALICE)), request.as_bytes()), Action::Continue);
+}
+
+#[test]
+fn tools_list_json_response_loses_hidden_tools() {
+    for (hide_denied, expected) in [
+        (false, vec!["get_server_status", "create_invoice"]),
+        (true, vec!["get_server_status"]),
+    ] {
+        let host = FakeHost::default();
+        let mut filter = HttpFilter::new(config(seed_policy(), json!({"hide_denied_tools": hide_denied})));
+        forward_tools_list(&mut filter, &host, 5);
+        let body = tools_list_response(5).to_string().into_bytes();
+        *host.response_headers.borrow_mut() = vec![
+            (":status".into(), "200".into()),
+            ("content-type".into(), "application/json".into()),
+            ("content-length".into(), body.len().to_string()),
+        ];
+        assert_eq!(filter.on_response_headers(&host, false), Action::Continue);
+        assert_eq!(host.response_header("content-length"), None);
+        *host.response_body.borrow_mut() = body.clone();
+        assert_eq!(filter.on_response_body(&host, body.len(), false), Action::Pause);
+        assert_eq!(filter.on_response_body(&host, body.len(), true), Action::Continue);
+        let rewritten: Value = serde_json::from_slice(&host.response_body.borrow()).unwrap_or(Value::Null);
+        assert_eq!(listed_names(&rewritten), expected);
+        assert_eq!(rewritten["result"]["nextCursor"], json!("abc"));
+    }
+}
+
+#[test]
+fn tools_list_event_stream_is_rewritten_as_it_streams() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    forward_tools_list(&mut filter, &host, 8);
+    *host.response_headers.borrow_mut() = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "text/event-stream".into()),
+    ];
+    assert_eq!(filter.on_response_headers(&host, false), Action::Continue);
+    let progress = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n";
+    let response = format!("event: message\ndata: {}\n\n", tools_list_response(8));
+    let stream = format!("{progress}{response}");
+    let mut emitted = Vec::new();
+    let bytes = stream.as_bytes();
+    let cut = progress.len() + 20;
+    for (index, chunk) in [&bytes[..cut], &bytes[cut..]].iter().enumerate() {
+        *host.response_body.borrow_mut() = chunk.to_vec();
+        assert_eq!(filter.on_response_body(&host, chunk.len(), index == 1), Action::Continue);
+        emitted.extend(host.response_body.borrow().iter());
+    }
+    let text = String::from_utf8(emitted).unwrap_or_default();
+    assert!(text.starts_with(progress), "other events pass unchanged: {text}");
+    let data = text[progress.len()..]
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let rewritten: Value = serde_json::from_str(data.trim()).unwrap_or(Value::Null);
+    assert_eq!(listed_names(&rewritten), vec!["get_server_status", "create_invoice"]);
+}
+
+#[test]
+fn local_replies_pass_the_response_path_untouched() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    send(&mut filter, &host, post_headers(Some(ALICE)), &call("create_invoice", 1));
+    *host.response_headers.borrow_mut() = vec![("content-type".into(), "application/json".into())];
+    assert_eq!(filter.on_response_headers(&host, false), Action::Continue);
+    *host.response_body.borrow_mut() = b"{}".to_vec();
+    assert_eq!(filter.on_response_body(&host, 2, true), Action::Continue);
+    assert_eq!(&*host.response_body.borrow(), b"{}");
+}

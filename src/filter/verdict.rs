@@ -1,0 +1,88 @@
+//! The policy decision for each JSON-RPC message of a request body.
+
+use crate::mcp::{Message, MessageKind, RequestId};
+use crate::policy::{Decision, Denial, DenialKind, Limit, Policy, Request};
+
+/// What to do with one message.
+#[derive(Debug)]
+pub enum Verdict<'p> {
+    /// A client's JSON-RPC response: nothing to decide.
+    Pass,
+    Allow {
+        rule: String,
+        limits: Vec<&'p Limit>,
+        would_deny: Option<Denial>,
+    },
+    Refuse(Refusal),
+}
+
+/// A message that will not be forwarded, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    /// `None` for notifications: they get no JSON-RPC reply.
+    pub id: Option<RequestId>,
+    pub method: String,
+    pub target: Option<String>,
+    pub reason: Reason,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason {
+    Policy(Denial),
+    RateLimited {
+        message: String,
+        rule: String,
+        retry_after_secs: u64,
+    },
+    /// The counter store failed; refused rather than admitted uncounted.
+    CountersUnavailable { detail: String },
+    /// Another element of the same batch was refused.
+    BatchNotForwarded,
+}
+
+pub fn decide<'p>(policy: &'p Policy, message: &Message, grant: &str, session: Option<&str>) -> Verdict<'p> {
+    let (method, is_request) = match &message.kind {
+        MessageKind::Response => return Verdict::Pass,
+        MessageKind::Request { method, .. } => (method.as_str(), true),
+        MessageKind::Notification { method, .. } => (method.as_str(), false),
+    };
+    let request = Request {
+        method,
+        target: message.target(),
+        arguments: message.arguments(),
+        grant,
+        session,
+    };
+    match policy.decide(&request) {
+        Decision::Allow {
+            rule,
+            limits,
+            would_deny,
+        } => Verdict::Allow {
+            rule,
+            limits,
+            would_deny,
+        },
+        Decision::Deny(denial) => Verdict::Refuse(Refusal {
+            id: if is_request { message.id.clone() } else { None },
+            method: method.to_string(),
+            target: message.target().map(str::to_string),
+            reason: Reason::Policy(denial),
+        }),
+    }
+}
+
+impl Refusal {
+    pub fn rule(&self) -> &str {
+        match &self.reason {
+            Reason::Policy(denial) => &denial.rule,
+            Reason::RateLimited { rule, .. } => rule,
+            Reason::CountersUnavailable { .. } => "(counters unavailable)",
+            Reason::BatchNotForwarded => "(batch refused)",
+        }
+    }
+
+    pub fn is_hidden(&self) -> bool {
+        matches!(&self.reason, Reason::Policy(denial) if denial.kind == DenialKind::Hidden)
+    }
+}

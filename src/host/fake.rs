@@ -1,0 +1,122 @@
+//! An in-memory host with Envoy's semantics, for native tests of the filter:
+//! header maps, buffered bodies, local replies, a clock, and shared data
+//! whose compare-and-swap behaves like Envoy's (see `counter::store`).
+
+use std::cell::{Cell, RefCell};
+
+use super::{Host, HostError, LocalReply};
+use crate::counter::{Entry, MemoryStore, SharedStore, StoreError};
+
+#[derive(Default)]
+pub struct FakeHost {
+    pub now_millis: Cell<u64>,
+    pub request_headers: RefCell<Vec<(String, String)>>,
+    pub request_body: RefCell<Vec<u8>>,
+    pub response_headers: RefCell<Vec<(String, String)>>,
+    /// The response body chunk currently buffered (what the filter may read and replace).
+    pub response_body: RefCell<Vec<u8>>,
+    pub replies: RefCell<Vec<LocalReply>>,
+    pub store: MemoryStore,
+    /// Makes every header call fail, for fail-closed tests.
+    pub broken_headers: Cell<bool>,
+}
+
+impl FakeHost {
+    /// A host sharing `store` with others, as Envoy's workers share shared data.
+    pub fn with_store(store: MemoryStore) -> FakeHost {
+        FakeHost {
+            store,
+            ..FakeHost::default()
+        }
+    }
+
+    pub fn request_header(&self, name: &str) -> Option<String> {
+        self.request_headers
+            .borrow()
+            .iter()
+            .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn response_header(&self, name: &str) -> Option<String> {
+        self.response_headers
+            .borrow()
+            .iter()
+            .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn last_reply(&self) -> Option<LocalReply> {
+        self.replies.borrow().last().cloned()
+    }
+}
+
+fn set_header(map: &RefCell<Vec<(String, String)>>, name: &str, value: Option<&str>) {
+    let mut map = map.borrow_mut();
+    map.retain(|(candidate, _)| !candidate.eq_ignore_ascii_case(name));
+    if let Some(value) = value {
+        map.push((name.to_string(), value.to_string()));
+    }
+}
+
+fn slice(buffer: &[u8], start: usize, len: usize) -> Vec<u8> {
+    buffer.iter().skip(start).take(len).copied().collect()
+}
+
+impl SharedStore for FakeHost {
+    fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        self.store.get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
+        self.store.set(key, value, cas)
+    }
+}
+
+impl Host for FakeHost {
+    fn now_millis(&self) -> Result<u64, HostError> {
+        Ok(self.now_millis.get())
+    }
+
+    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+        if self.broken_headers.get() {
+            return Err(HostError::new("get_map", "injected failure"));
+        }
+        Ok(self.request_headers.borrow().clone())
+    }
+
+    fn set_request_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
+        set_header(&self.request_headers, name, value);
+        Ok(())
+    }
+
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
+        Ok(slice(&self.request_body.borrow(), start, len))
+    }
+
+    fn response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+        Ok(self.response_headers.borrow().clone())
+    }
+
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
+        set_header(&self.response_headers, name, value);
+        Ok(())
+    }
+
+    fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
+        Ok(slice(&self.response_body.borrow(), start, len))
+    }
+
+    fn replace_response_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
+        let mut body = self.response_body.borrow_mut();
+        let end = start.saturating_add(len).min(body.len());
+        let start = start.min(end);
+        body.splice(start..end, data.iter().copied());
+        Ok(())
+    }
+
+    fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError> {
+        self.replies.borrow_mut().push(reply.clone());
+        Ok(())
+    }
+}

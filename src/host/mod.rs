@@ -1,0 +1,65 @@
+//! The boundary between the filter and the proxy. `Host` is everything the
+//! filter needs from Envoy; `crate::envoy` implements it over the proxy-wasm
+//! ABI and `fake::FakeHost` implements it in memory for native tests.
+
+use std::fmt;
+
+use crate::counter::SharedStore;
+
+#[cfg(any(test, feature = "fake-host"))]
+pub mod fake;
+
+/// What a stream callback tells the proxy to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Continue,
+    /// Hold the stream (headers: stop iteration; body: buffer).
+    Pause,
+}
+
+/// A host call that failed. The filter decides, per call site, how to fail closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostError {
+    pub call: &'static str,
+    pub detail: String,
+}
+
+impl HostError {
+    pub fn new(call: &'static str, detail: impl Into<String>) -> HostError {
+        HostError {
+            call,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "host call {} failed: {}", self.call, self.detail)
+    }
+}
+
+/// A local reply the filter sends instead of forwarding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u32,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub trait Host: SharedStore {
+    /// Host clock, milliseconds since the Unix epoch.
+    fn now_millis(&self) -> Result<u64, HostError>;
+
+    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError>;
+    fn set_request_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
+
+    fn response_headers(&self) -> Result<Vec<(String, String)>, HostError>;
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
+    fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
+    /// Replaces `len` bytes at `start` of the buffered response body.
+    fn replace_response_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError>;
+
+    fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError>;
+}

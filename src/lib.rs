@@ -1,0 +1,16 @@
+//! mcp-policy-filter: an Envoy proxy-wasm filter that enforces a
+//! PolicyLayer-style policy on the JSON-RPC traffic of an MCP server.
+//!
+//! The pure core (`policy`, `mcp`, `counter`, `config`, `filter`) has no
+//! proxy-wasm dependency. `host` defines the small trait the filter talks to;
+//! `envoy` (feature `proxy-wasm-host`) is the only code that calls the ABI.
+
+pub mod config;
+pub mod counter;
+pub mod filter;
+pub mod host;
+pub mod mcp;
+pub mod policy;
+
+#[cfg(feature = "proxy-wasm-host")]
+mod envoy;

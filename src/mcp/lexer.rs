@@ -1,0 +1,237 @@
+//! A strict RFC 8259 JSON tokenizer over bytes.
+//!
+//! It finds token boundaries and checks the grammar of numbers and literals.
+//! String tokens are only delimited here (closing quote found, no raw control
+//! characters); their escapes are checked and decoded by [`decode_string`].
+//! Nothing here recurses or panics.
+
+use serde_json::Number;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    BeginObject,
+    EndObject,
+    BeginArray,
+    EndArray,
+    Colon,
+    Comma,
+    String,
+    Number,
+    True,
+    False,
+    Null,
+}
+
+impl TokenKind {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            TokenKind::BeginObject => "'{'",
+            TokenKind::EndObject => "'}'",
+            TokenKind::BeginArray => "'['",
+            TokenKind::EndArray => "']'",
+            TokenKind::Colon => "':'",
+            TokenKind::Comma => "','",
+            TokenKind::String => "a string",
+            TokenKind::Number => "a number",
+            TokenKind::True | TokenKind::False => "a boolean",
+            TokenKind::Null => "null",
+        }
+    }
+}
+
+/// A token and its byte span `start..end` in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub kind: TokenKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LexError {
+    pub offset: usize,
+    pub message: &'static str,
+}
+
+pub(crate) struct Lexer<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// JSON whitespace: exactly space, tab, LF and CR.
+pub(crate) fn is_json_ws(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn is_digit(byte: Option<&u8>) -> bool {
+    matches!(byte, Some(b'0'..=b'9'))
+}
+
+impl<'a> Lexer<'a> {
+    pub(crate) fn new(bytes: &'a [u8], pos: usize) -> Self {
+        Lexer { bytes, pos }
+    }
+
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn skip_ws(&mut self) {
+        while let Some(&byte) = self.bytes.get(self.pos) {
+            if !is_json_ws(byte) {
+                break;
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// True when only whitespace remains.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.skip_ws();
+        self.pos >= self.bytes.len()
+    }
+
+    fn error(&self, offset: usize, message: &'static str) -> LexError {
+        LexError { offset, message }
+    }
+
+    pub(crate) fn next_token(&mut self) -> Result<Token, LexError> {
+        self.skip_ws();
+        let start = self.pos;
+        let Some(&byte) = self.bytes.get(start) else {
+            return Err(self.error(start, "unexpected end of input"));
+        };
+        let (kind, end) = match byte {
+            b'{' => (TokenKind::BeginObject, start + 1),
+            b'}' => (TokenKind::EndObject, start + 1),
+            b'[' => (TokenKind::BeginArray, start + 1),
+            b']' => (TokenKind::EndArray, start + 1),
+            b':' => (TokenKind::Colon, start + 1),
+            b',' => (TokenKind::Comma, start + 1),
+            b'"' => (TokenKind::String, self.scan_string(start)?),
+            b'-' | b'0'..=b'9' => (TokenKind::Number, self.scan_number(start)?),
+            b't' => (TokenKind::True, self.scan_literal(start, b"true")?),
+            b'f' => (TokenKind::False, self.scan_literal(start, b"false")?),
+            b'n' => (TokenKind::Null, self.scan_literal(start, b"null")?),
+            _ => return Err(self.error(start, "unexpected character")),
+        };
+        self.pos = end;
+        Ok(Token { kind, start, end })
+    }
+
+    fn scan_literal(&self, start: usize, word: &'static [u8]) -> Result<usize, LexError> {
+        let end = start + word.len();
+        if self.bytes.get(start..end) == Some(word) {
+            Ok(end)
+        } else {
+            Err(self.error(start, "invalid literal"))
+        }
+    }
+
+    fn scan_string(&self, start: usize) -> Result<usize, LexError> {
+        let mut index = start + 1;
+        loop {
+            match self.bytes.get(index) {
+                None => return Err(self.error(start, "unterminated string")),
+                Some(b'"') => return Ok(index + 1),
+                Some(b'\\') => index += 2,
+                Some(&byte) if byte < 0x20 => {
+                    return Err(self.error(index, "unescaped control character in string"))
+                }
+                Some(_) => index += 1,
+            }
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn scan_number(&self, start: usize) -> Result<usize, LexError> {
+        let bytes = self.bytes;
+        let mut index = start;
+        if bytes.get(index) == Some(&b'-') {
+            index += 1;
+        }
+        match bytes.get(index) {
+            Some(b'0') => index += 1,
+            Some(b'1'..=b'9') => {
+                while is_digit(bytes.get(index)) {
+                    index += 1;
+                }
+            }
+            _ => return Err(self.error(start, "invalid number")),
+        }
+        if bytes.get(index) == Some(&b'.') {
+            index += 1;
+            if !is_digit(bytes.get(index)) {
+                return Err(self.error(start, "invalid number"));
+            }
+            while is_digit(bytes.get(index)) {
+                index += 1;
+            }
+        }
+        if matches!(bytes.get(index), Some(b'e' | b'E')) {
+            index += 1;
+            if matches!(bytes.get(index), Some(b'+' | b'-')) {
+                index += 1;
+            }
+            if !is_digit(bytes.get(index)) {
+                return Err(self.error(start, "invalid number"));
+            }
+            while is_digit(bytes.get(index)) {
+                index += 1;
+            }
+        }
+        Ok(index)
+    }
+}
+
+/// Decodes a string token (quotes included): escapes, surrogate pairs, UTF-8.
+/// Lone surrogates and invalid escapes are errors.
+pub(crate) fn decode_string(bytes: &[u8], token: Token) -> Result<String, &'static str> {
+    let text = bytes.get(token.start..token.end).ok_or("string out of range")?;
+    serde_json::from_slice::<String>(text).map_err(|_| "invalid string (bad escape, lone surrogate or invalid UTF-8)")
+}
+
+/// Converts a number token (grammar already checked) to a `serde_json::Number`.
+/// Integers that fit i64/u64 stay exact; others become the correctly rounded
+/// f64. A value outside the f64 range is an error (never silently infinite).
+pub(crate) fn number_value(bytes: &[u8], token: Token) -> Result<Number, &'static str> {
+    let raw = bytes.get(token.start..token.end).ok_or("number out of range")?;
+    let text = std::str::from_utf8(raw).map_err(|_| "invalid number")?;
+    if !text.contains(['.', 'e', 'E']) {
+        if let Ok(value) = text.parse::<u64>() {
+            return Ok(Number::from(value));
+        }
+        if let Ok(value) = text.parse::<i64>() {
+            return Ok(Number::from(value));
+        }
+    }
+    let value = text.parse::<f64>().map_err(|_| "invalid number")?;
+    Number::from_f64(value).ok_or("number out of range")
+}
+
+/// Skips one value whose first token is `first`; returns the end offset of the
+/// value. Iterative: nesting depth costs no stack. Used on input that was
+/// already validated, or best effort (then `None` on a malformed value).
+pub(crate) fn skip_value(lexer: &mut Lexer<'_>, first: Token) -> Option<usize> {
+    match first.kind {
+        TokenKind::BeginObject | TokenKind::BeginArray => {}
+        TokenKind::String | TokenKind::Number | TokenKind::True | TokenKind::False | TokenKind::Null => {
+            return Some(first.end)
+        }
+        _ => return None,
+    }
+    let mut depth: usize = 1;
+    loop {
+        let token = lexer.next_token().ok()?;
+        match token.kind {
+            TokenKind::BeginObject | TokenKind::BeginArray => depth += 1,
+            TokenKind::EndObject | TokenKind::EndArray => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(token.end);
+                }
+            }
+            _ => {}
+        }
+    }
+}

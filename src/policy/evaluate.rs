@@ -1,0 +1,299 @@
+//! Deciding requests against a compiled policy.
+//!
+//! `tools/call`: hidden → entry lookup (exact, else best pattern; none →
+//! default) → action → require → deny_if (in order) → allow with the entry's
+//! limits followed by the `all_tools` limits. A dry-run rule's denial is
+//! kept as `would_deny` (the first one only) and evaluation carries on as if
+//! it had allowed. Other methods go through the method rules.
+
+use super::condition::Context;
+use super::methods;
+use super::model::{Action, Compiled, ToolEntry};
+use super::pattern::Lookup;
+use super::pointer;
+use super::{Decision, Denial, DenialKind, Limit, Listing, Request};
+
+const TOOLS_CALL: &str = "tools/call";
+
+/// Collects the outcome of rules, applying dry run.
+struct Outcome {
+    policy_dry_run: bool,
+    would_deny: Option<Denial>,
+}
+
+impl Outcome {
+    /// The denial when it is enforced; a dry-run one is remembered instead.
+    fn deny(&mut self, denial: Denial, dry_run: bool) -> Option<Denial> {
+        if dry_run || self.policy_dry_run {
+            if self.would_deny.is_none() {
+                self.would_deny = Some(denial);
+            }
+            None
+        } else {
+            Some(denial)
+        }
+    }
+
+    fn allow(self, rule: String, limits: Vec<&Limit>) -> Decision<'_> {
+        Decision::Allow {
+            rule,
+            limits,
+            would_deny: self.would_deny,
+        }
+    }
+}
+
+fn denial(kind: DenialKind, rule: impl Into<String>, message: impl Into<String>) -> Denial {
+    Denial {
+        kind,
+        rule: rule.into(),
+        message: message.into(),
+    }
+}
+
+fn no_policy() -> Denial {
+    denial(
+        DenialKind::Denied,
+        "(no policy)",
+        "No policy is attached to this grant",
+    )
+}
+
+pub(crate) fn decide<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p> {
+    if request.method == TOOLS_CALL {
+        decide_tool(policy, request)
+    } else {
+        decide_method(policy, request)
+    }
+}
+
+fn decide_method<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p> {
+    if policy.no_policy {
+        return if methods::is_protocol(request.method) {
+            Decision::Allow {
+                rule: "(protocol)".to_owned(),
+                limits: Vec::new(),
+                would_deny: None,
+            }
+        } else {
+            Decision::Deny(no_policy())
+        };
+    }
+    let mut outcome = Outcome {
+        policy_dry_run: policy.dry_run,
+        would_deny: None,
+    };
+    match policy
+        .methods
+        .decide(request.method, request.target, policy.default_allow)
+    {
+        Ok(rule) => outcome.allow(rule, Vec::new()),
+        Err(denied) => {
+            let rule = denied.rule.clone();
+            match outcome.deny(denied, false) {
+                Some(enforced) => Decision::Deny(enforced),
+                None => outcome.allow(rule, Vec::new()),
+            }
+        }
+    }
+}
+
+fn decide_tool<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p> {
+    if policy.no_policy {
+        return Decision::Deny(no_policy());
+    }
+    let mut outcome = Outcome {
+        policy_dry_run: policy.dry_run,
+        would_deny: None,
+    };
+    let all_tools = || policy.all_tools.iter().collect::<Vec<_>>();
+
+    let Some(name) = request.target else {
+        let rule = "(no tool name)";
+        return match outcome.deny(
+            denial(DenialKind::Denied, rule, "tools/call has no tool name"),
+            false,
+        ) {
+            Some(enforced) => Decision::Deny(enforced),
+            None => outcome.allow(rule.to_owned(), all_tools()),
+        };
+    };
+
+    if policy.hide.hides(name) {
+        let hidden = denial(
+            DenialKind::Hidden,
+            "(hidden)",
+            format!("Tool {name:?} is hidden by policy"),
+        );
+        if let Some(enforced) = outcome.deny(hidden, false) {
+            return Decision::Deny(enforced);
+        }
+    }
+
+    let entry = match policy.tools.lookup(name) {
+        Lookup::Found { value, .. } => value,
+        Lookup::Ambiguous(a, b) => {
+            let (a, b) = (pointer::join("/tools", a), pointer::join("/tools", b));
+            let rule = format!("(ambiguous: {a}, {b})");
+            let message =
+                format!("Tool {name:?} matches both {a} and {b}; the policy cannot decide");
+            return match outcome.deny(
+                denial(DenialKind::ConditionError, rule.clone(), message),
+                false,
+            ) {
+                Some(enforced) => Decision::Deny(enforced),
+                None => outcome.allow(rule, all_tools()),
+            };
+        }
+        Lookup::NotFound if policy.default_allow => {
+            return outcome.allow("(default allow)".to_owned(), all_tools())
+        }
+        Lookup::NotFound => {
+            let rule = "(default deny)";
+            let denied = denial(
+                DenialKind::Denied,
+                rule,
+                format!("Tool {name:?} is not allowed by policy"),
+            );
+            return match outcome.deny(denied, false) {
+                Some(enforced) => Decision::Deny(enforced),
+                None => outcome.allow(rule.to_owned(), all_tools()),
+            };
+        }
+    };
+
+    let ctx = Context {
+        method: request.method,
+        tool: name,
+        arguments: request.arguments,
+        grant: request.grant,
+        session: request.session,
+    };
+    if let Some(enforced) = evaluate_entry(entry, name, &ctx, &mut outcome) {
+        return Decision::Deny(enforced);
+    }
+    let limits = entry.limits.iter().chain(policy.all_tools.iter()).collect();
+    outcome.allow(entry.rule.clone(), limits)
+}
+
+/// Runs an entry's action, require and deny_if; returns an enforced denial.
+fn evaluate_entry(
+    entry: &ToolEntry,
+    name: &str,
+    ctx: &Context<'_>,
+    outcome: &mut Outcome,
+) -> Option<Denial> {
+    let action = match &entry.action {
+        Action::Allow => None,
+        Action::Deny(message) => Some((
+            DenialKind::Denied,
+            message
+                .clone()
+                .unwrap_or_else(|| format!("Tool {name:?} is not allowed by policy")),
+        )),
+        Action::RequireApproval(message) => Some((
+            DenialKind::ApprovalRequired,
+            message
+                .clone()
+                .unwrap_or_else(|| "Requires human approval.".to_owned()),
+        )),
+    };
+    if let Some((kind, message)) = action {
+        let rule = pointer::join(&entry.rule, "action");
+        if let Some(enforced) = outcome.deny(denial(kind, rule, message), entry.dry_run) {
+            return Some(enforced);
+        }
+    }
+
+    for condition in &entry.require {
+        let failed = match condition.eval(ctx) {
+            Ok(true) => continue,
+            Ok(false) => denial(
+                DenialKind::Denied,
+                condition.rule.clone(),
+                format!("Denied by rule {:?}: requirement not met", condition.rule),
+            ),
+            Err(what) => denial(
+                DenialKind::ConditionError,
+                condition.rule.clone(),
+                format!("Denied by rule {:?}: {what}", condition.rule),
+            ),
+        };
+        if let Some(enforced) = outcome.deny(failed, entry.dry_run) {
+            return Some(enforced);
+        }
+        break;
+    }
+
+    for deny_if in &entry.deny_if {
+        let mut result = None;
+        let mut all_hold = true;
+        for condition in &deny_if.conditions {
+            match condition.eval(ctx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    all_hold = false;
+                    break;
+                }
+                Err(what) => {
+                    all_hold = false;
+                    result = Some(denial(
+                        DenialKind::ConditionError,
+                        condition.rule.clone(),
+                        format!("Denied by rule {:?}: {what}", condition.rule),
+                    ));
+                    break;
+                }
+            }
+        }
+        if all_hold {
+            let message = deny_if
+                .on_deny
+                .clone()
+                .unwrap_or_else(|| format!("Denied by rule {:?}", deny_if.rule));
+            result = Some(denial(DenialKind::Denied, deny_if.rule.clone(), message));
+        }
+        if let Some(denied) = result {
+            if let Some(enforced) = outcome.deny(denied, deny_if.dry_run) {
+                return Some(enforced);
+            }
+        }
+    }
+    None
+}
+
+/// An enforced limit that never lets a call through.
+fn blocks(limit: &Limit) -> bool {
+    limit.max == 0 && !limit.dry_run
+}
+
+pub(crate) fn listing(policy: &Compiled, tool: &str) -> Listing {
+    if policy.no_policy {
+        return Listing::NeverAllowed;
+    }
+    if policy.dry_run {
+        return Listing::Visible;
+    }
+    if policy.hide.hides(tool) {
+        return Listing::Hidden;
+    }
+    let all_tools_block = policy.all_tools.iter().any(blocks);
+    let never = match policy.tools.lookup(tool) {
+        Lookup::NotFound => !policy.default_allow || all_tools_block,
+        Lookup::Ambiguous(..) => true,
+        Lookup::Found { value: entry, .. } => {
+            all_tools_block
+                || (!entry.dry_run && !matches!(entry.action, Action::Allow))
+                || entry
+                    .deny_if
+                    .iter()
+                    .any(|d| !d.dry_run && d.conditions.is_empty())
+                || entry.limits.iter().any(blocks)
+        }
+    };
+    if never {
+        Listing::NeverAllowed
+    } else {
+        Listing::Visible
+    }
+}

@@ -1,0 +1,81 @@
+//! The compiled form of a policy (built by `compile`, read by `evaluate`).
+
+use std::collections::HashSet;
+
+use super::condition::Condition;
+use super::methods::MethodRules;
+use super::pattern::{Pattern, PatternTable};
+use super::Limit;
+
+/// A whole compiled policy.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    /// Top-level `mode: "dry_run"`.
+    pub dry_run: bool,
+    pub default_allow: bool,
+    /// The stand-in policy for grants without one.
+    pub no_policy: bool,
+    pub hide: Hide,
+    pub tools: PatternTable<ToolEntry>,
+    pub all_tools: Vec<Limit>,
+    pub methods: MethodRules,
+}
+
+impl Compiled {
+    pub fn no_policy() -> Compiled {
+        Compiled {
+            dry_run: false,
+            default_allow: false,
+            no_policy: true,
+            hide: Hide::default(),
+            tools: PatternTable::empty(),
+            all_tools: Vec::new(),
+            methods: MethodRules::default(),
+        }
+    }
+}
+
+/// The `hide` list.
+#[derive(Debug, Default)]
+pub(crate) struct Hide {
+    pub exact: HashSet<String>,
+    pub patterns: Vec<Pattern>,
+}
+
+impl Hide {
+    pub fn hides(&self, tool: &str) -> bool {
+        self.exact.contains(tool) || self.patterns.iter().any(|p| p.matches(tool))
+    }
+}
+
+/// A tool entry's `action`.
+#[derive(Debug)]
+pub(crate) enum Action {
+    Allow,
+    Deny(Option<String>),
+    RequireApproval(Option<String>),
+}
+
+/// One `deny_if` entry.
+#[derive(Debug)]
+pub(crate) struct DenyIf {
+    pub conditions: Vec<Condition>,
+    pub on_deny: Option<String>,
+    /// `/tools/<key>/deny_if/<index>`.
+    pub rule: String,
+    /// Its own mode, its entry's or the policy's.
+    pub dry_run: bool,
+}
+
+/// One `tools` entry.
+#[derive(Debug)]
+pub(crate) struct ToolEntry {
+    /// `/tools/<key>`.
+    pub rule: String,
+    /// The entry's own mode or the policy's.
+    pub dry_run: bool,
+    pub action: Action,
+    pub require: Vec<Condition>,
+    pub deny_if: Vec<DenyIf>,
+    pub limits: Vec<Limit>,
+}
