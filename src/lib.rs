@@ -11,6 +11,7 @@ pub mod filter;
 pub mod host;
 pub mod mcp;
 pub mod policy;
+pub mod shared_map;
 
 #[cfg(feature = "proxy-wasm-host")]
 mod envoy;

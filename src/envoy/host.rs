@@ -39,6 +39,10 @@ impl Host for EnvoyHost {
         abi::get_buffer(abi::BUFFER_REQUEST_BODY, start, len)
     }
 
+    fn replace_request_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
+        abi::set_buffer(abi::BUFFER_REQUEST_BODY, start, len, data)
+    }
+
     fn response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
         abi::get_header_map(abi::MAP_RESPONSE_HEADERS)
     }

@@ -5,11 +5,14 @@
 //! Nothing is forwarded before a decision, and every path and method is
 //! inspected the same way.
 
+mod event_stream;
+mod legacy;
 mod limits;
-mod reply;
+pub mod reply;
 mod request_head;
 mod response;
-mod verdict;
+mod sessions;
+pub mod verdict;
 
 #[cfg(test)]
 mod tests;
@@ -23,7 +26,9 @@ use crate::mcp::{read_payload, sniff_id, Message, MessageKind, Payload, ReadLimi
 
 use limits::{charge, rate_limit_message, Charge, Subject};
 use request_head::{Bearer, RequestHead};
+use event_stream::StreamRewriter;
 use response::{rewrite_json, BodyRewrite, ResponsePlan, Visibility};
+use sessions::Binding;
 use verdict::{decide, Reason, Refusal, Verdict};
 
 pub use reply::{POLICY_DENIED, UNAUTHENTICATED, UNAVAILABLE};
@@ -120,7 +125,20 @@ impl HttpFilter {
     }
 
     pub fn on_response_headers(&mut self, host: &dyn Host, end_of_stream: bool) -> Action {
+        if self.stage != Stage::Forwarded {
+            return Action::Continue;
+        }
+        self.bind_issued_session(host);
         let plan = std::mem::replace(&mut self.plan, ResponsePlan::Untouched);
+        if let ResponsePlan::Stream(rewriter) = plan {
+            if !end_of_stream && self.response_is_event_stream(host) {
+                self.plan = ResponsePlan::Stream(rewriter);
+                if let Err(error) = host.set_response_header("content-length", None) {
+                    log::error!("cannot drop content-length of an event stream: {error}");
+                }
+            }
+            return Action::Continue;
+        }
         let ResponsePlan::ToolsList { ids, visibility } = plan else {
             self.plan = plan;
             return Action::Continue;
@@ -169,6 +187,26 @@ impl HttpFilter {
     pub fn on_response_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> Action {
         match &mut self.plan {
             ResponsePlan::Untouched | ResponsePlan::ToolsList { .. } => Action::Continue,
+            ResponsePlan::Stream(rewriter) => {
+                let chunk = match host.response_body(0, body_size) {
+                    Ok(chunk) => chunk,
+                    Err(error) => {
+                        log::error!("cannot read an event stream: {error}");
+                        Vec::new()
+                    }
+                };
+                let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+                let mut out = rewriter.push(host, &chunk, now_secs);
+                if end_of_stream {
+                    out.extend(rewriter.finish());
+                }
+                if out != chunk {
+                    if let Err(error) = host.replace_response_body(0, body_size, &out) {
+                        log::error!("cannot rewrite an event stream: {error}");
+                    }
+                }
+                Action::Continue
+            }
             ResponsePlan::ToolsListJson { ids, visibility } => {
                 if !end_of_stream {
                     return Action::Pause;
@@ -254,8 +292,93 @@ impl HttpFilter {
             let reply = reply::protocol_error(400, None, crate::mcp::PARSE_ERROR, "Parse error: the request has no body; a JSON-RPC message is required");
             return self.reply(host, &reply);
         }
+        if let Some(reply) = self.check_session(host, None) {
+            return self.reply(host, &reply);
+        }
+        if let Auth::Granted(grant) = &self.auth {
+            if self.head.method == "GET" {
+                self.plan = ResponsePlan::Stream(Box::new(StreamRewriter::new(
+                    grant.name.clone(),
+                    self.visibility(grant),
+                )));
+            }
+        }
         self.stage = Stage::Forwarded;
         Action::Continue
+    }
+
+    fn visibility(&self, grant: &Rc<Grant>) -> Visibility {
+        Visibility {
+            policy: Rc::clone(&grant.policy),
+            hide_denied_tools: self.config.settings.hide_denied_tools,
+        }
+    }
+
+    /// The session this request names: `Mcp-Session-Id`, or the legacy
+    /// transport's `sessionId`/`session_id` query parameter.
+    fn session(&self) -> Option<String> {
+        self.head
+            .session_id
+            .clone()
+            .or_else(|| legacy::session_of_path(&self.head.path))
+    }
+
+    /// A session obtained by another grant is answered as an unknown one.
+    fn check_session(&self, host: &dyn Host, id: Option<&RequestId>) -> Option<LocalReply> {
+        let Auth::Granted(grant) = &self.auth else {
+            return None;
+        };
+        let session = self.session()?;
+        let now_secs = match host.now_millis() {
+            Ok(millis) => millis / 1000,
+            Err(error) => {
+                log::error!("refusing request: {error}");
+                return Some(reply::protocol_error(500, id, reply::INTERNAL_ERROR, "The policy filter could not inspect the request"));
+            }
+        };
+        match sessions::bind(host, &session, &grant.name, now_secs) {
+            Ok(Binding::Mine) => None,
+            Ok(Binding::Foreign) => {
+                log::warn!("grant {} presented a session bound to another grant", grant.name);
+                Some(reply::protocol_error(404, id, reply::SESSION_NOT_FOUND, "Session not found"))
+            }
+            Ok(Binding::TableFull) => {
+                log::error!("session binding table is full; refusing session for grant {}", grant.name);
+                Some(reply::protocol_error(404, id, reply::SESSION_NOT_FOUND, "Session not found: the gateway cannot track more sessions now"))
+            }
+            Err(error) => {
+                log::error!("session bindings unavailable, refusing: {error}");
+                Some(reply::protocol_error(500, id, reply::INTERNAL_ERROR, "The policy filter could not check the session"))
+            }
+        }
+    }
+
+    /// A session id issued by the server (initialize response) belongs to the
+    /// grant that asked for it.
+    fn bind_issued_session(&self, host: &dyn Host) {
+        let Auth::Granted(grant) = &self.auth else {
+            return;
+        };
+        let Ok(headers) = host.response_headers() else {
+            return;
+        };
+        let Some((_, session)) = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("mcp-session-id")) else {
+            return;
+        };
+        let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+        match sessions::bind(host, session, &grant.name, now_secs) {
+            Ok(Binding::Mine) => {}
+            Ok(outcome) => log::error!("session issued to grant {} could not be bound: {outcome:?}", grant.name),
+            Err(error) => log::error!("session issued to grant {} could not be bound: {error}", grant.name),
+        }
+    }
+
+    fn response_is_event_stream(&self, host: &dyn Host) -> bool {
+        host.response_headers().is_ok_and(|headers| {
+            headers.iter().any(|(name, value)| {
+                name.eq_ignore_ascii_case("content-type") && value.trim().to_ascii_lowercase().starts_with("text/event-stream")
+            })
+        })
     }
 
     fn body_declared_too_large(&self) -> bool {
@@ -326,6 +449,21 @@ impl HttpFilter {
             Payload::Single(message) => (vec![message], false),
             Payload::Batch(messages) => (messages, true),
         };
+        if is_batch {
+            if let Some(version) = self.head.protocol_version.as_deref().filter(|v| *v >= "2025-06-18") {
+                let reply = reply::protocol_error(
+                    400,
+                    None,
+                    reply::INVALID_REQUEST,
+                    &format!("JSON-RPC batches are not supported in protocol version {version}"),
+                );
+                return self.reply(host, &reply);
+            }
+        }
+        let first_id = messages.first().and_then(|message| message.id.clone());
+        if let Some(reply) = self.check_session(host, first_id.as_ref()) {
+            return self.reply(host, &reply);
+        }
         self.decide_messages(host, &grant, &messages, is_batch)
     }
 
@@ -381,21 +519,15 @@ impl HttpFilter {
             return Action::Continue;
         }
 
+        if let Some(session) = legacy::session_of_path(&self.head.path).filter(|_| self.head.session_id.is_none()) {
+            return self.refuse_on_legacy_stream(host, grant, &session, messages, refusals);
+        }
+
         let reply = if is_batch {
             let all: Vec<Refusal> = messages
                 .iter()
                 .zip(refusals)
-                .map(|(message, refusal)| {
-                    refusal.unwrap_or_else(|| Refusal {
-                        id: match &message.kind {
-                            MessageKind::Request { .. } => message.id.clone(),
-                            _ => None,
-                        },
-                        method: message.method().unwrap_or("").to_string(),
-                        target: message.target().map(str::to_string),
-                        reason: Reason::BatchNotForwarded,
-                    })
-                })
+                .map(|(message, refusal)| refusal.unwrap_or_else(|| not_forwarded(message)))
                 .collect();
             for refusal in all.iter().filter(|r| r.reason != Reason::BatchNotForwarded) {
                 log_refusal(&grant.name, refusal);
@@ -498,6 +630,58 @@ impl HttpFilter {
         }
     }
 
+    /// Legacy transport: forward pings in place of the refused requests and
+    /// leave their refusals for the GET stream (see `legacy`).
+    fn refuse_on_legacy_stream(
+        &mut self,
+        host: &dyn Host,
+        grant: &Rc<Grant>,
+        session: &str,
+        messages: &[Message],
+        refusals: Vec<Option<Refusal>>,
+    ) -> Action {
+        let now_secs = match host.now_millis() {
+            Ok(millis) => millis / 1000,
+            Err(error) => return self.fail_closed(host, None, &error),
+        };
+        let mut ids = Vec::new();
+        for (message, refusal) in messages.iter().zip(refusals) {
+            let refusal = refusal.unwrap_or_else(|| not_forwarded(message));
+            if refusal.reason != Reason::BatchNotForwarded {
+                log_refusal(&grant.name, &refusal);
+            }
+            let (Some(id), Some(body)) = (refusal.id.clone(), reply::refusal_body(&refusal)) else {
+                continue;
+            };
+            match legacy::remember(host, session, &id, &body, now_secs) {
+                Ok(crate::shared_map::PutOutcome::Stored) => ids.push(id),
+                Ok(crate::shared_map::PutOutcome::Full) => {
+                    return self.fail_closed(host, Some(&id), &HostError::new("legacy refusals", "table full"))
+                }
+                Err(error) => {
+                    return self.fail_closed(host, Some(&id), &HostError::new("legacy refusals", error.to_string()))
+                }
+            }
+        }
+        if ids.is_empty() {
+            let accepted = LocalReply {
+                status: 202,
+                headers: Vec::new(),
+                body: Vec::new(),
+            };
+            return self.reply(host, &accepted);
+        }
+        let pings = legacy::pings(&ids);
+        let replaced = host
+            .replace_request_body(0, self.body_size, &pings)
+            .and_then(|()| host.set_request_header("content-length", Some(&pings.len().to_string())));
+        if let Err(error) = replaced {
+            return self.fail_closed(host, None, &error);
+        }
+        self.stage = Stage::Forwarded;
+        Action::Continue
+    }
+
     fn plan_response(&mut self, grant: &Rc<Grant>, messages: &[Message]) {
         let ids: Vec<RequestId> = messages
             .iter()
@@ -531,6 +715,18 @@ impl HttpFilter {
         log::error!("refusing request: {error}");
         let reply = reply::protocol_error(500, id, reply::INTERNAL_ERROR, "The policy filter could not inspect the request");
         self.reply(host, &reply)
+    }
+}
+
+fn not_forwarded(message: &Message) -> Refusal {
+    Refusal {
+        id: match &message.kind {
+            MessageKind::Request { .. } => message.id.clone(),
+            _ => None,
+        },
+        method: message.method().unwrap_or("").to_string(),
+        target: message.target().map(str::to_string),
+        reason: Reason::BatchNotForwarded,
     }
 }
 

@@ -13,6 +13,8 @@ pub const POLICY_DENIED: i64 = -32001;
 pub const UNAUTHENTICATED: i64 = -32011;
 /// JSON-RPC code for a refusal made to fail closed (counter store down).
 pub const UNAVAILABLE: i64 = -32012;
+/// JSON-RPC code the official SDKs use for an unknown session (HTTP 404).
+pub const SESSION_NOT_FOUND: i64 = -32001;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;

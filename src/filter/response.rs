@@ -24,6 +24,8 @@ impl Visibility {
 /// How the response body is treated.
 pub enum ResponsePlan {
     Untouched,
+    /// A GET stream: every event passes as it arrives, rewritten where needed.
+    Stream(Box<super::event_stream::StreamRewriter>),
     /// A `tools/list` was forwarded; its response has not been seen yet.
     ToolsList { ids: Vec<RequestId>, visibility: Visibility },
     /// `application/json`: buffered whole, then rewritten.

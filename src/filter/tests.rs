@@ -422,3 +422,109 @@ fn local_replies_pass_the_response_path_untouched() {
     assert_eq!(filter.on_response_body(&host, 2, true), Action::Continue);
     assert_eq!(&*host.response_body.borrow(), b"{}");
 }
+
+#[test]
+fn legacy_transport_forwards_a_ping_and_rewrites_its_reply_on_the_stream() {
+    let store = MemoryStore::new();
+    let post_host = FakeHost::with_store(store.clone());
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    let mut headers = post_headers(Some(ALICE));
+    headers.retain(|(n, _)| n != ":path");
+    headers.push((":path".into(), "/messages/?session_id=abc123".into()));
+    assert_eq!(send(&mut filter, &post_host, headers, &call("create_invoice", 21)), Action::Continue);
+    assert!(post_host.replies.borrow().is_empty(), "no local reply on the legacy transport");
+    let forwarded: Value = serde_json::from_slice(&post_host.request_body.borrow()).unwrap_or(Value::Null);
+    assert_eq!(forwarded, json!({"jsonrpc":"2.0","id":21,"method":"ping"}));
+    let length = post_host.request_body.borrow().len().to_string();
+    assert_eq!(post_host.request_header("content-length"), Some(length));
+
+    // The client's GET stream, on another worker sharing the store.
+    let get_host = FakeHost::with_store(store);
+    let mut stream = HttpFilter::new(config(seed_policy(), json!({})));
+    let get = vec![
+        (":method".to_string(), "GET".to_string()),
+        (":path".to_string(), "/sse".to_string()),
+        ("authorization".to_string(), format!("Bearer {ALICE}")),
+    ];
+    assert_eq!(send(&mut stream, &get_host, get, b""), Action::Continue);
+    *get_host.response_headers.borrow_mut() = vec![("content-type".into(), "text/event-stream".into())];
+    assert_eq!(stream.on_response_headers(&get_host, false), Action::Continue);
+    let events = concat!(
+        "event: endpoint\ndata: /messages/?session_id=abc123\n\n",
+        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":21,\"result\":{}}\n\n",
+        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":22,\"result\":{}}\n\n"
+    );
+    *get_host.response_body.borrow_mut() = events.as_bytes().to_vec();
+    assert_eq!(stream.on_response_body(&get_host, events.len(), false), Action::Continue);
+    let out = String::from_utf8(get_host.response_body.borrow().clone()).unwrap_or_default();
+    let messages: Vec<Value> = out
+        .split("\n\n")
+        .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
+        .filter_map(|data| serde_json::from_str(data).ok())
+        .collect();
+    assert_eq!(messages.len(), 2, "{out}");
+    assert_eq!(messages[0]["id"], json!(21));
+    assert_eq!(messages[0]["result"]["isError"], json!(true));
+    assert_eq!(messages[1], json!({"jsonrpc":"2.0","id":22,"result":{}}));
+}
+
+#[test]
+fn a_session_presented_by_another_grant_is_not_found() {
+    let store = MemoryStore::new();
+    let host = FakeHost::with_store(store);
+    let config = config(seed_policy(), json!({}));
+    // alice's initialize is answered with a session id
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}).to_string();
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), init.as_bytes()), Action::Continue);
+    *host.response_headers.borrow_mut() = vec![("mcp-session-id".into(), "s-1".into())];
+    filter.on_response_headers(&host, true);
+
+    let with_session = |token| {
+        let mut headers = post_headers(Some(token));
+        headers.push(("Mcp-Session-Id".into(), "s-1".into()));
+        headers
+    };
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &host, with_session(ALICE), &call("get_server_status", 1)), Action::Continue);
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &host, with_session(BOB), &call("get_server_status", 2)), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!(status, 404);
+    assert_eq!(reply["id"], json!(2));
+}
+
+#[test]
+fn batches_are_refused_from_protocol_2025_06_18_on() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    let mut headers = post_headers(Some(ALICE));
+    headers.push(("MCP-Protocol-Version".into(), "2025-06-18".into()));
+    let batch = json!([{"jsonrpc":"2.0","id":1,"method":"ping"}]).to_string();
+    assert_eq!(send(&mut filter, &host, headers, batch.as_bytes()), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!((status, reply["error"]["code"].clone()), (400, json!(-32600)));
+}
+
+#[test]
+fn tools_list_replayed_on_a_get_stream_is_filtered() {
+    let host = FakeHost::default();
+    let mut stream = HttpFilter::new(config(seed_policy(), json!({})));
+    let get = vec![
+        (":method".to_string(), "GET".to_string()),
+        (":path".to_string(), "/mcp".to_string()),
+        ("authorization".to_string(), format!("Bearer {ALICE}")),
+        ("last-event-id".to_string(), "5".to_string()),
+    ];
+    assert_eq!(send(&mut stream, &host, get, b""), Action::Continue);
+    *host.response_headers.borrow_mut() = vec![("content-type".into(), "text/event-stream".into())];
+    stream.on_response_headers(&host, false);
+    let event = format!("id: 6\nevent: message\ndata: {}\n\n", tools_list_response(3));
+    *host.response_body.borrow_mut() = event.as_bytes().to_vec();
+    stream.on_response_body(&host, event.len(), true);
+    let out = String::from_utf8(host.response_body.borrow().clone()).unwrap_or_default();
+    assert!(out.starts_with("event: message\nid: 6\n"), "{out}");
+    let data = out.lines().find_map(|line| line.strip_prefix("data: ")).unwrap_or("");
+    let rewritten: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    assert_eq!(listed_names(&rewritten), vec!["get_server_status", "create_invoice"]);
+}

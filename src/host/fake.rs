@@ -59,6 +59,13 @@ fn set_header(map: &RefCell<Vec<(String, String)>>, name: &str, value: Option<&s
     }
 }
 
+fn splice(buffer: &RefCell<Vec<u8>>, start: usize, len: usize, data: &[u8]) {
+    let mut body = buffer.borrow_mut();
+    let end = start.saturating_add(len).min(body.len());
+    let start = start.min(end);
+    body.splice(start..end, data.iter().copied());
+}
+
 fn slice(buffer: &[u8], start: usize, len: usize) -> Vec<u8> {
     buffer.iter().skip(start).take(len).copied().collect()
 }
@@ -94,6 +101,11 @@ impl Host for FakeHost {
         Ok(slice(&self.request_body.borrow(), start, len))
     }
 
+    fn replace_request_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
+        splice(&self.request_body, start, len, data);
+        Ok(())
+    }
+
     fn response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
         Ok(self.response_headers.borrow().clone())
     }
@@ -108,10 +120,7 @@ impl Host for FakeHost {
     }
 
     fn replace_response_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
-        let mut body = self.response_body.borrow_mut();
-        let end = start.saturating_add(len).min(body.len());
-        let start = start.min(end);
-        body.splice(start..end, data.iter().copied());
+        splice(&self.response_body, start, len, data);
         Ok(())
     }
 

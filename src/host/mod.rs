@@ -54,6 +54,8 @@ pub trait Host: SharedStore {
     fn request_headers(&self) -> Result<Vec<(String, String)>, HostError>;
     fn set_request_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
     fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
+    /// Replaces `len` bytes at `start` of the buffered request body.
+    fn replace_request_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError>;
 
     fn response_headers(&self) -> Result<Vec<(String, String)>, HostError>;
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;

@@ -1,0 +1,121 @@
+//! Event streams that are not the answer to one known request: GET streams
+//! (the 2024-11-05 transport's response channel, Streamable HTTP's standalone
+//! stream and `Last-Event-ID` replays). Each complete event passes as soon as
+//! it arrives; only an incomplete event is held. Responses carrying a
+//! `tools/list` result are filtered for the stream's grant, and replies to
+//! legacy pings that stood in for refused messages become those refusals.
+
+use serde_json::Value;
+
+use super::legacy;
+use super::response::Visibility;
+use super::sessions;
+use crate::host::Host;
+use crate::mcp::{filter_tools_list_json, RequestId, SseEvent, SseSplitter};
+
+pub struct StreamRewriter {
+    splitter: SseSplitter,
+    legacy_session: Option<String>,
+    grant: String,
+    visibility: Visibility,
+}
+
+impl StreamRewriter {
+    pub fn new(grant: String, visibility: Visibility) -> StreamRewriter {
+        StreamRewriter {
+            splitter: SseSplitter::new(),
+            legacy_session: None,
+            grant,
+            visibility,
+        }
+    }
+
+    pub fn push(&mut self, host: &dyn Host, chunk: &[u8], now_secs: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(chunk.len());
+        for event in self.splitter.push(chunk) {
+            out.extend(self.rewrite(host, event, now_secs));
+        }
+        out
+    }
+
+    /// The held tail, at the end of the stream.
+    pub fn finish(&mut self) -> Vec<u8> {
+        self.splitter.take_pending()
+    }
+
+    fn rewrite(&mut self, host: &dyn Host, event: SseEvent, now_secs: u64) -> Vec<u8> {
+        if event.event.as_deref() == Some("endpoint") {
+            if let Some(session) = legacy::session_of_path(event.data.trim()) {
+                if let Err(error) = sessions::bind(host, &session, &self.grant, now_secs) {
+                    log::error!("cannot bind legacy session to grant {}: {error}", self.grant);
+                }
+                self.legacy_session = Some(session);
+            }
+            return event.raw;
+        }
+        let Ok(Value::Object(message)) = serde_json::from_str::<Value>(&event.data) else {
+            return event.raw;
+        };
+        let Some(id) = message.get("id").and_then(RequestId::from_value) else {
+            return event.raw;
+        };
+        if let Some(session) = &self.legacy_session {
+            match legacy::pending_reply(host, session, &id, now_secs) {
+                Ok(Some(reply)) => return reissue(&event, &reply),
+                Ok(None) => {}
+                Err(error) => {
+                    log::error!("cannot read pending legacy refusals: {error}");
+                    let reply = crate::mcp::error_response(
+                        Some(&id),
+                        crate::mcp::INTERNAL_ERROR,
+                        "The policy filter could not check this reply",
+                    );
+                    return reissue(&event, &reply);
+                }
+            }
+        }
+        let carries_tools = message
+            .get("result")
+            .and_then(|result| result.get("tools"))
+            .is_some();
+        if !carries_tools {
+            return event.raw;
+        }
+        let keep = |name: &str| self.visibility.keeps(name);
+        match filter_tools_list_json(event.data.as_bytes(), std::slice::from_ref(&id), &keep) {
+            Ok(None) => event.raw,
+            Ok(Some(filtered)) => reissue(&event, &filtered),
+            Err(error) => {
+                log::error!("unreadable tools/list result on a stream ({error}); replaced with an error");
+                let reply = crate::mcp::error_response(
+                    Some(&id),
+                    crate::mcp::INTERNAL_ERROR,
+                    "tools/list response could not be read by the policy filter",
+                );
+                reissue(&event, &reply)
+            }
+        }
+    }
+}
+
+/// The event with its data replaced, keeping its `event:` and `id:` fields.
+fn reissue(event: &SseEvent, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    if let Some(name) = &event.event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+    }
+    if let Some(id) = &event.id {
+        out.extend_from_slice(b"id: ");
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'\n');
+    }
+    for line in data.split(|byte| *byte == b'\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out
+}

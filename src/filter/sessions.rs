@@ -1,0 +1,51 @@
+//! Sessions bound to the grant that obtained them. A session id presented
+//! by another grant is answered 404, as an unknown session is.
+
+use crate::counter::{SharedStore, StoreError};
+use crate::shared_map::{PutOutcome, SharedMap};
+
+pub const BINDINGS: SharedMap = SharedMap::new("mcp-policy/v1/session", 65_536);
+/// A binding lives this long after its last use.
+pub const BINDING_TTL_SECS: u64 = 7 * 86_400;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Bound to this grant (now, or already).
+    Mine,
+    /// Bound to another grant.
+    Foreign,
+    /// The bounded table has no room for a new binding.
+    TableFull,
+}
+
+fn key(session: &str) -> String {
+    format!("s\u{1f}{session}")
+}
+
+/// Binds `session` to `grant` if it is unbound; reports whose it is.
+pub fn bind(store: &dyn SharedStore, session: &str, grant: &str, now_secs: u64) -> Result<Binding, StoreError> {
+    let key = key(session);
+    match BINDINGS.get(store, &key, now_secs)? {
+        Some(owner) if owner != grant.as_bytes() => return Ok(Binding::Foreign),
+        _ => {}
+    }
+    match BINDINGS.put(store, &key, grant.as_bytes(), now_secs, BINDING_TTL_SECS)? {
+        PutOutcome::Stored => Ok(Binding::Mine),
+        PutOutcome::Full => Ok(Binding::TableFull),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counter::MemoryStore;
+
+    #[test]
+    fn a_session_belongs_to_the_first_grant() {
+        let store = MemoryStore::new();
+        assert_eq!(bind(&store, "abc", "alice", 0), Ok(Binding::Mine));
+        assert_eq!(bind(&store, "abc", "alice", 10), Ok(Binding::Mine));
+        assert_eq!(bind(&store, "abc", "bob", 10), Ok(Binding::Foreign));
+        assert_eq!(bind(&store, "other", "bob", 10), Ok(Binding::Mine));
+    }
+}
