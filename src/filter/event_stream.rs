@@ -81,6 +81,7 @@ impl StreamRewriter {
         if !carries_tools {
             return event.raw;
         }
+        super::mirrored::learn(host, event.data.as_bytes(), now_secs);
         let keep = |name: &str| self.visibility.keeps(name);
         match filter_tools_list_json(event.data.as_bytes(), std::slice::from_ref(&id), &keep) {
             Ok(None) => event.raw,

@@ -8,6 +8,7 @@
 mod event_stream;
 mod legacy;
 mod limits;
+mod mirrored;
 pub mod reply;
 mod request_head;
 mod response;
@@ -170,6 +171,7 @@ impl HttpFilter {
         } else if content_type.starts_with("text/event-stream") {
             self.plan = ResponsePlan::ToolsListStream {
                 filter: ToolsListStreamFilter::new(ids),
+                learner: crate::mcp::SseSplitter::new(),
                 visibility,
             };
         } else {
@@ -212,7 +214,11 @@ impl HttpFilter {
                     return Action::Pause;
                 }
                 let rewrite = match host.response_body(0, body_size) {
-                    Ok(body) => rewrite_json(&body, ids, visibility),
+                    Ok(body) => {
+                        let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+                        mirrored::learn(host, &body, now_secs);
+                        rewrite_json(&body, ids, visibility)
+                    }
                     Err(error) => BodyRewrite::Unreadable(error.to_string()),
                 };
                 let replacement = match rewrite {
@@ -232,7 +238,7 @@ impl HttpFilter {
                 }
                 Action::Continue
             }
-            ResponsePlan::ToolsListStream { filter, visibility } => {
+            ResponsePlan::ToolsListStream { filter, learner, visibility } => {
                 let chunk = match host.response_body(0, body_size) {
                     Ok(chunk) => chunk,
                     Err(error) => {
@@ -240,6 +246,10 @@ impl HttpFilter {
                         Vec::new()
                     }
                 };
+                let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+                for event in learner.push(&chunk) {
+                    mirrored::learn(host, event.data.as_bytes(), now_secs);
+                }
                 let keep = |name: &str| visibility.keeps(name);
                 let mut out = filter.push(&chunk, &keep);
                 if end_of_stream {
@@ -305,6 +315,33 @@ impl HttpFilter {
         }
         self.stage = Stage::Forwarded;
         Action::Continue
+    }
+
+    /// 2026-07-28 requests: the mirrored headers must agree with the body.
+    fn check_mirrored_headers(&self, host: &dyn Host, messages: &[Message]) -> Option<LocalReply> {
+        let version = self.head.protocol_version.as_deref();
+        for message in messages {
+            if !crate::mcp::uses_mirrored_headers(version, message) {
+                continue;
+            }
+            let params = match (message.method(), message.target()) {
+                (Some("tools/call"), Some(tool)) => {
+                    let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+                    mirrored::learned_params(host, tool, now_secs)
+                }
+                _ => None,
+            };
+            if let Err(mismatch) = crate::mcp::check_mirrored_headers(&self.head.headers, version, message, params.as_deref()) {
+                log::info!("refused a request whose headers disagree with its body: {mismatch}");
+                return Some(reply::protocol_error(
+                    400,
+                    message.id.as_ref(),
+                    crate::mcp::HEADER_MISMATCH,
+                    &format!("Header mismatch: {mismatch}"),
+                ));
+            }
+        }
+        None
     }
 
     fn visibility(&self, grant: &Rc<Grant>) -> Visibility {
@@ -462,6 +499,9 @@ impl HttpFilter {
         }
         let first_id = messages.first().and_then(|message| message.id.clone());
         if let Some(reply) = self.check_session(host, first_id.as_ref()) {
+            return self.reply(host, &reply);
+        }
+        if let Some(reply) = self.check_mirrored_headers(host, &messages) {
             return self.reply(host, &reply);
         }
         self.decide_messages(host, &grant, &messages, is_batch)

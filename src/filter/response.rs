@@ -31,7 +31,12 @@ pub enum ResponsePlan {
     /// `application/json`: buffered whole, then rewritten.
     ToolsListJson { ids: Vec<RequestId>, visibility: Visibility },
     /// `text/event-stream`: rewritten event by event as it streams.
-    ToolsListStream { filter: ToolsListStreamFilter, visibility: Visibility },
+    ToolsListStream {
+        filter: ToolsListStreamFilter,
+        /// Reads the same events to learn `Mcp-Param-*` maps.
+        learner: crate::mcp::SseSplitter,
+        visibility: Visibility,
+    },
 }
 
 pub enum BodyRewrite {

@@ -528,3 +528,24 @@ fn tools_list_replayed_on_a_get_stream_is_filtered() {
     let rewritten: Value = serde_json::from_str(data).unwrap_or(Value::Null);
     assert_eq!(listed_names(&rewritten), vec!["get_server_status", "create_invoice"]);
 }
+
+#[test]
+fn mirrored_headers_must_agree_with_the_body_in_2026() {
+    let host = FakeHost::default();
+    let config = config(seed_policy(), json!({}));
+    let modern = |extra: &[(&str, &str)]| {
+        let mut headers = post_headers(Some(ALICE));
+        headers.push(("MCP-Protocol-Version".into(), "2026-07-28".into()));
+        headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        headers
+    };
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    let headers = modern(&[("Mcp-Method", "tools/list"), ("Mcp-Name", "get_server_status")]);
+    assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 5)), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!((status, reply["error"]["code"].clone(), reply["id"].clone()), (400, json!(-32020), json!(5)));
+
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    let headers = modern(&[("Mcp-Method", "tools/call"), ("Mcp-Name", "get_server_status")]);
+    assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 6)), Action::Continue);
+}
