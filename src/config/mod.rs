@@ -11,6 +11,7 @@ mod grants;
 mod settings;
 mod wrapper;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::rc::Rc;
 
@@ -24,6 +25,16 @@ pub struct Config {
     pub grants: GrantTable,
     pub settings: Settings,
     pub form: ConfigForm,
+    /// Tool names any policy names: the tool buckets of metrics.
+    pub metric_tools: HashSet<String>,
+}
+
+fn named_tools<'p>(policies: impl IntoIterator<Item = &'p Policy>) -> HashSet<String> {
+    policies
+        .into_iter()
+        .flat_map(|policy| policy.named_tools())
+        .map(str::to_string)
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +114,7 @@ impl Config {
                     .collect(),
             })?;
             Ok(Config {
+                metric_tools: named_tools([&policy]),
                 grants: GrantTable::bare(Rc::new(policy)),
                 settings: Settings::default(),
                 form: ConfigForm::BarePolicy,

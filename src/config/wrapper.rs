@@ -75,6 +75,7 @@ pub(super) fn parse(value: &Value) -> Result<Config, ConfigError> {
 
     if problems.0.is_empty() {
         Ok(Config {
+            metric_tools: super::named_tools(std::iter::once(default_policy.as_ref()).chain(named.values().map(Rc::as_ref))),
             grants,
             settings,
             form: ConfigForm::Wrapper,

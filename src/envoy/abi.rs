@@ -62,6 +62,9 @@ extern "C" {
         value_size: usize,
         cas: u32,
     ) -> u32;
+    fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -171,6 +174,27 @@ pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<bool, HostEr
         STATUS_CAS_MISMATCH => Ok(false),
         other => Err(HostError::new("set_shared_data", format!("status {other}"))),
     }
+}
+
+pub const METRIC_COUNTER: u32 = 0;
+
+pub fn define_metric(metric_type: u32, name: &str) -> Result<u32, HostError> {
+    let mut id = 0u32;
+    check("define_metric", unsafe {
+        proxy_define_metric(metric_type, name.as_ptr(), name.len(), &mut id)
+    })?;
+    Ok(id)
+}
+
+pub fn increment_metric(id: u32, offset: i64) -> Result<(), HostError> {
+    check("increment_metric", unsafe { proxy_increment_metric(id, offset) })
+}
+
+/// Sets a one-segment property; Envoy keeps it as filter state `wasm.<name>`.
+pub fn set_property(name: &str, value: &[u8]) -> Result<(), HostError> {
+    check("set_property", unsafe {
+        proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    })
 }
 
 pub fn send_local_response(status: u32, headers: &[(String, String)], body: &[u8]) -> Result<(), HostError> {

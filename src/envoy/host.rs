@@ -1,10 +1,27 @@
 //! `Host` over the proxy-wasm ABI, for the stream being processed.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use super::abi;
 use crate::counter::{Entry, SharedStore, StoreError};
 use crate::host::{Host, HostError, LocalReply};
 
 pub struct EnvoyHost;
+
+thread_local! {
+    /// Metric ids of this VM, by name. A VM is single-threaded.
+    static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
+
+fn metric_id(name: &str) -> Result<u32, HostError> {
+    if let Some(id) = METRICS.with(|metrics| metrics.borrow().get(name).copied()) {
+        return Ok(id);
+    }
+    let id = abi::define_metric(abi::METRIC_COUNTER, name)?;
+    METRICS.with(|metrics| metrics.borrow_mut().insert(name.to_string(), id));
+    Ok(id)
+}
 
 impl SharedStore for EnvoyHost {
     fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
@@ -25,6 +42,10 @@ impl SharedStore for EnvoyHost {
 impl Host for EnvoyHost {
     fn now_millis(&self) -> Result<u64, HostError> {
         abi::now_nanos().map(|nanos| nanos / 1_000_000)
+    }
+
+    fn now_nanos(&self) -> Result<u64, HostError> {
+        abi::now_nanos()
     }
 
     fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
@@ -61,5 +82,14 @@ impl Host for EnvoyHost {
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError> {
         abi::send_local_response(reply.status, &reply.headers, &reply.body)
+    }
+
+    fn increment_counter(&self, name: &str, delta: u64) -> Result<(), HostError> {
+        let id = metric_id(name)?;
+        abi::increment_metric(id, i64::try_from(delta).unwrap_or(i64::MAX))
+    }
+
+    fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError> {
+        abi::set_property(name, value.as_bytes())
     }
 }

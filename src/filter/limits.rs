@@ -40,6 +40,7 @@ pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
 pub struct LimitRefusal {
     /// Index into the limits passed to `charge`.
     pub index: usize,
+    pub count: u64,
     pub retry_after_secs: u64,
 }
 
@@ -89,6 +90,7 @@ pub fn charge(
                 .filter_map(|refusal| {
                     enforced_index.get(refusal.index).map(|index| LimitRefusal {
                         index: *index,
+                        count: refusal.count,
                         retry_after_secs: refusal.retry_after_secs,
                     })
                 })

@@ -9,6 +9,7 @@ mod event_stream;
 mod legacy;
 mod limits;
 mod mirrored;
+mod observe;
 pub mod reply;
 mod request_head;
 mod response;
@@ -28,6 +29,7 @@ use crate::mcp::{read_payload, sniff_id, Message, MessageKind, Payload, ReadLimi
 use limits::{charge, rate_limit_message, Charge, Subject};
 use request_head::{Bearer, RequestHead};
 use event_stream::StreamRewriter;
+use observe::{Audit, Outcome};
 use response::{rewrite_json, BodyRewrite, ResponsePlan, Visibility};
 use sessions::Binding;
 use verdict::{decide, Reason, Refusal, Verdict};
@@ -61,6 +63,11 @@ pub struct HttpFilter {
     reservation: Option<Reservation>,
     /// Request body bytes buffered so far.
     body_size: usize,
+    audit: Audit,
+    /// The rule of a dry-run limit that would have refused this request.
+    shadow_refusal: Option<String>,
+    /// When the whole body was in hand, for the time spent deciding.
+    decide_started_nanos: u64,
 }
 
 impl HttpFilter {
@@ -73,6 +80,9 @@ impl HttpFilter {
             plan: ResponsePlan::Untouched,
             reservation: None,
             body_size: 0,
+            audit: Audit::default(),
+            shadow_refusal: None,
+            decide_started_nanos: 0,
         }
     }
 
@@ -83,6 +93,11 @@ impl HttpFilter {
         };
         self.head = RequestHead::from_headers(headers);
         self.auth = self.authenticate();
+        self.audit.session = self.session();
+        self.audit.protocol_version = self.head.protocol_version.clone();
+        if let Auth::Granted(grant) = &self.auth {
+            self.audit.grant = Some(grant.name.clone());
+        }
         if let Err(error) = self.scrub_request_headers(host) {
             return self.fail_closed(host, None, &error);
         }
@@ -93,10 +108,10 @@ impl HttpFilter {
         if let Auth::Refused(message) = &self.auth {
             if self.head.body_is_encoded() || self.body_declared_too_large() {
                 let reply = reply::unauthenticated(None, message);
-                return self.reply(host, &reply);
+                return self.reply(host, &reply, Outcome::Unauthenticated);
             }
         } else if let Some(reply) = self.check_body_headers() {
-            return self.reply(host, &reply);
+            return self.reply(host, &reply, Outcome::InvalidRequest);
         }
         self.stage = Stage::Buffering;
         Action::Pause
@@ -109,7 +124,7 @@ impl HttpFilter {
         self.body_size = body_size;
         if body_size > self.config.settings.max_body_bytes {
             let reply = self.too_large_reply();
-            return self.reply(host, &reply);
+            return self.reply(host, &reply, Outcome::InvalidRequest);
         }
         if !end_of_stream {
             return Action::Pause;
@@ -294,16 +309,17 @@ impl HttpFilter {
     }
 
     fn decide_bodyless(&mut self, host: &dyn Host) -> Action {
+        self.audit.method = Some(self.head.method.clone());
         if let Auth::Refused(message) = &self.auth {
             let reply = reply::unauthenticated(None, message);
-            return self.reply(host, &reply);
+            return self.reply(host, &reply, Outcome::Unauthenticated);
         }
         if self.head.expects_body() {
             let reply = reply::protocol_error(400, None, crate::mcp::PARSE_ERROR, "Parse error: the request has no body; a JSON-RPC message is required");
-            return self.reply(host, &reply);
+            return self.reply(host, &reply, Outcome::InvalidRequest);
         }
         if let Some(reply) = self.check_session(host, None) {
-            return self.reply(host, &reply);
+            return self.reply(host, &reply, Outcome::Denied);
         }
         if let Auth::Granted(grant) = &self.auth {
             if self.head.method == "GET" {
@@ -314,6 +330,7 @@ impl HttpFilter {
             }
         }
         self.stage = Stage::Forwarded;
+        self.publish(host, Outcome::Allowed, None);
         Action::Continue
     }
 
@@ -461,15 +478,17 @@ impl HttpFilter {
     }
 
     fn decide_body(&mut self, host: &dyn Host, body_size: usize) -> Action {
+        self.decide_started_nanos = host.now_nanos().unwrap_or(0);
         let body = match host.request_body(0, body_size) {
             Ok(body) => body,
             Err(error) => return self.fail_closed(host, None, &error),
         };
+        observe::count(host, "body_bytes_inspected", body.len() as u64);
         let grant = match &self.auth {
             Auth::Granted(grant) => Rc::clone(grant),
             Auth::Refused(message) => {
                 let reply = reply::unauthenticated(sniff_id(&body).as_ref(), message);
-                return self.reply(host, &reply);
+                return self.reply(host, &reply, Outcome::Unauthenticated);
             }
         };
         let limits = ReadLimits {
@@ -479,13 +498,14 @@ impl HttpFilter {
             Ok(payload) => payload,
             Err(error) => {
                 let reply = reply::protocol_error(400, error.id.as_ref(), error.code, &error.message);
-                return self.reply(host, &reply);
+                return self.reply(host, &reply, Outcome::InvalidRequest);
             }
         };
         let (messages, is_batch) = match payload {
             Payload::Single(message) => (vec![message], false),
             Payload::Batch(messages) => (messages, true),
         };
+        self.note_messages(&messages, is_batch);
         if is_batch {
             if let Some(version) = self.head.protocol_version.as_deref().filter(|v| *v >= "2025-06-18") {
                 let reply = reply::protocol_error(
@@ -494,15 +514,15 @@ impl HttpFilter {
                     reply::INVALID_REQUEST,
                     &format!("JSON-RPC batches are not supported in protocol version {version}"),
                 );
-                return self.reply(host, &reply);
+                return self.reply(host, &reply, Outcome::InvalidRequest);
             }
         }
         let first_id = messages.first().and_then(|message| message.id.clone());
         if let Some(reply) = self.check_session(host, first_id.as_ref()) {
-            return self.reply(host, &reply);
+            return self.reply(host, &reply, Outcome::Denied);
         }
         if let Some(reply) = self.check_mirrored_headers(host, &messages) {
-            return self.reply(host, &reply);
+            return self.reply(host, &reply, Outcome::InvalidRequest);
         }
         self.decide_messages(host, &grant, &messages, is_batch)
     }
@@ -538,8 +558,15 @@ impl HttpFilter {
             }
         }
 
+        let mut would_deny_rule = None;
         for (message, verdict) in messages.iter().zip(&verdicts) {
             if let Verdict::Allow { rule, would_deny, .. } = verdict {
+                if self.audit.rule.is_none() {
+                    self.audit.rule = Some(rule.clone());
+                }
+                if let (Some(denial), None) = (would_deny, &would_deny_rule) {
+                    would_deny_rule = Some(denial.rule.clone());
+                }
                 let method = message.method().unwrap_or("");
                 let target = message.target().unwrap_or("");
                 match would_deny {
@@ -556,11 +583,19 @@ impl HttpFilter {
         if refusals.iter().all(Option::is_none) {
             self.plan_response(grant, messages);
             self.stage = Stage::Forwarded;
+            match would_deny_rule.or_else(|| self.shadow_refusal.take()) {
+                Some(rule) => {
+                    self.audit.rule = Some(rule);
+                    self.publish(host, Outcome::DryRunWouldDeny, messages.first());
+                }
+                None => self.publish(host, Outcome::Allowed, messages.first()),
+            }
             return Action::Continue;
         }
+        let outcome = self.note_refusals(&refusals);
 
         if let Some(session) = legacy::session_of_path(&self.head.path).filter(|_| self.head.session_id.is_none()) {
-            return self.refuse_on_legacy_stream(host, grant, &session, messages, refusals);
+            return self.refuse_on_legacy_stream(host, grant, &session, messages, refusals, outcome);
         }
 
         let reply = if is_batch {
@@ -582,13 +617,76 @@ impl HttpFilter {
                 None => return self.fail_closed(host, None, &HostError::new("decide", "no refusal to send")),
             }
         };
-        self.reply(host, &reply)
+        self.reply(host, &reply, outcome)
+    }
+
+    /// Audit facts of the message(s): the first message stands for a batch.
+    fn note_messages(&mut self, messages: &[Message], is_batch: bool) {
+        let Some(first) = messages.first() else {
+            return;
+        };
+        self.audit.method = first.method().map(|method| {
+            if is_batch {
+                format!("batch[{}]:{method}", messages.len())
+            } else {
+                method.to_string()
+            }
+        });
+        self.audit.target = first.target().map(str::to_string);
+        self.audit.arg_keys = first
+            .arguments()
+            .and_then(serde_json::Value::as_object)
+            .map(|arguments| arguments.keys().cloned().collect())
+            .unwrap_or_default();
+    }
+
+    /// Audit facts of a refusal; returns the outcome it counts as.
+    fn note_refusals(&mut self, refusals: &[Option<Refusal>]) -> Outcome {
+        let refused: Vec<&Refusal> = refusals
+            .iter()
+            .flatten()
+            .filter(|refusal| refusal.reason != Reason::BatchNotForwarded)
+            .collect();
+        let Some(first) = refused.first() else {
+            return Outcome::Denied;
+        };
+        self.audit.rule = Some(first.rule().to_string());
+        if let Some(target) = &first.target {
+            self.audit.target = Some(target.clone());
+        }
+        let limited = refused.iter().find_map(|refusal| match &refusal.reason {
+            Reason::RateLimited { limit_state, .. } => Some(limit_state.clone()),
+            _ => None,
+        });
+        if let Some(state) = limited {
+            self.audit.limit = Some(state);
+            return Outcome::RateLimited;
+        }
+        if refused.iter().any(|refusal| matches!(refusal.reason, Reason::CountersUnavailable { .. })) {
+            return Outcome::Denied;
+        }
+        if refused.iter().all(|refusal| refusal.is_hidden()) {
+            return Outcome::Hidden;
+        }
+        Outcome::Denied
+    }
+
+    fn publish(&mut self, host: &dyn Host, outcome: Outcome, message: Option<&Message>) {
+        if self.decide_started_nanos > 0 {
+            let now = host.now_nanos().unwrap_or(self.decide_started_nanos);
+            self.audit.decide_micros = now.saturating_sub(self.decide_started_nanos) / 1000;
+        }
+        let tool = message
+            .filter(|message| message.method() == Some("tools/call"))
+            .and_then(Message::target)
+            .map(|tool| observe::tool_bucket(tool, &self.config.metric_tools).to_string());
+        observe::publish(host, outcome, &self.audit, tool.as_deref());
     }
 
     /// Charges every limit of every allowed message, all or nothing. On
     /// refusal, returns the refusal for each message index that had one.
     fn charge_limits(
-        &self,
+        &mut self,
         host: &dyn Host,
         grant: &str,
         messages: &[Message],
@@ -621,12 +719,17 @@ impl HttpFilter {
         for index in shadow_refused {
             if let Some(limit) = all_limits.get(index) {
                 log::info!("dry run: limit {} would refuse a call for grant {grant}", limit.rule);
+                self.shadow_refusal.get_or_insert_with(|| limit.rule.clone());
             }
         }
         match charge {
-            Charge::Admitted(reservation) => Ok(reservation),
+            Charge::Admitted(reservation) => {
+                observe::count(host, "counter_cas_retries", u64::from(reservation.retries));
+                Ok(reservation)
+            }
             Charge::Unavailable(detail) => {
                 log::error!("counter store unavailable, refusing: {detail}");
+                observe::count(host, "fail_closed", 1);
                 Err(unavailable_for_all(messages, verdicts, &detail))
             }
             Charge::Refused(limit_refusals) => {
@@ -642,11 +745,12 @@ impl HttpFilter {
                     };
                     match refusals.iter_mut().find(|(index, _)| *index == message_index) {
                         Some((_, existing)) => {
-                            if let Reason::RateLimited { retry_after_secs, message, rule } = &mut existing.reason {
+                            if let Reason::RateLimited { retry_after_secs, message, rule, limit_state } = &mut existing.reason {
                                 if limit_refusal.retry_after_secs > *retry_after_secs {
                                     *retry_after_secs = limit_refusal.retry_after_secs;
                                     *message = rate_limit_message(limit);
                                     *rule = limit.rule.clone();
+                                    *limit_state = limit_state_of(limit, &limit_refusal, now_secs);
                                 }
                             }
                         }
@@ -660,6 +764,7 @@ impl HttpFilter {
                                     message: rate_limit_message(limit),
                                     rule: limit.rule.clone(),
                                     retry_after_secs: limit_refusal.retry_after_secs,
+                                    limit_state: limit_state_of(limit, &limit_refusal, now_secs),
                                 },
                             },
                         )),
@@ -679,6 +784,7 @@ impl HttpFilter {
         session: &str,
         messages: &[Message],
         refusals: Vec<Option<Refusal>>,
+        outcome: Outcome,
     ) -> Action {
         let now_secs = match host.now_millis() {
             Ok(millis) => millis / 1000,
@@ -709,7 +815,7 @@ impl HttpFilter {
                 headers: Vec::new(),
                 body: Vec::new(),
             };
-            return self.reply(host, &accepted);
+            return self.reply(host, &accepted, outcome);
         }
         let pings = legacy::pings(&ids);
         let replaced = host
@@ -719,6 +825,7 @@ impl HttpFilter {
             return self.fail_closed(host, None, &error);
         }
         self.stage = Stage::Forwarded;
+        self.publish(host, outcome, messages.first());
         Action::Continue
     }
 
@@ -739,8 +846,15 @@ impl HttpFilter {
         }
     }
 
-    fn reply(&mut self, host: &dyn Host, reply: &LocalReply) -> Action {
+    fn reply(&mut self, host: &dyn Host, reply: &LocalReply, outcome: Outcome) -> Action {
         self.stage = Stage::Replied;
+        let tool = self.audit.method.as_deref().filter(|method| *method == "tools/call").and(self.audit.target.clone());
+        let bucket = tool.map(|tool| observe::tool_bucket(&tool, &self.config.metric_tools).to_string());
+        if self.decide_started_nanos > 0 {
+            let now = host.now_nanos().unwrap_or(self.decide_started_nanos);
+            self.audit.decide_micros = now.saturating_sub(self.decide_started_nanos) / 1000;
+        }
+        observe::publish(host, outcome, &self.audit, bucket.as_deref());
         if let Some(reservation) = self.reservation.take() {
             release(host, &reservation);
         }
@@ -753,9 +867,20 @@ impl HttpFilter {
     /// A host failure while deciding: refuse, never forward undecided.
     fn fail_closed(&mut self, host: &dyn Host, id: Option<&RequestId>, error: &HostError) -> Action {
         log::error!("refusing request: {error}");
+        observe::count(host, "fail_closed", 1);
         let reply = reply::protocol_error(500, id, reply::INTERNAL_ERROR, "The policy filter could not inspect the request");
-        self.reply(host, &reply)
+        self.reply(host, &reply, Outcome::Denied)
     }
+}
+
+/// `count/max, resets at <unix seconds>`, for the audit log.
+fn limit_state_of(limit: &crate::policy::Limit, refusal: &limits::LimitRefusal, now_secs: u64) -> String {
+    format!(
+        "{}/{} resets_at={}",
+        refusal.count,
+        limit.max,
+        now_secs.saturating_add(refusal.retry_after_secs)
+    )
 }
 
 fn not_forwarded(message: &Message) -> Refusal {

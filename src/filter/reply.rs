@@ -72,6 +72,7 @@ pub fn refusal_body(refusal: &Refusal) -> Option<Vec<u8>> {
             message,
             rule,
             retry_after_secs,
+            ..
         } if is_tool_call => denial_result(
             id,
             message,

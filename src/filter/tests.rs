@@ -549,3 +549,86 @@ fn mirrored_headers_must_agree_with_the_body_in_2026() {
     let headers = modern(&[("Mcp-Method", "tools/call"), ("Mcp-Name", "get_server_status")]);
     assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 6)), Action::Continue);
 }
+
+#[test]
+fn decisions_are_counted_and_published_as_filter_state() {
+    let host = FakeHost::default();
+    let config = config(seed_policy(), json!({}));
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_server_status","arguments":{"secret_arg":"s3cr3t-value"}}});
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), body.to_string().as_bytes()), Action::Continue);
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 1);
+    assert_eq!(host.counter("mcp_policy.tool_decisions.tool.get_server_status.outcome.allowed"), 1);
+    assert_eq!(host.state("mcp_policy_decision").as_deref(), Some("allowed"));
+    assert_eq!(host.state("mcp_policy_grant").as_deref(), Some("alice"));
+    assert_eq!(host.state("mcp_policy_tool").as_deref(), Some("get_server_status"));
+    assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("/tools/get_server_status"));
+    assert_eq!(host.state("mcp_policy_arg_keys").as_deref(), Some("secret_arg"));
+    assert!(host.counter("mcp_policy.body_bytes_inspected") > 0);
+    let everything = format!("{:?}", host.filter_state.borrow());
+    assert!(!everything.contains("s3cr3t-value") && !everything.contains(ALICE), "{everything}");
+
+    // A tool the policy does not name counts under `other`.
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    send(&mut filter, &host, post_headers(Some(ALICE)), &call("made_up_tool", 2));
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.denied"), 1);
+    assert_eq!(host.counter("mcp_policy.tool_decisions.tool.other.outcome.denied"), 1);
+    assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("(default deny)"));
+
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    send(&mut filter, &host, post_headers(Some(ALICE)), &call("delete_instance", 3));
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.hidden"), 1);
+
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    send(&mut filter, &host, post_headers(None), &call("get_server_status", 4));
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.unauthenticated"), 1);
+
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    send(&mut filter, &host, post_headers(Some(ALICE)), b"{");
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.invalid_request"), 1);
+}
+
+#[test]
+fn rate_limited_decisions_record_the_limit_state() {
+    let host = FakeHost::default();
+    host.now_millis.set(1_795_505_460_000);
+    let config = config(seed_policy(), json!({}));
+    for i in 0..31 {
+        let mut filter = HttpFilter::new(Rc::clone(&config));
+        send(&mut filter, &host, post_headers(Some(ALICE)), &call("logout_instance", i));
+    }
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.rate_limited"), 1);
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 30);
+    assert_eq!(host.state("mcp_policy_limit").as_deref(), Some("30/30 resets_at=1795505520"));
+    assert_eq!(
+        host.state("mcp_policy_rule").as_deref(),
+        Some("/tools/logout_instance/limits/logout_instance_rate")
+    );
+}
+
+#[test]
+fn dry_run_forwards_what_enforcement_would_refuse() {
+    let host = FakeHost::default();
+    let mut policy = seed_policy();
+    policy["mode"] = json!("dry_run");
+    let mut filter = HttpFilter::new(config(policy, json!({})));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("create_invoice", 1)), Action::Continue);
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.dry_run_would_deny"), 1);
+    assert_eq!(host.state("mcp_policy_decision").as_deref(), Some("dry_run_would_deny"));
+    assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("(default deny)"));
+}
+
+#[test]
+fn dry_run_limits_count_in_shadow_and_never_refuse() {
+    let host = FakeHost::default();
+    let policy = json!({"version":"1","default":"allow","tools":{
+        "send_text":{"limits":[{"counter":"texts","window":"minute","max":2,"mode":"dry_run"}]}}});
+    let config = config(policy, json!({}));
+    for i in 0..3 {
+        let mut filter = HttpFilter::new(Rc::clone(&config));
+        assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", i)), Action::Continue);
+    }
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 2);
+    assert_eq!(host.counter("mcp_policy.decisions.outcome.dry_run_would_deny"), 1);
+    assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("/tools/send_text/limits/texts"));
+}

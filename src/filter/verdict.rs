@@ -33,6 +33,8 @@ pub enum Reason {
         message: String,
         rule: String,
         retry_after_secs: u64,
+        /// `count/max resets_at=<unix seconds>`, for the audit log.
+        limit_state: String,
     },
     /// The counter store failed; refused rather than admitted uncounted.
     CountersUnavailable { detail: String },

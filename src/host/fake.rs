@@ -19,6 +19,8 @@ pub struct FakeHost {
     pub store: MemoryStore,
     /// Makes every header call fail, for fail-closed tests.
     pub broken_headers: Cell<bool>,
+    pub counters: RefCell<std::collections::BTreeMap<String, u64>>,
+    pub filter_state: RefCell<std::collections::BTreeMap<String, String>>,
 }
 
 impl FakeHost {
@@ -44,6 +46,14 @@ impl FakeHost {
             .iter()
             .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.clone())
+    }
+
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.borrow().get(name).copied().unwrap_or(0)
+    }
+
+    pub fn state(&self, name: &str) -> Option<String> {
+        self.filter_state.borrow().get(name).cloned()
     }
 
     pub fn last_reply(&self) -> Option<LocalReply> {
@@ -126,6 +136,16 @@ impl Host for FakeHost {
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError> {
         self.replies.borrow_mut().push(reply.clone());
+        Ok(())
+    }
+
+    fn increment_counter(&self, name: &str, delta: u64) -> Result<(), HostError> {
+        *self.counters.borrow_mut().entry(name.to_string()).or_insert(0) += delta;
+        Ok(())
+    }
+
+    fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError> {
+        self.filter_state.borrow_mut().insert(name.to_string(), value.to_string());
         Ok(())
     }
 }

@@ -51,6 +51,11 @@ pub trait Host: SharedStore {
     /// Host clock, milliseconds since the Unix epoch.
     fn now_millis(&self) -> Result<u64, HostError>;
 
+    /// Host clock in nanoseconds, for measuring time spent deciding.
+    fn now_nanos(&self) -> Result<u64, HostError> {
+        self.now_millis().map(|millis| millis.saturating_mul(1_000_000))
+    }
+
     fn request_headers(&self) -> Result<Vec<(String, String)>, HostError>;
     fn set_request_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
     fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
@@ -64,4 +69,10 @@ pub trait Host: SharedStore {
     fn replace_response_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError>;
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError>;
+
+    /// Adds `delta` to the counter metric `name` (defined on first use).
+    fn increment_counter(&self, name: &str, delta: u64) -> Result<(), HostError>;
+    /// Publishes a value as Envoy filter state `wasm.<name>`, readable by
+    /// access logs (`%FILTER_STATE(wasm.<name>:PLAIN)%`) and later filters.
+    fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError>;
 }

@@ -21,8 +21,8 @@ def json_double(tmp_path):
 def gateway_factory(tmp_path):
     started = []
 
-    def start(upstream, configuration, concurrency=1):
-        gateway = Gateway(tmp_path / f"gw{len(started)}", upstream.port, configuration, concurrency)
+    def start(upstream, configuration, concurrency=1, log_level="warn"):
+        gateway = Gateway(tmp_path / f"gw{len(started)}", upstream.port, configuration, concurrency, log_level)
         started.append(gateway)
         return gateway
 
@@ -32,3 +32,29 @@ def gateway_factory(tmp_path):
     yield start
     for gateway in started:
         gateway.stop()
+
+
+# --- the Python SDK upstreams (tests/upstream/legacy-sse, tests/upstream/stateless) ---
+
+@pytest.fixture
+def legacy_sse(tmp_path):
+    from harness import LegacySseUpstream
+    upstream = LegacySseUpstream(tmp_path / "legacy-sse.log")
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture
+def stateless(tmp_path):
+    from harness import StatelessUpstream
+    upstream = StatelessUpstream(tmp_path / "stateless.log")
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture
+def stateless_json(tmp_path):
+    from harness import StatelessUpstream
+    upstream = StatelessUpstream(tmp_path / "stateless-json.log", "--json-response")
+    yield upstream
+    upstream.stop()

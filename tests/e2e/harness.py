@@ -98,11 +98,12 @@ def wrapper_config(policy, grants=None, **settings):
 class Gateway:
     """Real Envoy with the filter, rendered from envoy/demo.yaml."""
 
-    def __init__(self, tmp_path, upstream_port, configuration, concurrency=1):
+    def __init__(self, tmp_path, upstream_port, configuration, concurrency=1, log_level="warn"):
         self.dir = pathlib.Path(tmp_path)
         self.config_path = self.dir / "envoy.yaml"
         self.admin_path = self.dir / "admin-address"
         self.log_path = self.dir / "envoy.log"
+        self.audit_path = self.dir / "audit.log"
         args = type("Args", (), {})()
         args.listen_port = 0
         args.admin_port = 0
@@ -114,11 +115,12 @@ class Gateway:
         import yaml
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self.log = open(self.log_path, "w")
+        self.audit = open(self.audit_path, "w")
         self.process = subprocess.Popen(
             [str(ENVOY), "-c", str(self.config_path), "--concurrency", str(concurrency),
              "--disable-hot-restart", "--admin-address-path", str(self.admin_path),
-             "--log-level", "warn", "--component-log-level", "wasm:info"],
-            stdout=self.log, stderr=subprocess.STDOUT,
+             "--log-level", log_level, "--component-log-level", "wasm:info"],
+            stdout=self.audit, stderr=self.log,
         )
         try:
             self._wait_ready()
@@ -158,9 +160,24 @@ class Gateway:
         body = raw if raw is not None else json.dumps(message)
         return http("POST", f"http://127.0.0.1:{self.port}{path}", body, all_headers)
 
+    def audit_lines(self, at_least=1, timeout=10):
+        """The access log's JSON lines, waiting for at least `at_least`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.audit.flush()
+            lines = [json.loads(line) for line in self.audit_path.read_text().splitlines() if line.strip()]
+            if len(lines) >= at_least or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.2)
+
+    def prometheus(self):
+        _, _, body = http("GET", self.admin + "/stats/prometheus")
+        return body.decode()
+
     def stop(self):
         _stop(self.process)
         self.log.close()
+        self.audit.close()
 
 
 def rpc(method, params=None, id=1):
@@ -200,3 +217,323 @@ def wait_for_fresh_window(window_secs, margin=15):
     remaining = window_secs - time.time() % window_secs
     if remaining < margin:
         time.sleep(remaining + 0.5)
+
+
+# --- Python SDK upstreams, the TypeScript client, raw HTTP/1.1 and HTTP/2 ------
+# (appended for tests/e2e/test_transports.py and tests/e2e/test_adversarial.py)
+
+import http.client as http_client  # noqa: E402
+import queue  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+UPSTREAMS = ROOT / "tests" / "upstream"
+TS_CLIENT = UPSTREAMS / "clients" / "ts-client.mjs"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+class PythonUpstream:
+    """An upstream in tests/upstream/<name>/server.py (official Python SDK) with the
+    afip-double's recording API, on a free port."""
+
+    script = None
+    banner = None
+
+    def __init__(self, log_path, *extra_args):
+        self.log = open(log_path, "w")
+        python = PYTHON if PYTHON.exists() else pathlib.Path(sys.executable)
+        self.process = subprocess.Popen(
+            [str(python), str(self.script), "--host", "127.0.0.1", "--port", "0", *extra_args],
+            stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            match = re.search(self.banner, line)
+            if match:
+                self.port = int(match.group(1))
+                break
+            if self.process.poll() is not None:
+                self.log.close()
+                raise RuntimeError(f"{self.script} exited: {pathlib.Path(log_path).read_text()[-2000:]}")
+        else:
+            self.stop()
+            raise RuntimeError(f"{self.script} did not start")
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    calls = AfipDouble.calls
+    methods = AfipDouble.methods
+    reset = AfipDouble.reset
+
+    def stop(self):
+        _stop(self.process)
+        self.log.close()
+
+
+class LegacySseUpstream(PythonUpstream):
+    """2024-11-05 HTTP+SSE: GET /sse, POST /messages/?session_id=<hex>."""
+    script = UPSTREAMS / "legacy-sse" / "server.py"
+    banner = r"legacy-sse listening on http://127\.0\.0\.1:(\d+)/sse"
+
+
+class StatelessUpstream(PythonUpstream):
+    """2026-07-28 stateless: POST /mcp only; send_text.number is mirrored as Mcp-Param-Number."""
+    script = UPSTREAMS / "stateless" / "server.py"
+    banner = r"stateless listening on http://127\.0\.0\.1:(\d+)/mcp"
+
+
+def ts_client(url, protocol, steps, token="demo-token-alice", transport="streamable", timeout=90):
+    """Runs tests/upstream/clients/ts-client.mjs (official TypeScript SDK) pinned to
+    `protocol`; returns its JSON report."""
+    args = ["node", str(TS_CLIENT), "--url", url, "--protocol", protocol, "--transport", transport,
+            "--steps", json.dumps(steps), "--timeout-ms", str(int(timeout * 1000) - 5000)]
+    if token is not None:
+        args += ["--token", token]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if not lines:
+        raise RuntimeError(f"ts-client printed nothing (exit {done.returncode}): {done.stderr[-2000:]}")
+    report = json.loads(lines[-1])
+    report["exit_code"] = done.returncode
+    report["stderr"] = done.stderr[-2000:]
+    return report
+
+
+def raw_request(port, method, path, body=b"", headers=(), timeout=30):
+    """One HTTP/1.1 request with exactly `headers` (a list of pairs, repeats allowed;
+    nothing added but Host and, for a body, Content-Length unless Transfer-Encoding is
+    given). Returns (status, headers dict lowercased, body bytes)."""
+    body = body.encode() if isinstance(body, str) else body
+    connection = http_client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        names = {name.lower() for name, _ in headers}
+        for name, value in headers:
+            connection.putheader(name, value)
+        if body and "content-length" not in names and "transfer-encoding" not in names:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def mcp_headers(token="demo-token-alice", content_type="application/json", **extra):
+    """The usual POST headers as a list of pairs, for raw_request."""
+    headers = [("Accept", "application/json, text/event-stream")]
+    if content_type is not None:
+        headers.append(("Content-Type", content_type))
+    if token is not None:
+        headers.append(("Authorization", f"Bearer {token}"))
+    for name, value in extra.items():
+        headers.append((name.replace("_", "-"), value))
+    return headers
+
+
+def chunked_post(port, path, chunks, headers, timeout=30):
+    """POST with Transfer-Encoding: chunked and no Content-Length, sending `chunks` from a
+    thread while the response is read, so an early answer (413) is never lost to a reset.
+    Returns (status, headers, body, bytes_sent)."""
+    connection = http_client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    sent = [0]
+    try:
+        connection.putrequest("POST", path, skip_accept_encoding=True)
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        sock = connection.sock
+
+        def send_all():
+            try:
+                for chunk in chunks:
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    sent[0] += len(chunk)
+                sock.sendall(b"0\r\n\r\n")
+            except OSError:
+                pass
+
+        sender = threading.Thread(target=send_all, daemon=True)
+        sender.start()
+        response = connection.getresponse()
+        body = response.read()
+        sender.join(timeout=timeout)
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body, sent[0]
+    finally:
+        connection.close()
+
+
+def expect_continue_post(port, path, body, headers, timeout=30):
+    """HTTP/1.1 POST with `Expect: 100-continue`: sends the head, waits for the interim
+    100 response, then the body. Returns (interim status line, final status, body)."""
+    body = body.encode() if isinstance(body, str) else body
+    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Expect: 100-continue",
+            f"Content-Length: {len(body)}", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in headers]
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        buffered = b""
+        while b"\r\n\r\n" not in buffered:
+            data = sock.recv(65536)
+            if not data:
+                break
+            buffered += data
+        interim, _, rest = buffered.partition(b"\r\n\r\n")
+        interim_line = interim.split(b"\r\n", 1)[0].decode(errors="replace")
+        if not interim_line.startswith("HTTP/1.1 100"):
+            final = buffered
+        else:
+            sock.sendall(body)
+            final = rest
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            final += data
+    response_head, _, response_body = final.partition(b"\r\n\r\n")
+    status = int(response_head.split(b" ", 2)[1]) if response_head.startswith(b"HTTP/") else 0
+    header_lines = response_head.decode(errors="replace").split("\r\n")[1:]
+    response_headers = {line.split(":", 1)[0].strip().lower(): line.split(":", 1)[1].strip()
+                        for line in header_lines if ":" in line}
+    if response_headers.get("transfer-encoding", "").lower() == "chunked":
+        response_body = _dechunk(response_body)
+    return interim_line, status, response_body
+
+
+def _dechunk(data):
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out, data = out + data[:size], data[size + 2:]
+    return out
+
+
+def h2_request(port, method, path, headers, body=b"", trailers=None, timeout=30):
+    """One request over cleartext HTTP/2 with prior knowledge (the `h2` package). With
+    `trailers`, the body's DATA frames do not end the stream; a trailing HEADERS frame does.
+    Returns (status, headers dict, body bytes)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    body = body.encode() if isinstance(body, str) else body
+    connection = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        connection.initiate_connection()
+        sock.sendall(connection.data_to_send())
+        stream = connection.get_next_available_stream_id()
+        request_headers = [(":method", method), (":path", path), (":scheme", "http"),
+                           (":authority", f"127.0.0.1:{port}")]
+        request_headers += [(name.lower(), value) for name, value in headers]
+        connection.send_headers(stream, request_headers, end_stream=not body and not trailers)
+        pending = body
+        status, response_headers, response_body, ended = 0, {}, b"", False
+
+        def flush_body():
+            nonlocal pending
+            while pending:
+                window = min(connection.local_flow_control_window(stream), connection.max_outbound_frame_size)
+                if window <= 0:
+                    return
+                piece, pending = pending[:window], pending[window:]
+                connection.send_data(stream, piece, end_stream=not pending and not trailers)
+            if trailers is not None and not getattr(flush_body, "trailed", False):
+                connection.send_headers(stream, [(name.lower(), value) for name, value in trailers], end_stream=True)
+                flush_body.trailed = True
+
+        if body or trailers:
+            flush_body()
+        sock.sendall(connection.data_to_send())
+        deadline = time.monotonic() + timeout
+        while not ended and time.monotonic() < deadline:
+            data = sock.recv(65536)
+            if not data:
+                break
+            for event in connection.receive_data(data):
+                if isinstance(event, h2.events.ResponseHeaders) and event.stream_id == stream:
+                    response_headers = {k.decode() if isinstance(k, bytes) else k:
+                                        v.decode() if isinstance(v, bytes) else v for k, v in event.headers}
+                    status = int(response_headers.get(":status", 0))
+                elif isinstance(event, h2.events.DataReceived) and event.stream_id == stream:
+                    response_body += event.data
+                    connection.acknowledge_received_data(event.flow_controlled_length, stream)
+                elif isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)) and event.stream_id == stream:
+                    ended = True
+                elif isinstance(event, h2.events.WindowUpdated):
+                    flush_body()
+            sock.sendall(connection.data_to_send())
+        return status, response_headers, response_body
+
+
+class SseReader:
+    """A GET event stream read in a background thread (HTTP/1.1). `events` yields
+    (event name, data) pairs; `status` and `headers` are set once the head arrives."""
+
+    def __init__(self, port, path, headers, timeout=60):
+        self.events = queue.Queue()
+        self.status = None
+        self.headers = {}
+        self.connection = http_client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.connection.putrequest("GET", path, skip_accept_encoding=True)
+        for name, value in headers:
+            self.connection.putheader(name, value)
+        self.connection.endheaders()
+        self.response = self.connection.getresponse()
+        self.status = self.response.status
+        self.headers = {k.lower(): v for k, v in self.response.getheaders()}
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        if self.status == 200:
+            self.thread.start()
+
+    def _read(self):
+        name, data = "message", []
+        try:
+            while True:
+                line = self.response.fp.readline()
+                if not line:
+                    break
+                line = line.decode().rstrip("\r\n")
+                if line == "":
+                    if data:
+                        self.events.put((name, "\n".join(data)))
+                    name, data = "message", []
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip(" ") if line[5:6] == " " else line[5:])
+        except (OSError, ValueError, AttributeError):
+            pass
+        self.events.put(None)
+
+    def next(self, timeout=15):
+        """The next (event, data), or None when the stream ended or nothing came in time."""
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def message_with_id(self, request_id, timeout=15):
+        """The JSON-RPC message on the stream that answers `request_id` (others are skipped)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            item = self.next(timeout=max(0.1, deadline - time.monotonic()))
+            if item is None:
+                return None
+            name, data = item
+            if name != "message":
+                continue
+            message = json.loads(data)
+            if message.get("id") == request_id and ("result" in message or "error" in message):
+                return message
+        return None
+
+    def close(self):
+        try:
+            self.connection.sock and self.connection.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.connection.close()

@@ -1,0 +1,99 @@
+//! What the filter tells operators about each decision: Envoy counter
+//! metrics, and filter state (`wasm.mcp_policy_*`) that access logs and later
+//! filters read. Argument values and tokens never appear; only the top-level
+//! argument keys do.
+
+use crate::host::Host;
+
+/// Every metric name starts with this; Envoy exports it as
+/// `wasmcustom.mcp_policy.*` (`wasmcustom_mcp_policy_*` in Prometheus).
+pub const METRIC_PREFIX: &str = "mcp_policy";
+/// The tool bucket for tools the policy does not name.
+pub const OTHER_TOOL: &str = "other";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    Denied,
+    Hidden,
+    RateLimited,
+    InvalidRequest,
+    Unauthenticated,
+    DryRunWouldDeny,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Hidden => "hidden",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::InvalidRequest => "invalid_request",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::DryRunWouldDeny => "dry_run_would_deny",
+        }
+    }
+}
+
+/// The facts of one decision, published as filter state.
+#[derive(Clone, Debug, Default)]
+pub struct Audit {
+    pub grant: Option<String>,
+    pub session: Option<String>,
+    pub protocol_version: Option<String>,
+    pub method: Option<String>,
+    pub target: Option<String>,
+    pub rule: Option<String>,
+    /// `count/max, resets at <unix seconds>` where a limit was involved.
+    pub limit: Option<String>,
+    pub arg_keys: Vec<String>,
+    pub decide_micros: u64,
+}
+
+/// Tool names in metric names: the policy's own names, anything else as
+/// `other`, so that clients cannot grow the metric set.
+pub fn tool_bucket<'a>(tool: &'a str, named: &std::collections::HashSet<String>) -> &'a str {
+    if named.contains(tool) && tool.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+        tool
+    } else {
+        OTHER_TOOL
+    }
+}
+
+pub fn count(host: &dyn Host, name: &str, delta: u64) {
+    if delta == 0 {
+        return;
+    }
+    if let Err(error) = host.increment_counter(&format!("{METRIC_PREFIX}.{name}"), delta) {
+        log::warn!("metric {name} not recorded: {error}");
+    }
+}
+
+pub fn publish(host: &dyn Host, outcome: Outcome, audit: &Audit, tool: Option<&str>) {
+    count(host, &format!("decisions.outcome.{}", outcome.as_str()), 1);
+    if let Some(tool) = tool {
+        count(host, &format!("tool_decisions.tool.{tool}.outcome.{}", outcome.as_str()), 1);
+    }
+    let decide_micros = audit.decide_micros.to_string();
+    let arg_keys = audit.arg_keys.join(",");
+    let fields: [(&str, Option<&str>); 10] = [
+        ("mcp_policy_decision", Some(outcome.as_str())),
+        ("mcp_policy_rule", audit.rule.as_deref()),
+        ("mcp_policy_grant", audit.grant.as_deref()),
+        ("mcp_policy_session", audit.session.as_deref()),
+        ("mcp_policy_protocol", audit.protocol_version.as_deref()),
+        ("mcp_policy_method", audit.method.as_deref()),
+        ("mcp_policy_tool", audit.target.as_deref()),
+        ("mcp_policy_limit", audit.limit.as_deref()),
+        ("mcp_policy_arg_keys", (!arg_keys.is_empty()).then_some(arg_keys.as_str())),
+        ("mcp_policy_decide_us", Some(decide_micros.as_str())),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            if let Err(error) = host.set_filter_state(name, value) {
+                log::warn!("filter state {name} not set: {error}");
+            }
+        }
+    }
+}
