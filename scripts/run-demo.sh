@@ -36,7 +36,7 @@ if [ -z "${UPSTREAM:-}" ]; then
 fi
 
 .venv/bin/envoy -c .build/envoy-run.yaml --concurrency "$CONCURRENCY" --log-level "${ENVOY_LOG_LEVEL:-info}" \
-    --component-log-level wasm:info >.build/envoy-run.log 2>&1 &
+    --component-log-level wasm:info >.build/audit.log 2>.build/envoy-run.log &
 pids+=($!)
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$ADMIN_PORT/ready" >/dev/null 2>&1 && break
@@ -53,6 +53,8 @@ cat <<MSG
 mcp-policy-filter demo is running.
   MCP endpoint:   http://127.0.0.1:$LISTEN_PORT/mcp   (upstream: $UPSTREAM_ADDR)
   Envoy admin:    http://127.0.0.1:$ADMIN_PORT        (log: .build/envoy-run.log)
+  Audit log:      .build/audit.log (one JSON line per request)
+  Metrics:        http://127.0.0.1:$ADMIN_PORT/stats/prometheus (mcp_policy_*)
   Policy:         ${POLICY:-policies/mcp-afip.json (the seed policy)}
   Bearer tokens:  demo-token-alice (grant alice), demo-token-bob (grant bob)
 
