@@ -98,3 +98,16 @@ def test_dry_run_forwards_what_enforce_refuses(double, gateway_factory):
     [line] = [line for line in lines if line.get("tool") == "create_invoice"]
     assert line["decision"] == "dry_run_would_deny" and line["rule"] == "(default deny)"
     assert metric(gateway.prometheus(), "mcp_policy_decisions", mcp_outcome="dry_run_would_deny") == 1
+
+
+def test_later_filters_read_the_parsed_tool_from_filter_state(double, gateway_factory):
+    policy = {"version": "1", "default": "deny", "tools": {"logout_instance": {}, "get_server_status": {}}}
+    gateway = gateway_factory(double, wrapper_config(policy))
+    headers = session(gateway)
+    assert tool_call(gateway, headers, "logout_instance", {"instance": "a"}, 1)[0] == 200
+    assert tool_call(gateway, headers, "get_server_status", {}, 2)[0] == 200
+    from harness import http
+    _, _, body = http("GET", gateway.admin + "/stats?filter=mcp_tool.shadow")
+    stats = dict(line.split(": ") for line in body.decode().splitlines() if ": " in line)
+    assert stats["http.mcp.rbac.mcp_tool.shadow_allowed"] == "1"
+    assert int(stats["http.mcp.rbac.mcp_tool.shadow_denied"]) >= 2  # initialize and get_server_status
