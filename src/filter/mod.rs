@@ -10,6 +10,7 @@ mod legacy;
 mod limits;
 mod mirrored;
 mod observe;
+mod refund;
 pub mod reply;
 mod request_head;
 mod response;
@@ -60,7 +61,8 @@ pub struct HttpFilter {
     head: RequestHead,
     auth: Auth,
     plan: ResponsePlan,
-    reservation: Option<Reservation>,
+    /// Quota taken for the forwarded call, until the response shows it ran.
+    refund: Option<refund::RefundWatch>,
     /// Request body bytes buffered so far.
     body_size: usize,
     audit: Audit,
@@ -78,7 +80,7 @@ impl HttpFilter {
             head: RequestHead::default(),
             auth: Auth::Refused(String::new()),
             plan: ResponsePlan::Untouched,
-            reservation: None,
+            refund: None,
             body_size: 0,
             audit: Audit::default(),
             shadow_refusal: None,
@@ -145,6 +147,7 @@ impl HttpFilter {
             return Action::Continue;
         }
         self.bind_issued_session(host);
+        self.watch_response_headers(host);
         let plan = std::mem::replace(&mut self.plan, ResponsePlan::Untouched);
         if let ResponsePlan::Stream(rewriter) = plan {
             if !end_of_stream && self.response_is_event_stream(host) {
@@ -202,6 +205,9 @@ impl HttpFilter {
     }
 
     pub fn on_response_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> Action {
+        if self.stage == Stage::Forwarded {
+            self.watch_response_body(host, body_size, end_of_stream);
+        }
         match &mut self.plan {
             ResponsePlan::Untouched | ResponsePlan::ToolsList { .. } => Action::Continue,
             ResponsePlan::Stream(rewriter) => {
@@ -427,6 +433,45 @@ impl HttpFilter {
         }
     }
 
+    fn settle_refund(&mut self, host: &dyn Host, verdict: refund::Verdict) {
+        match verdict {
+            refund::Verdict::Pending => {}
+            refund::Verdict::Keep => self.refund = None,
+            refund::Verdict::Refund => {
+                if let Some(watch) = self.refund.take() {
+                    log::info!("the upstream did not run the call; its quota is refunded");
+                    observe::count(host, "refunds", 1);
+                    release(host, watch.reservation());
+                }
+            }
+        }
+    }
+
+    fn watch_response_headers(&mut self, host: &dyn Host) {
+        let Some(watch) = self.refund.as_mut() else {
+            return;
+        };
+        let headers = host.response_headers().unwrap_or_default();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.as_str())
+        };
+        let status = header(":status").and_then(|status| status.trim().parse().ok());
+        let verdict = watch.on_headers(status, header("content-type").unwrap_or(""));
+        self.settle_refund(host, verdict);
+    }
+
+    fn watch_response_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) {
+        let Some(watch) = self.refund.as_mut() else {
+            return;
+        };
+        let chunk = host.response_body(0, body_size).unwrap_or_default();
+        let verdict = watch.on_body(&chunk, end_of_stream);
+        self.settle_refund(host, verdict);
+    }
+
     fn response_is_event_stream(&self, host: &dyn Host) -> bool {
         host.response_headers().is_ok_and(|headers| {
             headers.iter().any(|(name, value)| {
@@ -546,7 +591,10 @@ impl HttpFilter {
         if refusals.iter().all(Option::is_none) {
             match self.charge_limits(host, &grant.name, messages, &verdicts) {
                 Ok(reservation) => {
-                    self.reservation = Some(reservation);
+                    if !reservation.taken.is_empty() {
+                        let id = if is_batch { None } else { messages.first().and_then(|m| m.id.clone()) };
+                        self.refund = Some(refund::RefundWatch::new(id, reservation));
+                    }
                 }
                 Err(limit_refusals) => {
                     for (index, refusal) in limit_refusals {
@@ -855,8 +903,8 @@ impl HttpFilter {
             self.audit.decide_micros = now.saturating_sub(self.decide_started_nanos) / 1000;
         }
         observe::publish(host, outcome, &self.audit, bucket.as_deref());
-        if let Some(reservation) = self.reservation.take() {
-            release(host, &reservation);
+        if let Some(watch) = self.refund.take() {
+            release(host, watch.reservation());
         }
         if let Err(error) = host.send_reply(reply) {
             log::error!("cannot send local reply: {error}");

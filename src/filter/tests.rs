@@ -632,3 +632,71 @@ fn dry_run_limits_count_in_shadow_and_never_refuse() {
     assert_eq!(host.counter("mcp_policy.decisions.outcome.dry_run_would_deny"), 1);
     assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("/tools/send_text/limits/texts"));
 }
+
+fn limited_policy() -> Value {
+    json!({"version":"1","default":"deny","tools":{
+        "send_text":{"limits":[{"counter":"texts","window":"hour","max":1}]}}})
+}
+
+/// Sends one limited call and feeds the given upstream response through.
+fn limited_call_with_response(host: &FakeHost, config: &Rc<Config>, status: &str, content_type: &str, body: &str) -> Action {
+    let mut filter = HttpFilter::new(Rc::clone(config));
+    let action = send(&mut filter, host, post_headers(Some(ALICE)), &call("send_text", 7));
+    if action != Action::Continue {
+        return action;
+    }
+    *host.response_headers.borrow_mut() = vec![(":status".into(), status.into()), ("content-type".into(), content_type.into())];
+    filter.on_response_headers(host, body.is_empty());
+    if !body.is_empty() {
+        *host.response_body.borrow_mut() = body.as_bytes().to_vec();
+        filter.on_response_body(host, body.len(), true);
+    }
+    action
+}
+
+#[test]
+fn quota_comes_back_only_when_the_call_did_not_run() {
+    let refunded = [
+        ("500", "application/json", r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32603,"message":"x"}}"#),
+        ("503", "text/plain", "upstream connect error"),
+        ("400", "application/json", r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request"},"id":null}"#),
+        ("200", "application/json", r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32603,"message":"x"}}"#),
+        ("200", "text/event-stream", "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-1,\"message\":\"m\"}}\n\n"),
+    ];
+    for (status, content_type, body) in refunded {
+        let host = FakeHost::default();
+        let config = config(limited_policy(), json!({}));
+        assert_eq!(limited_call_with_response(&host, &config, status, content_type, body), Action::Continue);
+        assert_eq!(
+            limited_call_with_response(&host, &config, "200", "application/json", ""),
+            Action::Continue,
+            "not refunded after {status} {body}"
+        );
+    }
+    let kept = [
+        ("200", "application/json", r#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":true}}"#),
+        ("200", "text/event-stream", ": no reply before the end\n\n"),
+        ("202", "", ""),
+    ];
+    for (status, content_type, body) in kept {
+        let host = FakeHost::default();
+        let config = config(limited_policy(), json!({}));
+        assert_eq!(limited_call_with_response(&host, &config, status, content_type, body), Action::Continue);
+        assert_eq!(
+            limited_call_with_response(&host, &config, "200", "application/json", ""),
+            Action::Pause,
+            "refunded after {status} {body}"
+        );
+    }
+}
+
+#[test]
+fn a_client_that_disconnects_keeps_its_charge() {
+    let host = FakeHost::default();
+    let config = config(limited_policy(), json!({}));
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", 1)), Action::Continue);
+    drop(filter);
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", 2)), Action::Pause);
+}

@@ -1,0 +1,200 @@
+//! Quota is taken before a call is forwarded and given back only when the
+//! upstream did not execute it:
+//!
+//! | upstream outcome | refunded |
+//! |---|---|
+//! | Envoy's local reply (connection failure, timeout), any HTTP 5xx | yes |
+//! | HTTP 4xx (refused before execution) | yes |
+//! | a JSON-RPC error response to the call's id | yes |
+//! | a result, including `isError: true` (the tool ran) | no |
+//! | the client disconnects mid-call | no |
+//! | 202 (the legacy transport's POST) | no |
+//! | the stream ends without a reply | no |
+//!
+//! The response is watched, never held: chunks pass as they arrive and the
+//! watch reads a copy (bounded) to find the reply to the call's id.
+
+use serde_json::Value;
+
+use crate::counter::Reservation;
+use crate::mcp::{RequestId, SseSplitter};
+
+/// JSON bodies larger than this are not read for an error reply (no refund).
+const MAX_WATCHED_JSON: usize = 1024 * 1024;
+
+pub struct RefundWatch {
+    /// The forwarded call's id; `None` for a batch, refunded only on HTTP failure.
+    id: Option<RequestId>,
+    reservation: Reservation,
+    body: Body,
+}
+
+enum Body {
+    Unknown,
+    Json(Vec<u8>),
+    Stream(SseSplitter),
+    /// Nothing more to learn from the body.
+    Ignored,
+}
+
+/// What the watch concluded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pending,
+    Refund,
+    Keep,
+}
+
+impl RefundWatch {
+    pub fn new(id: Option<RequestId>, reservation: Reservation) -> RefundWatch {
+        RefundWatch {
+            id,
+            reservation,
+            body: Body::Unknown,
+        }
+    }
+
+    pub fn reservation(&self) -> &Reservation {
+        &self.reservation
+    }
+
+    pub fn on_headers(&mut self, status: Option<u32>, content_type: &str) -> Verdict {
+        match status {
+            Some(400..=599) => return Verdict::Refund,
+            None => return Verdict::Keep,
+            Some(_) => {}
+        }
+        if self.id.is_none() {
+            return Verdict::Keep;
+        }
+        let content_type = content_type.trim().to_ascii_lowercase();
+        self.body = if content_type.starts_with("text/event-stream") {
+            Body::Stream(SseSplitter::new())
+        } else if crate::filter::is_json_media_type(&content_type) {
+            Body::Json(Vec::new())
+        } else {
+            Body::Ignored
+        };
+        match self.body {
+            Body::Ignored => Verdict::Keep,
+            _ => Verdict::Pending,
+        }
+    }
+
+    pub fn on_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Verdict {
+        let Some(id) = &self.id else {
+            return Verdict::Keep;
+        };
+        let verdict = match &mut self.body {
+            Body::Unknown | Body::Ignored => Verdict::Keep,
+            Body::Json(buffer) => {
+                if buffer.len() + chunk.len() > MAX_WATCHED_JSON {
+                    self.body = Body::Ignored;
+                    return Verdict::Keep;
+                }
+                buffer.extend_from_slice(chunk);
+                if end_of_stream {
+                    replies_with_error(buffer, id).unwrap_or(Verdict::Keep)
+                } else {
+                    Verdict::Pending
+                }
+            }
+            Body::Stream(splitter) => {
+                let mut verdict = Verdict::Pending;
+                for event in splitter.push(chunk) {
+                    if let Some(found) = replies_with_error(event.data.as_bytes(), id) {
+                        verdict = found;
+                        break;
+                    }
+                }
+                if verdict == Verdict::Pending && end_of_stream {
+                    Verdict::Keep
+                } else {
+                    verdict
+                }
+            }
+        };
+        if verdict != Verdict::Pending {
+            self.body = Body::Ignored;
+        }
+        verdict
+    }
+}
+
+/// `Some(Refund)` for an error reply to `id`, `Some(Keep)` for a result,
+/// `None` when the message is not the reply to `id`.
+fn replies_with_error(message: &[u8], id: &RequestId) -> Option<Verdict> {
+    let parsed: Value = serde_json::from_slice(message).ok()?;
+    let candidates = match &parsed {
+        Value::Array(items) => items.iter().collect::<Vec<_>>(),
+        single => vec![single],
+    };
+    candidates.into_iter().find_map(|message| {
+        let reply_id = message.get("id").and_then(RequestId::from_value)?;
+        if &reply_id != id {
+            return None;
+        }
+        if message.get("error").is_some() {
+            Some(Verdict::Refund)
+        } else if message.get("result").is_some() {
+            Some(Verdict::Keep)
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch() -> RefundWatch {
+        RefundWatch::new(RequestId::from_integer(7), Reservation::default())
+    }
+
+    #[test]
+    fn http_failures_refund() {
+        for status in [400, 404, 429, 500, 503, 504] {
+            assert_eq!(watch().on_headers(Some(status), "application/json"), Verdict::Refund, "{status}");
+        }
+        assert_eq!(watch().on_headers(Some(202), ""), Verdict::Keep);
+    }
+
+    #[test]
+    fn json_error_reply_refunds_and_tool_errors_do_not() {
+        let mut w = watch();
+        assert_eq!(w.on_headers(Some(200), "application/json"), Verdict::Pending);
+        assert_eq!(w.on_body(br#"{"jsonrpc":"2.0","id":7,"#, false), Verdict::Pending);
+        assert_eq!(w.on_body(br#""error":{"code":-32603,"message":"x"}}"#, true), Verdict::Refund);
+
+        let mut w = watch();
+        w.on_headers(Some(200), "application/json; charset=utf-8");
+        let ran = br#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":true}}"#;
+        assert_eq!(w.on_body(ran, true), Verdict::Keep);
+    }
+
+    #[test]
+    fn event_stream_reply_is_found_among_other_events() {
+        let mut w = watch();
+        assert_eq!(w.on_headers(Some(200), "text/event-stream"), Verdict::Pending);
+        let progress = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
+        assert_eq!(w.on_body(progress, false), Verdict::Pending);
+        let error = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-1,\"message\":\"m\"}}\n\n";
+        assert_eq!(w.on_body(error, false), Verdict::Refund);
+    }
+
+    #[test]
+    fn a_stream_that_ends_without_a_reply_keeps_the_charge() {
+        let mut w = watch();
+        w.on_headers(Some(200), "text/event-stream");
+        assert_eq!(w.on_body(b": keepalive\n\n", true), Verdict::Keep);
+    }
+
+    #[test]
+    fn batches_refund_only_on_http_failure() {
+        let mut w = RefundWatch::new(None, Reservation::default());
+        assert_eq!(w.on_headers(Some(200), "application/json"), Verdict::Keep);
+        let mut w = RefundWatch::new(None, Reservation::default());
+        assert_eq!(w.on_headers(Some(502), "text/plain"), Verdict::Refund);
+    }
+}
