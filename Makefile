@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build run test test-unit test-e2e validate lint clean
+.PHONY: all setup build cli run test test-unit test-e2e validate lint clean
 
 all: build
 
@@ -21,17 +21,21 @@ run: build
 test: setup lint test-unit build validate test-e2e
 
 lint:
-	cargo clippy --no-default-features --all-targets -- -D warnings
+	cargo clippy --no-default-features --features cli --all-targets -- -D warnings
 
 test-unit:
-	cargo test --no-default-features
+	cargo test --no-default-features --features cli
+
+# The mcp-policy CLI (target/release/mcp-policy).
+cli:
+	cargo build --release --no-default-features --features cli
 
 # Every Envoy config in the repository passes `envoy --mode validate`.
 validate: build
 	@$(VENV)/bin/python tests/validate_envoy_configs.py
 
 test-e2e: build
-	$(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest tests/e2e tests/policy_files $(PYTEST_ARGS)
 
 clean:
 	rm -rf target dist .build

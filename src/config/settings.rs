@@ -2,6 +2,8 @@
 
 /// Requests whose body is larger than this are refused with 413.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// jwt_authn's `payload_in_metadata` key that `claim:<name>` scopes read.
+pub const DEFAULT_JWT_PAYLOAD_METADATA_KEY: &str = "jwt_payload";
 /// JSON nesting deeper than this is refused.
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
@@ -11,6 +13,9 @@ pub struct Settings {
     pub hide_denied_tools: bool,
     pub max_body_bytes: usize,
     pub max_json_depth: usize,
+    /// Where `claim:<name>` scopes read claims: the `payload_in_metadata` key
+    /// of Envoy's jwt_authn filter.
+    pub jwt_payload_metadata_key: String,
 }
 
 impl Default for Settings {
@@ -19,6 +24,7 @@ impl Default for Settings {
             hide_denied_tools: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+            jwt_payload_metadata_key: DEFAULT_JWT_PAYLOAD_METADATA_KEY.to_string(),
         }
     }
 }

@@ -9,7 +9,8 @@
 //!   ],
 //!   "hide_denied_tools": false,
 //!   "max_body_bytes": 1048576,
-//!   "max_json_depth": 64
+//!   "max_json_depth": 64,
+//!   "jwt_payload_metadata_key": "jwt_payload"
 //! }
 //! ```
 //! Every field is optional; unknown fields are errors.
@@ -24,13 +25,14 @@ use super::settings::Settings;
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::policy::Policy;
 
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 7] = [
     "policy",
     "policies",
     "grants",
     "hide_denied_tools",
     "max_body_bytes",
     "max_json_depth",
+    "jwt_payload_metadata_key",
 ];
 const GRANT_FIELDS: [&str; 3] = ["name", "token_sha256", "policy"];
 
@@ -129,6 +131,11 @@ fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
     }
     if let Some(depth) = positive_integer(object, "max_json_depth", 1024, problems) {
         settings.max_json_depth = depth;
+    }
+    match object.get("jwt_payload_metadata_key") {
+        None => {}
+        Some(Value::String(key)) if !key.is_empty() => settings.jwt_payload_metadata_key = key.clone(),
+        Some(_) => problems.add("/jwt_payload_metadata_key", "must be a non-empty string: jwt_authn's payload_in_metadata"),
     }
     settings
 }

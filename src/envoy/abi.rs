@@ -65,6 +65,12 @@ extern "C" {
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
+    fn proxy_get_property(
+        path_data: *const u8,
+        path_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -195,6 +201,19 @@ pub fn set_property(name: &str, value: &[u8]) -> Result<(), HostError> {
     check("set_property", unsafe {
         proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len())
     })
+}
+
+/// Reads a property by path (segments joined with NUL); `None` if absent.
+pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+    let joined = path.join("\0");
+    let mut data = null_mut();
+    let mut size = 0usize;
+    let status = unsafe { proxy_get_property(joined.as_ptr(), joined.len(), &mut data, &mut size) };
+    match status {
+        STATUS_OK => Ok(Some(unsafe { take(data, size) })),
+        STATUS_NOT_FOUND => Ok(None),
+        other => Err(HostError::new("get_property", format!("status {other}"))),
+    }
 }
 
 pub fn send_local_response(status: u32, headers: &[(String, String)], body: &[u8]) -> Result<(), HostError> {

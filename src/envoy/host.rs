@@ -92,4 +92,8 @@ impl Host for EnvoyHost {
     fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError> {
         abi::set_property(name, value.as_bytes())
     }
+
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+        abi::get_property(path)
+    }
 }

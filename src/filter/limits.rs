@@ -13,6 +13,17 @@ const SEPARATOR: char = '\u{1f}';
 pub struct Subject<'a> {
     pub grant: &'a str,
     pub head: &'a RequestHead,
+    /// Claim values for `claim:<name>` scopes (`None`: the request has none).
+    pub claims: Vec<(String, Option<String>)>,
+}
+
+impl Subject<'_> {
+    fn claim(&self, name: &str) -> Option<&str> {
+        self.claims
+            .iter()
+            .find(|(candidate, _)| candidate == name)
+            .and_then(|(_, value)| value.as_deref())
+    }
 }
 
 pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
@@ -28,9 +39,11 @@ pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
             "header:{name}{SEPARATOR}{}",
             subject.head.header(name).unwrap_or("")
         ),
-        // Claims are read from jwt_authn metadata; until then a claim scope
-        // counts per grant, never looser.
-        Scope::Claim(name) => format!("claim:{name}{SEPARATOR}grant:{}", subject.grant),
+        // Requests without the claim share one budget.
+        Scope::Claim(name) => match subject.claim(name) {
+            Some(value) => format!("claim:{name}{SEPARATOR}={value}"),
+            None => format!("claim:{name}{SEPARATOR}(absent)"),
+        },
     };
     format!("{prefix}/{}{SEPARATOR}{scope}", limit.counter)
 }

@@ -433,6 +433,36 @@ impl HttpFilter {
         }
     }
 
+    /// The JWT claims that `claim:<name>` scopes need, from the metadata
+    /// Envoy's jwt_authn filter wrote for this request.
+    fn claims(&self, host: &dyn Host, limits: &[&crate::policy::Limit]) -> Vec<(String, Option<String>)> {
+        let mut claims: Vec<(String, Option<String>)> = Vec::new();
+        for limit in limits {
+            let crate::policy::Scope::Claim(name) = &limit.scope else {
+                continue;
+            };
+            if claims.iter().any(|(known, _)| known == name) {
+                continue;
+            }
+            let path = [
+                "metadata",
+                "filter_metadata",
+                "envoy.filters.http.jwt_authn",
+                self.config.settings.jwt_payload_metadata_key.as_str(),
+                name.as_str(),
+            ];
+            let value = match host.property(&path) {
+                Ok(value) => value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+                Err(error) => {
+                    log::warn!("cannot read claim {name}: {error}");
+                    None
+                }
+            };
+            claims.push((name.clone(), value));
+        }
+        claims
+    }
+
     fn settle_refund(&mut self, host: &dyn Host, verdict: refund::Verdict) {
         match verdict {
             refund::Verdict::Pending => {}
@@ -759,9 +789,11 @@ impl HttpFilter {
                 return Err(unavailable_for_all(messages, verdicts, &error.to_string()));
             }
         };
+        let claims = self.claims(host, &all_limits);
         let subject = Subject {
             grant,
             head: &self.head,
+            claims,
         };
         let (charge, shadow_refused) = charge(host, now_secs, &all_limits, &subject);
         for index in shadow_refused {

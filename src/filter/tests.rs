@@ -700,3 +700,25 @@ fn a_client_that_disconnects_keeps_its_charge() {
     let mut filter = HttpFilter::new(Rc::clone(&config));
     assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", 2)), Action::Pause);
 }
+
+#[test]
+fn claim_scopes_count_per_jwt_claim_from_jwt_authn_metadata() {
+    let host = FakeHost::default();
+    let policy = json!({"version":"1","default":"deny","tools":{
+        "send_text":{"limits":[{"counter":"per-user","window":"hour","max":1,"scope":"claim:sub"}]}}});
+    let config = config(policy, json!({}));
+    let as_user = |user: Option<&str>, id| {
+        let key = "metadata/filter_metadata/envoy.filters.http.jwt_authn/jwt_payload/sub".to_string();
+        match user {
+            Some(user) => host.properties.borrow_mut().insert(key, user.as_bytes().to_vec()),
+            None => host.properties.borrow_mut().remove(&key),
+        };
+        let mut filter = HttpFilter::new(Rc::clone(&config));
+        send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", id))
+    };
+    assert_eq!(as_user(Some("user-1"), 1), Action::Continue);
+    assert_eq!(as_user(Some("user-1"), 2), Action::Pause);
+    assert_eq!(as_user(Some("user-2"), 3), Action::Continue);
+    assert_eq!(as_user(None, 4), Action::Continue);
+    assert_eq!(as_user(None, 5), Action::Pause, "requests without the claim share one budget");
+}

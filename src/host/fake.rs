@@ -21,6 +21,8 @@ pub struct FakeHost {
     pub broken_headers: Cell<bool>,
     pub counters: RefCell<std::collections::BTreeMap<String, u64>>,
     pub filter_state: RefCell<std::collections::BTreeMap<String, String>>,
+    /// Properties by path joined with '/'.
+    pub properties: RefCell<std::collections::BTreeMap<String, Vec<u8>>>,
 }
 
 impl FakeHost {
@@ -147,5 +149,9 @@ impl Host for FakeHost {
     fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError> {
         self.filter_state.borrow_mut().insert(name.to_string(), value.to_string());
         Ok(())
+    }
+
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+        Ok(self.properties.borrow().get(&path.join("/")).cloned())
     }
 }

@@ -75,4 +75,7 @@ pub trait Host: SharedStore {
     /// Publishes a value as Envoy filter state `wasm.<name>`, readable by
     /// access logs (`%FILTER_STATE(wasm.<name>:PLAIN)%`) and later filters.
     fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError>;
+    /// Reads an Envoy attribute by path, e.g. dynamic metadata
+    /// `["metadata", "filter_metadata", "<filter>", "<key>", ...]`.
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError>;
 }

@@ -21,8 +21,8 @@ def json_double(tmp_path):
 def gateway_factory(tmp_path):
     started = []
 
-    def start(upstream, configuration, concurrency=1, log_level="warn"):
-        gateway = Gateway(tmp_path / f"gw{len(started)}", upstream.port, configuration, concurrency, log_level)
+    def start(upstream, configuration, concurrency=1, log_level="warn", mutate=None):
+        gateway = Gateway(tmp_path / f"gw{len(started)}", upstream.port, configuration, concurrency, log_level, mutate)
         started.append(gateway)
         return gateway
 

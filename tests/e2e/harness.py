@@ -98,7 +98,7 @@ def wrapper_config(policy, grants=None, **settings):
 class Gateway:
     """Real Envoy with the filter, rendered from envoy/demo.yaml."""
 
-    def __init__(self, tmp_path, upstream_port, configuration, concurrency=1, log_level="warn"):
+    def __init__(self, tmp_path, upstream_port, configuration, concurrency=1, log_level="warn", mutate=None):
         self.dir = pathlib.Path(tmp_path)
         self.config_path = self.dir / "envoy.yaml"
         self.admin_path = self.dir / "admin-address"
@@ -112,6 +112,8 @@ class Gateway:
         args.policy = None
         args.configuration_json = configuration if isinstance(configuration, str) else json.dumps(configuration)
         config = render_envoy.render(args, say=lambda message: None)
+        if mutate is not None:
+            mutate(config)
         import yaml
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self.log = open(self.log_path, "w")
@@ -419,6 +421,7 @@ def h2_request(port, method, path, headers, body=b"", trailers=None, timeout=30)
     import h2.config
     import h2.connection
     import h2.events
+    import h2.exceptions
 
     body = body.encode() if isinstance(body, str) else body
     connection = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
@@ -431,30 +434,34 @@ def h2_request(port, method, path, headers, body=b"", trailers=None, timeout=30)
         request_headers += [(name.lower(), value) for name, value in headers]
         connection.send_headers(stream, request_headers, end_stream=not body and not trailers)
         pending = body
+        trailed = trailers is None
         status, response_headers, response_body, ended = 0, {}, b"", False
 
         def flush_body():
-            nonlocal pending
+            nonlocal pending, trailed
             while pending:
                 window = min(connection.local_flow_control_window(stream), connection.max_outbound_frame_size)
                 if window <= 0:
                     return
                 piece, pending = pending[:window], pending[window:]
-                connection.send_data(stream, piece, end_stream=not pending and not trailers)
-            if trailers is not None and not getattr(flush_body, "trailed", False):
+                connection.send_data(stream, piece, end_stream=not pending and trailers is None)
+            if not trailed:
                 connection.send_headers(stream, [(name.lower(), value) for name, value in trailers], end_stream=True)
-                flush_body.trailed = True
+                trailed = True
 
         if body or trailers:
             flush_body()
         sock.sendall(connection.data_to_send())
         deadline = time.monotonic() + timeout
         while not ended and time.monotonic() < deadline:
-            data = sock.recv(65536)
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                break
             if not data:
                 break
             for event in connection.receive_data(data):
-                if isinstance(event, h2.events.ResponseHeaders) and event.stream_id == stream:
+                if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
                     response_headers = {k.decode() if isinstance(k, bytes) else k:
                                         v.decode() if isinstance(v, bytes) else v for k, v in event.headers}
                     status = int(response_headers.get(":status", 0))
@@ -463,8 +470,11 @@ def h2_request(port, method, path, headers, body=b"", trailers=None, timeout=30)
                     connection.acknowledge_received_data(event.flow_controlled_length, stream)
                 elif isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)) and event.stream_id == stream:
                     ended = True
-                elif isinstance(event, h2.events.WindowUpdated):
-                    flush_body()
+                elif isinstance(event, h2.events.WindowUpdated) and (pending or not trailed):
+                    try:
+                        flush_body()
+                    except h2.exceptions.StreamClosedError:
+                        pending, trailed = b"", True
             sock.sendall(connection.data_to_send())
         return status, response_headers, response_body
 

@@ -1,0 +1,295 @@
+//! Loading the files the CLI reads (bare policies, wrapper configurations
+//! and grants lists) with diagnostics a person can act on:
+//! `FILE:LINE:COLUMN: /json/pointer: message`.
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::json::{self, Node};
+use crate::config::{Config, ConfigError};
+use crate::policy::{Policy, PolicyErrors};
+
+/// One problem with a file, placed at a line and column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// JSON pointer (`""` is the whole document).
+    pub pointer: String,
+    pub message: String,
+    /// A warning does not make the file invalid.
+    pub warning: bool,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pointer = if self.pointer.is_empty() {
+            "(root)"
+        } else {
+            &self.pointer
+        };
+        let level = if self.warning { "warning: " } else { "" };
+        write!(
+            f,
+            "{}:{}:{}: {pointer}: {level}{}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// What a file holds.
+#[derive(Debug)]
+pub enum Document {
+    /// A PolicyLayer policy (top-level `"version"`).
+    Bare(Policy),
+    /// A wrapper configuration.
+    Wrapper { config: Config, value: Value },
+    /// A JSON array of grants (like `policies/demo-grants.json`).
+    Grants { names: Vec<String> },
+    /// A JSON Schema (like `policies/policy.schema.json`): not checked.
+    JsonSchema,
+}
+
+impl Document {
+    pub fn describe(&self) -> String {
+        match self {
+            Document::Bare(policy) => {
+                let named = policy.named_tools().len();
+                let limits = policy.limits().len();
+                format!("bare policy: {named} named tools, {limits} limits")
+            }
+            Document::Wrapper { config, value } => {
+                let policies = value
+                    .get("policies")
+                    .and_then(Value::as_object)
+                    .map_or(0, |p| p.len());
+                let names = config.grants.names();
+                let default = if value.get("policy").is_some() {
+                    "a default policy"
+                } else {
+                    "no default policy"
+                };
+                format!(
+                    "wrapper: {default}, {policies} named policies, {} grants{}",
+                    names.len(),
+                    list(names)
+                )
+            }
+            Document::Grants { names } => {
+                format!("grants list: {} grants{}", names.len(), list(names))
+            }
+            Document::JsonSchema => "a JSON Schema, not a policy".to_owned(),
+        }
+    }
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", names.join(", "))
+    }
+}
+
+/// A file read and validated.
+#[derive(Debug)]
+pub struct Loaded {
+    pub document: Document,
+    /// The text as a tree, keys in their written order.
+    pub tree: Node,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read.
+    Unreadable(String),
+    /// The file was read and is invalid.
+    Invalid(Vec<Diagnostic>),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Unreadable(message) => f.write_str(message),
+            LoadError::Invalid(diagnostics) => {
+                for (i, diagnostic) in diagnostics.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{diagnostic}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads a file as UTF-8 text.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path)
+        .map_err(|error| LoadError::Unreadable(format!("cannot read {}: {error}", path.display())))
+}
+
+/// Reads a JSON file (any JSON), with a positioned diagnostic for bad JSON.
+pub fn read_json(path: &Path) -> Result<(String, Value), LoadError> {
+    let text = read_text(path)?;
+    let value = parse_json(&path.display().to_string(), &text)?;
+    Ok((text, value))
+}
+
+fn parse_json(file: &str, text: &str) -> Result<Value, LoadError> {
+    serde_json::from_str(text).map_err(|error| {
+        let message = error.to_string();
+        let suffix = format!(" at line {} column {}", error.line(), error.column());
+        let message = message.strip_suffix(&suffix).unwrap_or(&message);
+        LoadError::Invalid(vec![Diagnostic {
+            file: file.to_owned(),
+            line: error.line().max(1),
+            column: error.column().max(1),
+            pointer: String::new(),
+            message: format!("not valid JSON: {message}"),
+            warning: false,
+        }])
+    })
+}
+
+/// Reads and validates a bare policy, a wrapper configuration or a grants list.
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let text = read_text(path)?;
+    load_text(&path.display().to_string(), &text)
+}
+
+/// As [`load`], for text already read; `file` names it in diagnostics.
+pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
+    let value = parse_json(file, text)?;
+    let tree = json::parse(text).map_err(|error| {
+        let (line, column) = json::line_col(text, error.offset);
+        LoadError::Invalid(vec![Diagnostic {
+            file: file.to_owned(),
+            line,
+            column,
+            pointer: String::new(),
+            message: format!("not valid JSON: {}", error.message),
+            warning: false,
+        }])
+    })?;
+    let place = |pointer: String, line: Option<usize>, column: Option<usize>, message: String| {
+        let (line, column) = match (line, column) {
+            (Some(line), Some(column)) => (line, column),
+            _ => json::line_col(text, tree.locate(&pointer)),
+        };
+        Diagnostic {
+            file: file.to_owned(),
+            line,
+            column,
+            pointer,
+            message,
+            warning: false,
+        }
+    };
+    let is_bare = value.as_object().is_some_and(|o| o.contains_key("version"));
+    let is_schema = value
+        .get("$schema")
+        .and_then(Value::as_str)
+        .is_some_and(|s| {
+            s.starts_with("https://json-schema.org/") || s.starts_with("http://json-schema.org/")
+        });
+    let result = if is_schema && !is_bare {
+        Ok(Document::JsonSchema)
+    } else if is_bare {
+        Policy::from_json_text(text)
+            .map(Document::Bare)
+            .map_err(|PolicyErrors(errors)| {
+                errors
+                    .into_iter()
+                    .map(|e| place(e.path, e.line, e.column, e.message))
+                    .collect::<Vec<_>>()
+            })
+    } else if let Value::Array(grants) = &value {
+        check_grants(grants).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|(pointer, message)| place(pointer, None, None, message))
+                .collect()
+        })
+    } else {
+        Config::from_json_text(text)
+            .map(|config| Document::Wrapper {
+                config,
+                value: value.clone(),
+            })
+            .map_err(|ConfigError { problems }| {
+                problems
+                    .into_iter()
+                    .map(|p| place(p.path, p.line, p.column, p.message))
+                    .collect()
+            })
+    };
+    match result {
+        Ok(document) => {
+            // The policy parser already refuses duplicate keys; elsewhere the
+            // filter reads the last one, which is rarely what was meant.
+            let warnings = if is_bare || is_schema {
+                Vec::new()
+            } else {
+                tree.duplicate_keys()
+                    .into_iter()
+                    .map(|(pointer, offset)| {
+                        let (line, column) = json::line_col(text, offset);
+                        Diagnostic {
+                            file: file.to_owned(),
+                            line,
+                            column,
+                            pointer,
+                            message: "duplicate key; the filter uses the last one".to_owned(),
+                            warning: true,
+                        }
+                    })
+                    .collect()
+            };
+            Ok(Loaded {
+                document,
+                tree,
+                warnings,
+            })
+        }
+        Err(mut diagnostics) => {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            Err(LoadError::Invalid(diagnostics))
+        }
+    }
+}
+
+/// Validates a grants list as the wrapper would (names, token hashes). A
+/// grant's `policy` reference is not checked here: it names an entry of the
+/// wrapper the list is combined with.
+fn check_grants(grants: &[Value]) -> Result<Document, Vec<(String, String)>> {
+    let stripped: Vec<Value> = grants
+        .iter()
+        .map(|grant| match grant {
+            Value::Object(members) if members.get("policy").is_some_and(Value::is_string) => {
+                let mut members = members.clone();
+                members.remove("policy");
+                Value::Object(members)
+            }
+            other => other.clone(),
+        })
+        .collect();
+    let wrapper = serde_json::json!({ "grants": stripped }).to_string();
+    match Config::from_json_text(&wrapper) {
+        Ok(config) => Ok(Document::Grants {
+            names: config.grants.names().to_vec(),
+        }),
+        Err(ConfigError { problems }) => Err(problems
+            .into_iter()
+            .map(|p| {
+                let pointer = p.path.strip_prefix("/grants").unwrap_or(&p.path).to_owned();
+                (pointer, p.message)
+            })
+            .collect()),
+    }
+}

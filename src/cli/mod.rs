@@ -1,0 +1,441 @@
+//! `mcp-policy`: the command-line companion of the filter (feature `cli`).
+//! It shares the filter's core: policies are loaded by `policy`, wrappers by
+//! `config`, requests read by `mcp::read_payload` and decided by
+//! `filter::verdict`, and replies built by `filter::reply`, so what it says
+//! is what the filter does.
+//!
+//! Exit codes: 0 success (for `explain`, whatever the decision, unless
+//! `--exit-code`); 1 `check` found an invalid file, or `explain --exit-code`
+//! decided deny; 2 usage or input errors (unreadable files, bad JSON, an
+//! invalid policy given to `explain`/`envoy`, an unknown grant).
+
+pub mod classify;
+pub mod envoy;
+pub mod explain;
+pub mod generate;
+pub mod json;
+pub mod keywords;
+pub mod load;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{hash_token, to_hex, Config, Settings};
+use crate::policy::Policy;
+
+use json::Node;
+use load::{Document, LoadError};
+
+/// Exit status for success.
+pub const EXIT_OK: u8 = 0;
+/// `check`: a file is invalid; `explain --exit-code`: the request is denied.
+pub const EXIT_FAILED: u8 = 1;
+/// Usage and input errors.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Check, explain and generate policies for the mcp-policy-filter Envoy filter.
+///
+/// Exit codes: 0 success; 1 `check` found an invalid file (or `explain
+/// --exit-code` decided deny); 2 usage or input errors.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-policy", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Check(CheckArgs),
+    Explain(ExplainArgs),
+    Generate(GenerateArgs),
+    Envoy(EnvoyArgs),
+    HashToken(HashTokenArgs),
+}
+
+/// Validate policy files: bare policies, wrapper configurations and grants lists.
+///
+/// A file with a top-level "version" is a bare policy; a JSON array is a
+/// grants list (like policies/demo-grants.json); anything else is a wrapper
+/// configuration. Every problem is printed to stderr as
+/// FILE:LINE:COLUMN: /json/pointer: message. Valid files print "FILE: ok (...)"
+/// on stdout. Exit 0 when every file is valid, 1 when one is invalid, 2 when one
+/// cannot be read.
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The files to check.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+/// Show what the filter decides for a JSON-RPC request, and the reply the agent gets.
+///
+/// Prints the decision (allow or deny), the rule (a JSON pointer into the
+/// policy or a special rule such as "(default deny)"), the message and the
+/// exact JSON reply the filter would send; for an allowed call, the limits it
+/// would be charged and the reply once each is spent, and any denial a
+/// dry-run rule would have made. Batches are explained element by element.
+/// Rate-limit counters are not simulated: every budget is taken as unspent,
+/// except a max of 0.
+///
+/// Exit 0 whatever the decision (1 for deny with --exit-code), 2 on input errors.
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// The policy: a bare policy or a wrapper configuration.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The JSON-RPC request body (one message or a batch); "-" reads stdin.
+    #[arg(long, short, value_name = "REQUEST.json")]
+    request: PathBuf,
+    /// The grant making the request. For a wrapper it selects the grant's
+    /// policy; without it the wrapper's default "policy" applies. For a bare
+    /// policy it only names the caller (request.grant, grant-scoped limits).
+    #[arg(long, short, value_name = "NAME")]
+    grant: Option<String>,
+    /// The MCP session id (request.session conditions, session-scoped limits).
+    #[arg(long, value_name = "ID")]
+    session: Option<String>,
+    /// Print the explanation as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 when the request is denied.
+    #[arg(long)]
+    exit_code: bool,
+}
+
+/// Write a recommended policy for a server's tools to stdout.
+///
+/// Reads the result of tools/list: the whole JSON-RPC response, its "result",
+/// or {"tools": [...]} ("-" reads stdin). Each tool is classified from its
+/// name, description and MCP annotations, and gets PolicyLayer's
+/// recommendation: Read allowed; Write 30 calls per minute per grant; Execute
+/// 10 per minute per grant; Destructive hidden; Financial requires approval.
+/// Other tools are denied ("default": "deny"). The classification table goes
+/// to stderr.
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// The tools/list response.
+    #[arg(long, short, value_name = "TOOLS_LIST.json")]
+    tools: PathBuf,
+}
+
+/// Print the filter's Envoy http_filters entry, with the configuration embedded.
+///
+/// The entry is the envoy.filters.http.wasm filter of envoy/demo.yaml (V8,
+/// allow_on_headers_stop_iteration, FAIL_CLOSED); its configuration is a
+/// google.protobuf.StringValue holding the wrapper JSON, validated before it
+/// is printed. Paste it under the HttpConnectionManager's http_filters,
+/// before the router.
+#[derive(Debug, Args)]
+struct EnvoyArgs {
+    /// The policy: a bare policy (wrapped with the grants) or a wrapper configuration.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// A JSON array of grants ({"name", "token_sha256": [...], "policy"?}), like
+    /// policies/demo-grants.json. It replaces a wrapper's own grants.
+    #[arg(long, value_name = "FILE")]
+    grants: Option<PathBuf>,
+    /// Path of the filter module as Envoy sees it.
+    #[arg(long, value_name = "PATH", default_value = envoy::DEFAULT_MODULE)]
+    module: String,
+}
+
+/// Print the SHA-256 hex digest of a bearer token, for a grant's token_sha256.
+///
+/// Without TOKEN the token is read from stdin (one trailing newline is
+/// removed), which keeps it out of the shell history:
+/// `mcp-policy hash-token < token.txt` or `printf %s "$TOKEN" | mcp-policy hash-token`.
+#[derive(Debug, Args)]
+struct HashTokenArgs {
+    /// The token (prefer stdin: arguments land in the shell history).
+    token: Option<String>,
+}
+
+/// A command's failure: what to print on stderr, and the exit status.
+struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            status: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<LoadError> for Failure {
+    fn from(error: LoadError) -> Failure {
+        Failure::usage(error.to_string())
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth reporting.
+fn print_out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
+fn print_err(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = stderr.write_all(b"\n");
+    }
+}
+
+/// Runs the CLI with the process arguments.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE));
+        }
+    };
+    ExitCode::from(run(cli))
+}
+
+/// Runs a parsed command and returns its exit status.
+pub fn run(cli: Cli) -> u8 {
+    let result = match cli.command {
+        Command::Check(args) => Ok(check(&args)),
+        Command::Explain(args) => explain(&args),
+        Command::Generate(args) => generate(&args),
+        Command::Envoy(args) => envoy(&args),
+        Command::HashToken(args) => hash(&args),
+    };
+    match result {
+        Ok(status) => status,
+        Err(failure) => {
+            print_err(&format!("mcp-policy: {}", failure.message));
+            failure.status
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> u8 {
+    let (mut invalid, mut unreadable) = (0usize, 0usize);
+    for file in &args.files {
+        match load::load(file) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    print_err(&warning.to_string());
+                }
+                let verdict = if matches!(loaded.document, Document::JsonSchema) {
+                    "skipped"
+                } else {
+                    "ok"
+                };
+                print_out(&format!(
+                    "{}: {verdict} ({})\n",
+                    file.display(),
+                    loaded.document.describe()
+                ));
+            }
+            Err(LoadError::Unreadable(message)) => {
+                unreadable += 1;
+                print_err(&format!("mcp-policy: {message}"));
+            }
+            Err(LoadError::Invalid(diagnostics)) => {
+                invalid += 1;
+                for diagnostic in &diagnostics {
+                    print_err(&diagnostic.to_string());
+                }
+                let n = diagnostics.len();
+                print_err(&format!(
+                    "{}: invalid ({n} problem{})",
+                    file.display(),
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+        }
+    }
+    if unreadable > 0 {
+        EXIT_USAGE
+    } else if invalid > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Reads a file, or stdin for `-`.
+fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
+        Ok(bytes)
+    } else {
+        std::fs::read(path)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))
+    }
+}
+
+fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
+    let loaded = load::load(&args.file)?;
+    let (selected, settings) = match loaded.document {
+        Document::Bare(policy) => (
+            explain::Selected {
+                policy,
+                grant: args
+                    .grant
+                    .clone()
+                    .unwrap_or_else(|| explain::DEFAULT_GRANT.to_owned()),
+                source: "bare policy".to_owned(),
+            },
+            Settings::default(),
+        ),
+        Document::Wrapper { value, config } => (
+            explain::select(&value, args.grant.as_deref())
+                .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?,
+            config.settings,
+        ),
+        Document::Grants { .. } | Document::JsonSchema => {
+            return Err(Failure::usage(format!(
+                "{} is not a policy or a wrapper configuration ({})",
+                args.file.display(),
+                loaded.document.describe()
+            )))
+        }
+    };
+    let body = read_input(&args.request)?;
+    let explanation = explain::explain(
+        &selected.policy,
+        &selected.grant,
+        &selected.source,
+        args.session.as_deref(),
+        &settings,
+        &body,
+    )
+    .map_err(|bad| {
+        Failure::usage(format!(
+            "{} is not a valid JSON-RPC request: {}\nthe filter answers it with HTTP {} before any policy applies:\n{}",
+            args.request.display(),
+            bad.message,
+            bad.reply.status,
+            String::from_utf8_lossy(&bad.reply.body)
+        ))
+    })?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&explain::render_json(&explanation))
+            .map_err(|e| Failure::usage(format!("cannot write JSON: {e}")))?;
+        print_out(&format!("{text}\n"));
+    } else {
+        print_out(&explain::render_text(&explanation));
+    }
+    Ok(if args.exit_code && explanation.denied() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn generate(args: &GenerateArgs) -> Result<u8, Failure> {
+    let bytes = read_input(&args.tools)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::usage(format!("{} is not UTF-8", args.tools.display())))?;
+    let tools = generate::tools_of(&text)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.tools.display())))?;
+    let generated = generate::generate(&tools)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.tools.display())))?;
+    // The output must load; a failure here is a bug in the generator.
+    Policy::from_json_text(&generated.policy)
+        .map_err(|e| Failure::usage(format!("the generated policy is invalid (a bug):\n{e}")))?;
+    let mut report = generate::table(&generated.rows);
+    for skipped in &generated.skipped {
+        report.push_str(&format!("skipped {skipped}\n"));
+    }
+    print_err(&report);
+    print_out(&generated.policy);
+    Ok(EXIT_OK)
+}
+
+fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
+    let policy = load::load(&args.policy)?;
+    let mut wrapper = match policy.document {
+        Document::Bare(_) => Node::object(vec![("policy", policy.tree)]),
+        Document::Wrapper { .. } => policy.tree,
+        Document::Grants { .. } | Document::JsonSchema => {
+            return Err(Failure::usage(format!(
+                "{} is not a policy or a wrapper configuration ({}); grants lists go with --grants",
+                args.policy.display(),
+                policy.document.describe()
+            )))
+        }
+    };
+    match &args.grants {
+        Some(path) => {
+            let grants = load::load(path)?;
+            if !matches!(grants.document, Document::Grants { .. }) {
+                return Err(Failure::usage(format!(
+                    "{} must be a JSON array of grants ({{\"name\", \"token_sha256\": [...]}})",
+                    path.display()
+                )));
+            }
+            if wrapper.get("grants").is_some() {
+                print_err(&format!(
+                    "mcp-policy: note: the grants of {} replace those of {}",
+                    path.display(),
+                    args.policy.display()
+                ));
+            }
+            wrapper.set("grants", grants.tree);
+        }
+        None if wrapper.get("grants").is_none() => {
+            print_err(
+                "mcp-policy: warning: no grants (--grants FILE): every request will get 401. \
+                 Hash each grant's token with `mcp-policy hash-token`.",
+            );
+            wrapper.set("grants", Node::array(Vec::new()));
+        }
+        None => {}
+    }
+    let configuration = envoy::configuration_text(&wrapper);
+    if let Err(error) = Config::from_json_text(&configuration) {
+        return Err(Failure::usage(format!(
+            "the assembled configuration is invalid:\n{error}"
+        )));
+    }
+    print_out(&envoy::http_filter_yaml(&configuration, &args.module));
+    Ok(EXIT_OK)
+}
+
+fn hash(args: &HashTokenArgs) -> Result<u8, Failure> {
+    let token = match &args.token {
+        Some(token) => token.clone(),
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                print_err("mcp-policy: reading the token from stdin (end with Ctrl-D)");
+            }
+            let mut text = String::new();
+            stdin
+                .lock()
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::usage(format!("cannot read the token from stdin: {e}")))?;
+            let trimmed = text
+                .strip_suffix("\r\n")
+                .or_else(|| text.strip_suffix('\n'))
+                .unwrap_or(&text);
+            trimmed.to_owned()
+        }
+    };
+    if token.is_empty() {
+        return Err(Failure::usage("the token is empty"));
+    }
+    if token.chars().any(char::is_whitespace) {
+        print_err("mcp-policy: warning: the token contains whitespace; a bearer token never does");
+    }
+    print_out(&format!("{}\n", to_hex(&hash_token(&token))));
+    Ok(EXIT_OK)
+}
