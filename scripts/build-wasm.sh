@@ -13,12 +13,22 @@ case "$(cat "$ROOT/.build/wasm-toolchain")" in
         cargo build --release --target wasm32-unknown-unknown --target-dir "$TARGET_DIR"
         ;;
     debian-rustc-web)
-        # Debian's toolchain ships std's source, not a prebuilt wasm32 std.
-        PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release \
-            --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort --target-dir "$TARGET_DIR"
+        # Debian's toolchain ships std's source, not a prebuilt wasm32 std, so
+        # std is built here; that also allows the immediate-abort panic
+        # strategy, which drops panic formatting (the code has no panics, and
+        # a panic traps the VM either way).
+        PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+            /usr/bin/cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort \
+            --target-dir "$TARGET_DIR"
         ;;
 esac
 mkdir -p dist
-cp "$TARGET_DIR/wasm32-unknown-unknown/release/mcp_policy_filter.wasm" dist/mcp_policy_filter.wasm
+BUILT="$TARGET_DIR/wasm32-unknown-unknown/release/mcp_policy_filter.wasm"
+if command -v wasm-opt >/dev/null 2>&1; then
+    wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+        --enable-mutable-globals "$BUILT" -o dist/mcp_policy_filter.wasm
+else
+    cp "$BUILT" dist/mcp_policy_filter.wasm
+fi
 printf 'built dist/mcp_policy_filter.wasm (%s bytes, git %s)\n' \
     "$(stat -c %s dist/mcp_policy_filter.wasm)" "$MCP_POLICY_GIT_REVISION"

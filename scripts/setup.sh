@@ -48,6 +48,11 @@ wasm_toolchain() {
     echo debian-rustc-web > "$STATE/wasm-toolchain"
 }
 
+# wasm-opt (binaryen) shrinks the release module.
+wasm_optimizer() {
+    command -v wasm-opt >/dev/null 2>&1 || apt_install binaryen
+}
+
 # --- Python venv ------------------------------------------------------------
 python_venv() {
     local requirements="$ROOT/tests/requirements.txt"
@@ -78,11 +83,18 @@ node_packages() {
     echo "$want" > "$stamp"
 }
 
+# --- load generators for `make bench` -------------------------------------
+# wrk (keep-alive HTTP/1.1 with a Lua script for POST bodies) and h2load.
+bench_tools() {
+    apt_install wrk nghttp2-client
+}
+
 APT_EXTRA=()
 case "${1:-all}" in
-    wasm) wasm_toolchain ;;
+    wasm) wasm_toolchain; wasm_optimizer ;;
     python) python_venv ;;
     node) node_packages ;;
-    all) wasm_toolchain; python_venv; node_packages ;;
-    *) echo "usage: $0 [all|wasm|python|node]" >&2; exit 2 ;;
+    all) wasm_toolchain; wasm_optimizer; python_venv; node_packages ;;
+    bench) bench_tools ;;
+    *) echo "usage: $0 [all|wasm|python|node|bench]" >&2; exit 2 ;;
 esac
