@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run test test-unit test-e2e validate lint clean
+.PHONY: all setup build cli run test test-unit test-e2e test-deploy validate lint clean
 
 all: build
 
@@ -18,7 +18,7 @@ build: setup
 run: build
 	@scripts/run-demo.sh
 
-test: setup lint test-unit build validate test-e2e
+test: setup lint test-unit build validate test-e2e test-deploy
 
 lint:
 	cargo clippy --no-default-features --features cli --all-targets -- -D warnings
@@ -36,6 +36,10 @@ validate: build
 
 test-e2e: build
 	$(VENV)/bin/python -m pytest tests/e2e tests/policy_files $(PYTEST_ARGS)
+
+# The Dockerfile, the Kubernetes/Istio manifests and the ECDS sidecar.
+test-deploy: build
+	$(VENV)/bin/python -m pytest tests/deploy $(PYTEST_ARGS)
 
 clean:
 	rm -rf target dist .build
