@@ -413,6 +413,30 @@ impl HttpFilter {
         }
     }
 
+    /// A task obtained by another grant is answered as an unknown one.
+    fn check_tasks(&self, host: &dyn Host, messages: &[Message]) -> Option<LocalReply> {
+        let Auth::Granted(grant) = &self.auth else {
+            return None;
+        };
+        for message in messages {
+            let Some(task) = message.method().filter(|method| method.starts_with("tasks/")).and(message.target()) else {
+                continue;
+            };
+            let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+            match sessions::bind_task(host, task, &grant.name, now_secs) {
+                Ok(Binding::Mine) => {}
+                Ok(Binding::Foreign) => {
+                    log::warn!("grant {} presented a task bound to another grant", grant.name);
+                    return Some(reply::protocol_error(404, message.id.as_ref(), crate::mcp::INVALID_PARAMS, "Task not found"));
+                }
+                Ok(Binding::TableFull) | Err(_) => {
+                    return Some(reply::protocol_error(404, message.id.as_ref(), crate::mcp::INVALID_PARAMS, "Task not found: the gateway cannot track more tasks now"));
+                }
+            }
+        }
+        None
+    }
+
     /// A session id issued by the server (initialize response) belongs to the
     /// grant that asked for it.
     fn bind_issued_session(&self, host: &dyn Host) {
@@ -464,15 +488,25 @@ impl HttpFilter {
     }
 
     fn settle_refund(&mut self, host: &dyn Host, verdict: refund::Verdict) {
-        match verdict {
-            refund::Verdict::Pending => {}
-            refund::Verdict::Keep => self.refund = None,
-            refund::Verdict::Refund => {
-                if let Some(watch) = self.refund.take() {
-                    log::info!("the upstream did not run the call; its quota is refunded");
-                    observe::count(host, "refunds", 1);
-                    release(host, watch.reservation());
-                }
+        if verdict == refund::Verdict::Pending {
+            return;
+        }
+        let Some(mut watch) = self.refund.take() else {
+            return;
+        };
+        if let (Some(task), Auth::Granted(grant)) = (watch.take_task_id(), &self.auth) {
+            let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+            match sessions::bind_task(host, &task, &grant.name, now_secs) {
+                Ok(Binding::Mine) => {}
+                Ok(outcome) => log::error!("task created for grant {} could not be bound: {outcome:?}", grant.name),
+                Err(error) => log::error!("task created for grant {} could not be bound: {error}", grant.name),
+            }
+        }
+        if verdict == refund::Verdict::Refund {
+            if let Some(reservation) = watch.take_reservation() {
+                log::info!("the upstream did not run the call; its quota is refunded");
+                observe::count(host, "refunds", 1);
+                release(host, &reservation);
             }
         }
     }
@@ -596,6 +630,9 @@ impl HttpFilter {
         if let Some(reply) = self.check_session(host, first_id.as_ref()) {
             return self.reply(host, &reply, Outcome::Denied);
         }
+        if let Some(reply) = self.check_tasks(host, &messages) {
+            return self.reply(host, &reply, Outcome::Denied);
+        }
         if let Some(reply) = self.check_mirrored_headers(host, &messages) {
             return self.reply(host, &reply, Outcome::InvalidRequest);
         }
@@ -621,8 +658,10 @@ impl HttpFilter {
         if refusals.iter().all(Option::is_none) {
             match self.charge_limits(host, &grant.name, messages, &verdicts) {
                 Ok(reservation) => {
-                    if !reservation.taken.is_empty() {
-                        let id = if is_batch { None } else { messages.first().and_then(|m| m.id.clone()) };
+                    let id = if is_batch { None } else { messages.first().and_then(|m| m.id.clone()) };
+                    let is_call = !is_batch && messages.first().and_then(Message::method) == Some("tools/call");
+                    let reservation = (!reservation.taken.is_empty()).then_some(reservation);
+                    if reservation.is_some() || is_call {
                         self.refund = Some(refund::RefundWatch::new(id, reservation));
                     }
                 }
@@ -935,8 +974,8 @@ impl HttpFilter {
             self.audit.decide_micros = now.saturating_sub(self.decide_started_nanos) / 1000;
         }
         observe::publish(host, outcome, &self.audit, bucket.as_deref());
-        if let Some(watch) = self.refund.take() {
-            release(host, watch.reservation());
+        if let Some(reservation) = self.refund.take().and_then(|mut watch| watch.take_reservation()) {
+            release(host, &reservation);
         }
         if let Err(error) = host.send_reply(reply) {
             log::error!("cannot send local reply: {error}");

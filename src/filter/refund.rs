@@ -12,7 +12,9 @@
 //! | the stream ends without a reply | no |
 //!
 //! The response is watched, never held: chunks pass as they arrive and the
-//! watch reads a copy (bounded) to find the reply to the call's id.
+//! watch reads a copy (bounded) to find the reply to the call's id. The same
+//! watch picks up a task id the reply creates, so the task can be bound to
+//! the grant that started it.
 
 use serde_json::Value;
 
@@ -25,8 +27,11 @@ const MAX_WATCHED_JSON: usize = 1024 * 1024;
 pub struct RefundWatch {
     /// The forwarded call's id; `None` for a batch, refunded only on HTTP failure.
     id: Option<RequestId>,
-    reservation: Reservation,
+    /// Quota to give back; `None` when the call charged nothing.
+    reservation: Option<Reservation>,
     body: Body,
+    /// A task the reply created (`result.task.taskId`).
+    task_id: Option<String>,
 }
 
 enum Body {
@@ -46,16 +51,21 @@ pub enum Verdict {
 }
 
 impl RefundWatch {
-    pub fn new(id: Option<RequestId>, reservation: Reservation) -> RefundWatch {
+    pub fn new(id: Option<RequestId>, reservation: Option<Reservation>) -> RefundWatch {
         RefundWatch {
             id,
             reservation,
             body: Body::Unknown,
+            task_id: None,
         }
     }
 
-    pub fn reservation(&self) -> &Reservation {
-        &self.reservation
+    pub fn take_reservation(&mut self) -> Option<Reservation> {
+        self.reservation.take()
+    }
+
+    pub fn take_task_id(&mut self) -> Option<String> {
+        self.task_id.take()
     }
 
     pub fn on_headers(&mut self, status: Option<u32>, content_type: &str) -> Verdict {
@@ -94,7 +104,13 @@ impl RefundWatch {
                 }
                 buffer.extend_from_slice(chunk);
                 if end_of_stream {
-                    replies_with_error(buffer, id).unwrap_or(Verdict::Keep)
+                    match read_reply(buffer, id) {
+                        Some((verdict, task)) => {
+                            self.task_id = task;
+                            verdict
+                        }
+                        None => Verdict::Keep,
+                    }
                 } else {
                     Verdict::Pending
                 }
@@ -102,8 +118,9 @@ impl RefundWatch {
             Body::Stream(splitter) => {
                 let mut verdict = Verdict::Pending;
                 for event in splitter.push(chunk) {
-                    if let Some(found) = replies_with_error(event.data.as_bytes(), id) {
+                    if let Some((found, task)) = read_reply(event.data.as_bytes(), id) {
                         verdict = found;
+                        self.task_id = task;
                         break;
                     }
                 }
@@ -121,9 +138,10 @@ impl RefundWatch {
     }
 }
 
-/// `Some(Refund)` for an error reply to `id`, `Some(Keep)` for a result,
-/// `None` when the message is not the reply to `id`.
-fn replies_with_error(message: &[u8], id: &RequestId) -> Option<Verdict> {
+/// `Some(Refund)` for an error reply to `id`, `Some(Keep)` for a result
+/// (with the task it created, if any), `None` when the message is not the
+/// reply to `id`.
+fn read_reply(message: &[u8], id: &RequestId) -> Option<(Verdict, Option<String>)> {
     let parsed: Value = serde_json::from_slice(message).ok()?;
     let candidates = match &parsed {
         Value::Array(items) => items.iter().collect::<Vec<_>>(),
@@ -135,9 +153,14 @@ fn replies_with_error(message: &[u8], id: &RequestId) -> Option<Verdict> {
             return None;
         }
         if message.get("error").is_some() {
-            Some(Verdict::Refund)
-        } else if message.get("result").is_some() {
-            Some(Verdict::Keep)
+            Some((Verdict::Refund, None))
+        } else if let Some(result) = message.get("result") {
+            let task = result
+                .pointer("/task/taskId")
+                .or_else(|| result.get("taskId").filter(|_| result.get("resultType").and_then(Value::as_str) == Some("task")))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            Some((Verdict::Keep, task))
         } else {
             None
         }
@@ -149,7 +172,7 @@ mod tests {
     use super::*;
 
     fn watch() -> RefundWatch {
-        RefundWatch::new(RequestId::from_integer(7), Reservation::default())
+        RefundWatch::new(RequestId::from_integer(7), Some(Reservation::default()))
     }
 
     #[test]
@@ -191,10 +214,19 @@ mod tests {
     }
 
     #[test]
+    fn the_task_a_reply_creates_is_reported() {
+        let mut w = watch();
+        w.on_headers(Some(200), "application/json");
+        let created = br#"{"jsonrpc":"2.0","id":7,"result":{"task":{"taskId":"t-42","status":"working"}}}"#;
+        assert_eq!(w.on_body(created, true), Verdict::Keep);
+        assert_eq!(w.take_task_id().as_deref(), Some("t-42"));
+    }
+
+    #[test]
     fn batches_refund_only_on_http_failure() {
-        let mut w = RefundWatch::new(None, Reservation::default());
+        let mut w = RefundWatch::new(None, Some(Reservation::default()));
         assert_eq!(w.on_headers(Some(200), "application/json"), Verdict::Keep);
-        let mut w = RefundWatch::new(None, Reservation::default());
+        let mut w = RefundWatch::new(None, Some(Reservation::default()));
         assert_eq!(w.on_headers(Some(502), "text/plain"), Verdict::Refund);
     }
 }

@@ -1,5 +1,5 @@
-//! Sessions bound to the grant that obtained them. A session id presented
-//! by another grant is answered 404, as an unknown session is.
+//! Sessions and tasks bound to the grant that obtained them. An id presented
+//! by another grant is answered 404, as an unknown one is.
 
 use crate::counter::{SharedStore, StoreError};
 use crate::shared_map::{PutOutcome, SharedMap};
@@ -18,13 +18,17 @@ pub enum Binding {
     TableFull,
 }
 
-fn key(session: &str) -> String {
-    format!("s\u{1f}{session}")
-}
-
 /// Binds `session` to `grant` if it is unbound; reports whose it is.
 pub fn bind(store: &dyn SharedStore, session: &str, grant: &str, now_secs: u64) -> Result<Binding, StoreError> {
-    let key = key(session);
+    bind_key(store, format!("s\u{1f}{session}"), grant, now_secs)
+}
+
+/// Binds a task id to `grant` if it is unbound; reports whose it is.
+pub fn bind_task(store: &dyn SharedStore, task: &str, grant: &str, now_secs: u64) -> Result<Binding, StoreError> {
+    bind_key(store, format!("t\u{1f}{task}"), grant, now_secs)
+}
+
+fn bind_key(store: &dyn SharedStore, key: String, grant: &str, now_secs: u64) -> Result<Binding, StoreError> {
     match BINDINGS.get(store, &key, now_secs)? {
         Some(owner) if owner != grant.as_bytes() => return Ok(Binding::Foreign),
         _ => {}

@@ -722,3 +722,23 @@ fn claim_scopes_count_per_jwt_claim_from_jwt_authn_metadata() {
     assert_eq!(as_user(None, 4), Action::Continue);
     assert_eq!(as_user(None, 5), Action::Pause, "requests without the claim share one budget");
 }
+
+#[test]
+fn a_task_belongs_to_the_grant_whose_call_created_it() {
+    let host = FakeHost::default();
+    let config = config(seed_policy(), json!({}));
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("get_server_status", 3)), Action::Continue);
+    *host.response_headers.borrow_mut() = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+    filter.on_response_headers(&host, false);
+    let created = br#"{"jsonrpc":"2.0","id":3,"result":{"task":{"taskId":"task-9","status":"working"}}}"#;
+    *host.response_body.borrow_mut() = created.to_vec();
+    filter.on_response_body(&host, created.len(), true);
+
+    let get = json!({"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{"taskId":"task-9"}}).to_string().into_bytes();
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(BOB)), &get), Action::Pause);
+    assert_eq!(host.last_reply().map(|r| r.status), Some(404));
+    let mut filter = HttpFilter::new(Rc::clone(&config));
+    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &get), Action::Continue);
+}
