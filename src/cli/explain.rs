@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::config::Settings;
 use crate::counter::Window;
 use crate::filter::reply;
-use crate::filter::verdict::{decide, Reason, Refusal, Verdict};
+use crate::filter::verdict::{decide_all, Reason, Refusal, Verdict};
 use crate::host::LocalReply;
 use crate::mcp::{read_payload, Message, MessageKind, ReadLimits};
 use crate::policy::{Denial, DenialKind, Limit, Listing, Policy, Scope};
@@ -134,21 +134,9 @@ fn retry_after(window: Window) -> u64 {
 }
 
 fn rate_limited(message: &Message, limit: &Limit) -> Refusal {
-    Refusal {
-        id: message.id.clone(),
-        method: message.method().unwrap_or("").to_owned(),
-        target: message.target().map(str::to_owned),
-        reason: Reason::RateLimited {
-            message: format!(
-                "Rate limit of {} per {} reached. Try again later.",
-                limit.max, limit.window
-            ),
-            rule: limit.rule.clone(),
-            retry_after_secs: retry_after(limit.window),
-            // For the audit log only; not part of the reply.
-            limit_state: format!("{max}/{max} (simulated)", max = limit.max),
-        },
-    }
+    // The limit state is for the audit log only; it is not part of the reply.
+    let state = format!("{max}/{max} (simulated)", max = limit.max);
+    Refusal::rate_limited(message, limit, retry_after(limit.window), state)
 }
 
 fn body_json(body: &[u8]) -> Value {
@@ -185,18 +173,7 @@ pub fn explain(
     })?;
     let is_batch = payload.is_batch();
     let messages = payload.into_messages();
-    let verdicts: Vec<Verdict<'_>> = messages
-        .iter()
-        .map(|m| decide(policy, m, grant, session))
-        .collect();
-
-    let mut refusals: Vec<Option<Refusal>> = verdicts
-        .iter()
-        .map(|verdict| match verdict {
-            Verdict::Refuse(refusal) => Some(refusal.clone()),
-            _ => None,
-        })
-        .collect();
+    let (verdicts, mut refusals) = decide_all(policy, &messages, grant, session);
     // Limits are charged only when nothing was refused; a budget of 0 is
     // spent before the first call.
     if refusals.iter().all(Option::is_none) {

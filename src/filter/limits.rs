@@ -113,11 +113,3 @@ pub fn charge(
     };
     (charge, shadow_refused)
 }
-
-/// The denial text for a refused limit.
-pub fn rate_limit_message(limit: &Limit) -> String {
-    format!(
-        "Rate limit of {} per {} reached. Try again later.",
-        limit.max, limit.window
-    )
-}

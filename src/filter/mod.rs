@@ -27,13 +27,13 @@ use crate::counter::{release, Reservation};
 use crate::host::{Action, Host, HostError, LocalReply};
 use crate::mcp::{read_payload, sniff_id, Message, MessageKind, Payload, ReadLimits, RequestId, ToolsListStreamFilter};
 
-use limits::{charge, rate_limit_message, Charge, Subject};
+use limits::{charge, Charge, Subject};
 use request_head::{Bearer, RequestHead};
 use event_stream::StreamRewriter;
 use observe::{Audit, Outcome};
 use response::{rewrite_json, BodyRewrite, ResponsePlan, Visibility};
 use sessions::Binding;
-use verdict::{decide, Reason, Refusal, Verdict};
+use verdict::{decide_all, rate_limit_message, Reason, Refusal, Verdict};
 
 pub use reply::{POLICY_DENIED, UNAUTHENTICATED, UNAVAILABLE};
 pub use request_head::is_json_media_type;
@@ -642,18 +642,7 @@ impl HttpFilter {
     fn decide_messages(&mut self, host: &dyn Host, grant: &Rc<Grant>, messages: &[Message], is_batch: bool) -> Action {
         let policy = Rc::clone(&grant.policy);
         let session = self.head.session_id.clone();
-        let verdicts: Vec<Verdict<'_>> = messages
-            .iter()
-            .map(|message| decide(&policy, message, &grant.name, session.as_deref()))
-            .collect();
-
-        let mut refusals: Vec<Option<Refusal>> = verdicts
-            .iter()
-            .map(|verdict| match verdict {
-                Verdict::Refuse(refusal) => Some(refusal.clone()),
-                _ => None,
-            })
-            .collect();
+        let (verdicts, mut refusals) = decide_all(&policy, messages, &grant.name, session.as_deref());
 
         if refusals.iter().all(Option::is_none) {
             match self.charge_limits(host, &grant.name, messages, &verdicts) {
@@ -875,17 +864,12 @@ impl HttpFilter {
                         }
                         None => refusals.push((
                             message_index,
-                            Refusal {
-                                id: message.id.clone(),
-                                method: message.method().unwrap_or("").to_string(),
-                                target: message.target().map(str::to_string),
-                                reason: Reason::RateLimited {
-                                    message: rate_limit_message(limit),
-                                    rule: limit.rule.clone(),
-                                    retry_after_secs: limit_refusal.retry_after_secs,
-                                    limit_state: limit_state_of(limit, &limit_refusal, now_secs),
-                                },
-                            },
+                            Refusal::rate_limited(
+                                message,
+                                limit,
+                                limit_refusal.retry_after_secs,
+                                limit_state_of(limit, &limit_refusal, now_secs),
+                            ),
                         )),
                     }
                 }

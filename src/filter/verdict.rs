@@ -74,7 +74,48 @@ pub fn decide<'p>(policy: &'p Policy, message: &Message, grant: &str, session: O
     }
 }
 
+/// Decides every message; refusals are collected by message index.
+pub fn decide_all<'p>(
+    policy: &'p Policy,
+    messages: &[Message],
+    grant: &str,
+    session: Option<&str>,
+) -> (Vec<Verdict<'p>>, Vec<Option<Refusal>>) {
+    let verdicts: Vec<Verdict<'p>> = messages
+        .iter()
+        .map(|message| decide(policy, message, grant, session))
+        .collect();
+    let refusals = verdicts
+        .iter()
+        .map(|verdict| match verdict {
+            Verdict::Refuse(refusal) => Some(refusal.clone()),
+            _ => None,
+        })
+        .collect();
+    (verdicts, refusals)
+}
+
+/// The denial text for a limit without room.
+pub fn rate_limit_message(limit: &Limit) -> String {
+    format!("Rate limit of {} per {} reached. Try again later.", limit.max, limit.window)
+}
+
 impl Refusal {
+    /// `message` refused because `limit` has no room until `retry_after_secs`.
+    pub fn rate_limited(message: &Message, limit: &Limit, retry_after_secs: u64, limit_state: String) -> Refusal {
+        Refusal {
+            id: message.id.clone(),
+            method: message.method().unwrap_or("").to_string(),
+            target: message.target().map(str::to_string),
+            reason: Reason::RateLimited {
+                message: rate_limit_message(limit),
+                rule: limit.rule.clone(),
+                retry_after_secs,
+                limit_state,
+            },
+        }
+    }
+
     pub fn rule(&self) -> &str {
         match &self.reason {
             Reason::Policy(denial) => &denial.rule,
