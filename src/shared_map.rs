@@ -80,7 +80,12 @@ impl SharedMap {
     }
 
     /// The live value stored for `key`, if any.
-    pub fn get(&self, store: &dyn SharedStore, key: &str, now_secs: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn get(
+        &self,
+        store: &dyn SharedStore,
+        key: &str,
+        now_secs: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let owner = fingerprint(key);
         for slot_key in self.slot_keys(key) {
             if let Some(entry) = store.get(&slot_key)? {
@@ -146,7 +151,10 @@ impl SharedMap {
                 Err(error) => return Err(error),
             }
         }
-        Err(StoreError::Host(format!("{}: compare-and-swap kept failing", self.prefix)))
+        Err(StoreError::Host(format!(
+            "{}: compare-and-swap kept failing",
+            self.prefix
+        )))
     }
 }
 
@@ -159,7 +167,10 @@ mod tests {
     fn stores_and_reads_back_until_expiry() {
         let store = MemoryStore::new();
         let map = SharedMap::new("t", 64);
-        assert_eq!(map.put(&store, "s1", b"alice", 100, 10), Ok(PutOutcome::Stored));
+        assert_eq!(
+            map.put(&store, "s1", b"alice", 100, 10),
+            Ok(PutOutcome::Stored)
+        );
         assert_eq!(map.get(&store, "s1", 105), Ok(Some(b"alice".to_vec())));
         assert_eq!(map.get(&store, "s1", 110), Ok(None));
         assert_eq!(map.get(&store, "s2", 105), Ok(None));
@@ -183,11 +194,20 @@ mod tests {
         for i in 0..10 {
             outcomes.push(map.put(&store, &format!("key{i}"), b"v", 0, 100));
         }
-        assert_eq!(outcomes.iter().filter(|o| **o == Ok(PutOutcome::Stored)).count(), 4);
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == Ok(PutOutcome::Stored))
+                .count(),
+            4
+        );
         assert!(outcomes.contains(&Ok(PutOutcome::Full)));
         assert!(store.len() <= 4);
         // once expired, slots are reclaimed
-        assert_eq!(map.put(&store, "late", b"v", 200, 100), Ok(PutOutcome::Stored));
+        assert_eq!(
+            map.put(&store, "late", b"v", 200, 100),
+            Ok(PutOutcome::Stored)
+        );
         assert_eq!(map.get(&store, "late", 201), Ok(Some(b"v".to_vec())));
     }
 
@@ -196,6 +216,9 @@ mod tests {
         let store = MemoryStore::new();
         store.fail_next_sets(100);
         let map = SharedMap::new("t", 8);
-        assert!(matches!(map.put(&store, "k", b"v", 0, 1), Err(StoreError::Host(_))));
+        assert!(matches!(
+            map.put(&store, "k", b"v", 0, 1),
+            Err(StoreError::Host(_))
+        ));
     }
 }

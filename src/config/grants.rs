@@ -38,7 +38,10 @@ impl GrantTable {
     /// Fails when a hash is already held by another grant.
     pub fn insert(&mut self, hash: TokenHash, grant: Rc<Grant>) -> Result<(), String> {
         if let Some(holder) = self.by_hash.get(&hash) {
-            return Err(format!("token hash is already used by grant \"{}\"", holder.name));
+            return Err(format!(
+                "token hash is already used by grant \"{}\"",
+                holder.name
+            ));
         }
         if !self.names.contains(&grant.name) {
             self.names.push(grant.name.clone());
@@ -74,8 +77,10 @@ pub fn parse_token_hash(text: &str) -> Result<TokenHash, String> {
     }
     let mut hash = [0u8; 32];
     for (out, pair) in hash.iter_mut().zip(bytes.chunks(2)) {
-        let digits = std::str::from_utf8(pair).map_err(|_| "a token hash must be hexadecimal".to_string())?;
-        *out = u8::from_str_radix(digits, 16).map_err(|_| "a token hash must be hexadecimal".to_string())?;
+        let digits = std::str::from_utf8(pair)
+            .map_err(|_| "a token hash must be hexadecimal".to_string())?;
+        *out = u8::from_str_radix(digits, 16)
+            .map_err(|_| "a token hash must be hexadecimal".to_string())?;
     }
     Ok(hash)
 }

@@ -77,11 +77,17 @@ impl fmt::Display for ConfigError {
             if i > 0 {
                 f.write_str("\n")?;
             }
-            let path = if problem.path.is_empty() { "/" } else { &problem.path };
+            let path = if problem.path.is_empty() {
+                "/"
+            } else {
+                &problem.path
+            };
             match (problem.line, problem.column) {
-                (Some(line), Some(column)) => {
-                    write!(f, "{path} (line {line}, column {column}): {}", problem.message)?
-                }
+                (Some(line), Some(column)) => write!(
+                    f,
+                    "{path} (line {line}, column {column}): {}",
+                    problem.message
+                )?,
                 _ => write!(f, "{path}: {}", problem.message)?,
             }
         }
@@ -99,7 +105,9 @@ impl Config {
                 message: format!("configuration is not valid JSON: {error}"),
             }],
         })?;
-        let is_bare_policy = value.as_object().is_some_and(|object| object.contains_key("version"));
+        let is_bare_policy = value
+            .as_object()
+            .is_some_and(|object| object.contains_key("version"));
         if is_bare_policy {
             let policy = Policy::from_json_text(text).map_err(|errors| ConfigError {
                 problems: errors

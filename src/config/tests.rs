@@ -14,7 +14,10 @@ fn problems(text: &str) -> String {
 
 #[test]
 fn token_hash_is_sha256_hex() {
-    let hex: String = hash_token("demo-token-alice").iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hash_token("demo-token-alice")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(hex, ALICE_HASH);
 }
 
@@ -45,7 +48,13 @@ fn wrapper_with_grants_and_named_policies() {
     assert!(config.settings.hide_denied_tools);
     assert_eq!(config.settings.max_body_bytes, 2048);
     assert_eq!(config.settings.max_json_depth, 16);
-    assert_eq!(config.grants.lookup("demo-token-alice").map(|g| g.name.as_str()), Some("alice"));
+    assert_eq!(
+        config
+            .grants
+            .lookup("demo-token-alice")
+            .map(|g| g.name.as_str()),
+        Some("alice")
+    );
     assert_eq!(config.grants.names(), ["alice", "ci"]);
     assert!(config.grants.lookup("nope").is_none());
 }
@@ -75,7 +84,10 @@ fn wrapper_errors_name_their_paths() {
         "/grants/4/token_sha256:",
         "/max_body_bytes:",
     ] {
-        assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in:\n{report}"
+        );
     }
 }
 

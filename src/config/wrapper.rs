@@ -62,7 +62,10 @@ pub(super) fn parse(value: &Value) -> Result<Config, ConfigError> {
         if !FIELDS.contains(&key.as_str()) {
             problems.add(
                 format!("/{}", escape(key)),
-                format!("unknown field \"{key}\"; expected one of {}", FIELDS.join(", ")),
+                format!(
+                    "unknown field \"{key}\"; expected one of {}",
+                    FIELDS.join(", ")
+                ),
             );
         }
     }
@@ -77,13 +80,17 @@ pub(super) fn parse(value: &Value) -> Result<Config, ConfigError> {
 
     if problems.0.is_empty() {
         Ok(Config {
-            metric_tools: super::named_tools(std::iter::once(default_policy.as_ref()).chain(named.values().map(Rc::as_ref))),
+            metric_tools: super::named_tools(
+                std::iter::once(default_policy.as_ref()).chain(named.values().map(Rc::as_ref)),
+            ),
             grants,
             settings,
             form: ConfigForm::Wrapper,
         })
     } else {
-        Err(ConfigError { problems: problems.0 })
+        Err(ConfigError {
+            problems: problems.0,
+        })
     }
 }
 
@@ -99,7 +106,10 @@ fn compile(value: &Value, pointer: &str, problems: &mut Problems) -> Option<Rc<P
     }
 }
 
-fn named_policies(object: &Map<String, Value>, problems: &mut Problems) -> HashMap<String, Rc<Policy>> {
+fn named_policies(
+    object: &Map<String, Value>,
+    problems: &mut Problems,
+) -> HashMap<String, Rc<Policy>> {
     let mut named = HashMap::new();
     match object.get("policies") {
         None => {}
@@ -114,7 +124,10 @@ fn named_policies(object: &Map<String, Value>, problems: &mut Problems) -> HashM
                 }
             }
         }
-        Some(_) => problems.add("/policies", "\"policies\" must be an object of name: policy"),
+        Some(_) => problems.add(
+            "/policies",
+            "\"policies\" must be an object of name: policy",
+        ),
     }
     named
 }
@@ -134,18 +147,31 @@ fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
     }
     match object.get("jwt_payload_metadata_key") {
         None => {}
-        Some(Value::String(key)) if !key.is_empty() => settings.jwt_payload_metadata_key = key.clone(),
-        Some(_) => problems.add("/jwt_payload_metadata_key", "must be a non-empty string: jwt_authn's payload_in_metadata"),
+        Some(Value::String(key)) if !key.is_empty() => {
+            settings.jwt_payload_metadata_key = key.clone()
+        }
+        Some(_) => problems.add(
+            "/jwt_payload_metadata_key",
+            "must be a non-empty string: jwt_authn's payload_in_metadata",
+        ),
     }
     settings
 }
 
-fn positive_integer(object: &Map<String, Value>, field: &str, most: u64, problems: &mut Problems) -> Option<usize> {
+fn positive_integer(
+    object: &Map<String, Value>,
+    field: &str,
+    most: u64,
+    problems: &mut Problems,
+) -> Option<usize> {
     let value = object.get(field)?;
     match value.as_u64() {
         Some(n) if (1..=most).contains(&n) => usize::try_from(n).ok(),
         _ => {
-            problems.add(format!("/{field}"), format!("must be a whole number from 1 to {most}"));
+            problems.add(
+                format!("/{field}"),
+                format!("must be a whole number from 1 to {most}"),
+            );
             None
         }
     }
@@ -162,7 +188,10 @@ fn grants(
         None => return table,
         Some(Value::Array(entries)) => entries,
         Some(_) => {
-            problems.add("/grants", "\"grants\" must be an array of {name, token_sha256, policy?}");
+            problems.add(
+                "/grants",
+                "\"grants\" must be an array of {name, token_sha256, policy?}",
+            );
             return table;
         }
     };
@@ -170,26 +199,38 @@ fn grants(
     for (index, entry) in entries.iter().enumerate() {
         let pointer = format!("/grants/{index}");
         let Some(grant) = entry.as_object() else {
-            problems.add(pointer, "a grant must be an object {name, token_sha256, policy?}");
+            problems.add(
+                pointer,
+                "a grant must be an object {name, token_sha256, policy?}",
+            );
             continue;
         };
         for key in grant.keys() {
             if !GRANT_FIELDS.contains(&key.as_str()) {
                 problems.add(
                     format!("{pointer}/{}", escape(key)),
-                    format!("unknown field \"{key}\"; expected one of {}", GRANT_FIELDS.join(", ")),
+                    format!(
+                        "unknown field \"{key}\"; expected one of {}",
+                        GRANT_FIELDS.join(", ")
+                    ),
                 );
             }
         }
         let name = match grant.get("name").and_then(Value::as_str) {
             Some(name) if !name.is_empty() => name,
             _ => {
-                problems.add(format!("{pointer}/name"), "a grant needs a non-empty string \"name\"");
+                problems.add(
+                    format!("{pointer}/name"),
+                    "a grant needs a non-empty string \"name\"",
+                );
                 continue;
             }
         };
         if seen_names.contains(&name) {
-            problems.add(format!("{pointer}/name"), format!("grant \"{name}\" is defined twice"));
+            problems.add(
+                format!("{pointer}/name"),
+                format!("grant \"{name}\" is defined twice"),
+            );
             continue;
         }
         seen_names.push(name);
@@ -206,7 +247,10 @@ fn grants(
                 }
             },
             Some(_) => {
-                problems.add(format!("{pointer}/policy"), "\"policy\" is the name of an entry under \"policies\"");
+                problems.add(
+                    format!("{pointer}/policy"),
+                    "\"policy\" is the name of an entry under \"policies\"",
+                );
                 continue;
             }
         };

@@ -39,7 +39,11 @@ extern "C" {
         buffer_data: *const u8,
         buffer_size: usize,
     ) -> u32;
-    fn proxy_get_header_map_pairs(map_type: u32, return_map_data: *mut *mut u8, return_map_size: *mut usize) -> u32;
+    fn proxy_get_header_map_pairs(
+        map_type: u32,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> u32;
     fn proxy_replace_header_map_value(
         map_type: u32,
         key_data: *const u8,
@@ -62,9 +66,19 @@ extern "C" {
         value_size: usize,
         cas: u32,
     ) -> u32;
-    fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_define_metric(
+        metric_type: u32,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
-    fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
+    fn proxy_set_property(
+        path_data: *const u8,
+        path_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
     fn proxy_get_property(
         path_data: *const u8,
         path_size: usize,
@@ -117,22 +131,33 @@ pub fn log_level() -> Result<u32, HostError> {
 
 pub fn now_nanos() -> Result<u64, HostError> {
     let mut nanos = 0u64;
-    check("get_current_time", unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
+    check("get_current_time", unsafe {
+        proxy_get_current_time_nanoseconds(&mut nanos)
+    })?;
     Ok(nanos)
 }
 
 pub fn get_buffer(buffer_type: u32, start: usize, max_size: usize) -> Result<Vec<u8>, HostError> {
     let mut data = null_mut();
     let mut size = 0usize;
-    let status = unsafe { proxy_get_buffer_bytes(buffer_type, start, max_size, &mut data, &mut size) };
+    let status =
+        unsafe { proxy_get_buffer_bytes(buffer_type, start, max_size, &mut data, &mut size) };
     match status {
         STATUS_OK => Ok(unsafe { take(data, size) }),
         STATUS_NOT_FOUND => Ok(Vec::new()),
-        other => Err(HostError::new("get_buffer_bytes", format!("status {other}"))),
+        other => Err(HostError::new(
+            "get_buffer_bytes",
+            format!("status {other}"),
+        )),
     }
 }
 
-pub fn set_buffer(buffer_type: u32, start: usize, size: usize, value: &[u8]) -> Result<(), HostError> {
+pub fn set_buffer(
+    buffer_type: u32,
+    start: usize,
+    size: usize,
+    value: &[u8],
+) -> Result<(), HostError> {
     check("set_buffer_bytes", unsafe {
         proxy_set_buffer_bytes(buffer_type, start, size, value.as_ptr(), value.len())
     })
@@ -145,13 +170,20 @@ pub fn get_header_map(map_type: u32) -> Result<Vec<(String, String)>, HostError>
         proxy_get_header_map_pairs(map_type, &mut data, &mut size)
     })?;
     let bytes = unsafe { take(data, size) };
-    decode_header_map(&bytes).ok_or_else(|| HostError::new("get_header_map_pairs", "malformed header map"))
+    decode_header_map(&bytes)
+        .ok_or_else(|| HostError::new("get_header_map_pairs", "malformed header map"))
 }
 
 pub fn set_header(map_type: u32, name: &str, value: Option<&str>) -> Result<(), HostError> {
     match value {
         Some(value) => check("replace_header_map_value", unsafe {
-            proxy_replace_header_map_value(map_type, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+            proxy_replace_header_map_value(
+                map_type,
+                name.as_ptr(),
+                name.len(),
+                value.as_ptr(),
+                value.len(),
+            )
         }),
         None => check("remove_header_map_value", unsafe {
             proxy_remove_header_map_value(map_type, name.as_ptr(), name.len())
@@ -164,7 +196,8 @@ pub fn get_shared_data(key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
     let mut data = null_mut();
     let mut size = 0usize;
     let mut cas = 0u32;
-    let status = unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) };
+    let status =
+        unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) };
     match status {
         STATUS_OK => Ok(Some((unsafe { take(data, size) }, cas))),
         STATUS_NOT_FOUND => Ok(None),
@@ -174,7 +207,8 @@ pub fn get_shared_data(key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
 
 /// `Ok(false)` on a CAS mismatch.
 pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<bool, HostError> {
-    let status = unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) };
+    let status =
+        unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) };
     match status {
         STATUS_OK => Ok(true),
         STATUS_CAS_MISMATCH => Ok(false),
@@ -193,7 +227,9 @@ pub fn define_metric(metric_type: u32, name: &str) -> Result<u32, HostError> {
 }
 
 pub fn increment_metric(id: u32, offset: i64) -> Result<(), HostError> {
-    check("increment_metric", unsafe { proxy_increment_metric(id, offset) })
+    check("increment_metric", unsafe {
+        proxy_increment_metric(id, offset)
+    })
 }
 
 /// Sets a one-segment property; Envoy keeps it as filter state `wasm.<name>`.
@@ -216,7 +252,11 @@ pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
     }
 }
 
-pub fn send_local_response(status: u32, headers: &[(String, String)], body: &[u8]) -> Result<(), HostError> {
+pub fn send_local_response(
+    status: u32,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<(), HostError> {
     let headers = encode_header_map(headers);
     let details = b"mcp_policy_filter";
     check("send_local_response", unsafe {
@@ -224,7 +264,11 @@ pub fn send_local_response(status: u32, headers: &[(String, String)], body: &[u8
             status,
             details.as_ptr(),
             details.len(),
-            if body.is_empty() { null() } else { body.as_ptr() },
+            if body.is_empty() {
+                null()
+            } else {
+                body.as_ptr()
+            },
             body.len(),
             headers.as_ptr(),
             headers.len(),

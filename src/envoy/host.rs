@@ -76,7 +76,12 @@ impl Host for EnvoyHost {
         abi::get_buffer(abi::BUFFER_RESPONSE_BODY, start, len)
     }
 
-    fn replace_response_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
+    fn replace_response_body(
+        &self,
+        start: usize,
+        len: usize,
+        data: &[u8],
+    ) -> Result<(), HostError> {
         abi::set_buffer(abi::BUFFER_RESPONSE_BODY, start, len, data)
     }
 

@@ -41,7 +41,11 @@ impl RootContext for PolicyRoot {
 
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         logger::follow_host_level();
-        let bytes = match abi::get_buffer(abi::BUFFER_PLUGIN_CONFIGURATION, 0, plugin_configuration_size) {
+        let bytes = match abi::get_buffer(
+            abi::BUFFER_PLUGIN_CONFIGURATION,
+            0,
+            plugin_configuration_size,
+        ) {
             Ok(bytes) => bytes,
             Err(error) => {
                 log::error!("cannot read the plugin configuration: {error}");
@@ -53,12 +57,19 @@ impl RootContext for PolicyRoot {
                 if config.grants.is_empty() {
                     log::warn!("configuration has no grants: every request will be answered 401");
                 }
-                log::info!("policy configuration loaded: {} grant(s)", config.grants.names().len());
+                log::info!(
+                    "policy configuration loaded: {} grant(s)",
+                    config.grants.names().len()
+                );
                 self.config = Some(Rc::new(config));
                 true
             }
             Err(error) => {
-                let kept = if self.config.is_some() { "; the previous configuration stays in force" } else { "" };
+                let kept = if self.config.is_some() {
+                    "; the previous configuration stays in force"
+                } else {
+                    ""
+                };
                 log::error!("rejected policy configuration{kept}:\n{error}");
                 false
             }
@@ -98,7 +109,10 @@ impl HttpContext for PolicyStream {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> WasmAction {
-        to_wasm(self.filter.on_request_body(&EnvoyHost, body_size, end_of_stream))
+        to_wasm(
+            self.filter
+                .on_request_body(&EnvoyHost, body_size, end_of_stream),
+        )
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> WasmAction {
@@ -110,6 +124,9 @@ impl HttpContext for PolicyStream {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> WasmAction {
-        to_wasm(self.filter.on_response_body(&EnvoyHost, body_size, end_of_stream))
+        to_wasm(
+            self.filter
+                .on_response_body(&EnvoyHost, body_size, end_of_stream),
+        )
     }
 }

@@ -47,7 +47,10 @@ impl StreamRewriter {
         if event.event.as_deref() == Some("endpoint") {
             if let Some(session) = legacy::session_of_path(event.data.trim()) {
                 if let Err(error) = sessions::bind(host, &session, &self.grant, now_secs) {
-                    log::error!("cannot bind legacy session to grant {}: {error}", self.grant);
+                    log::error!(
+                        "cannot bind legacy session to grant {}: {error}",
+                        self.grant
+                    );
                 }
                 self.legacy_session = Some(session);
             }
@@ -87,7 +90,9 @@ impl StreamRewriter {
             Ok(None) => event.raw,
             Ok(Some(filtered)) => reissue(&event, &filtered),
             Err(error) => {
-                log::error!("unreadable tools/list result on a stream ({error}); replaced with an error");
+                log::error!(
+                    "unreadable tools/list result on a stream ({error}); replaced with an error"
+                );
                 let reply = crate::mcp::error_response(
                     Some(&id),
                     crate::mcp::INTERNAL_ERROR,

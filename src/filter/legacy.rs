@@ -39,7 +39,13 @@ pub fn remember(
     reply: &[u8],
     now_secs: u64,
 ) -> Result<PutOutcome, StoreError> {
-    PENDING_REFUSALS.put(store, &pending_key(session, id), reply, now_secs, PENDING_TTL_SECS)
+    PENDING_REFUSALS.put(
+        store,
+        &pending_key(session, id),
+        reply,
+        now_secs,
+        PENDING_TTL_SECS,
+    )
 }
 
 pub fn pending_reply(
@@ -54,7 +60,12 @@ pub fn pending_reply(
 /// The body forwarded in place of refused messages: one ping per id (a batch
 /// when there are several).
 pub fn pings(ids: &[RequestId]) -> Vec<u8> {
-    let ping = |id: &RequestId| format!(r#"{{"jsonrpc":"2.0","id":{},"method":"ping"}}"#, id.as_json());
+    let ping = |id: &RequestId| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{},"method":"ping"}}"#,
+            id.as_json()
+        )
+    };
     match ids {
         [single] => ping(single).into_bytes(),
         many => format!("[{}]", many.iter().map(ping).collect::<Vec<_>>().join(",")).into_bytes(),
@@ -67,8 +78,14 @@ mod tests {
 
     #[test]
     fn finds_the_session_in_either_sdk_spelling() {
-        assert_eq!(session_of_path("/messages?sessionId=abc").as_deref(), Some("abc"));
-        assert_eq!(session_of_path("/messages/?session_id=0f3e&x=1").as_deref(), Some("0f3e"));
+        assert_eq!(
+            session_of_path("/messages?sessionId=abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            session_of_path("/messages/?session_id=0f3e&x=1").as_deref(),
+            Some("0f3e")
+        );
         assert_eq!(session_of_path("/mcp"), None);
         assert_eq!(session_of_path("/messages?sessionId="), None);
     }
@@ -76,7 +93,10 @@ mod tests {
     #[test]
     fn pings_keep_the_ids() {
         let one = RequestId::from_integer(7).map(|id| pings(&[id]));
-        assert_eq!(one.as_deref(), Some(&br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#[..]));
+        assert_eq!(
+            one.as_deref(),
+            Some(&br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#[..])
+        );
         let two = pings(&[RequestId::from_string("a"), RequestId::from_string("b")]);
         assert_eq!(
             two,

@@ -27,7 +27,11 @@ impl Subject<'_> {
 }
 
 pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
-    let prefix = if limit.dry_run { SHADOW_PREFIX } else { ENFORCED_PREFIX };
+    let prefix = if limit.dry_run {
+        SHADOW_PREFIX
+    } else {
+        ENFORCED_PREFIX
+    };
     let scope = match &limit.scope {
         Scope::Grant => format!("grant:{}", subject.grant),
         Scope::Global => "global".to_string(),
@@ -91,7 +95,8 @@ pub fn charge(
     }
     let mut shadow_refused = Vec::new();
     for (spec, index) in shadow.iter().zip(&shadow_index) {
-        if let Err(LimitError::Exhausted(_)) = reserve(store, now_secs, std::slice::from_ref(spec)) {
+        if let Err(LimitError::Exhausted(_)) = reserve(store, now_secs, std::slice::from_ref(spec))
+        {
             shadow_refused.push(*index);
         }
     }

@@ -12,7 +12,11 @@ use crate::shared_map::SharedMap;
 const PARAM_MAPS: SharedMap = SharedMap::new("mcp-policy/v1/toolhdr", 4096);
 const PARAM_MAP_TTL_SECS: u64 = 86_400;
 
-pub fn learned_params(store: &dyn SharedStore, tool: &str, now_secs: u64) -> Option<Vec<ParamHeader>> {
+pub fn learned_params(
+    store: &dyn SharedStore,
+    tool: &str,
+    now_secs: u64,
+) -> Option<Vec<ParamHeader>> {
     let bytes = PARAM_MAPS.get(store, tool, now_secs).ok()??;
     let entries: Vec<Value> = serde_json::from_slice(&bytes).ok()?;
     entries
@@ -50,7 +54,10 @@ pub fn learn(store: &dyn SharedStore, body: &[u8], now_secs: u64) {
             continue;
         };
         for tool in tools {
-            let (Some(name), Some(schema)) = (tool.get("name").and_then(Value::as_str), tool.get("inputSchema")) else {
+            let (Some(name), Some(schema)) = (
+                tool.get("name").and_then(Value::as_str),
+                tool.get("inputSchema"),
+            ) else {
                 continue;
             };
             let params = param_headers(schema);
@@ -68,7 +75,18 @@ pub fn learn(store: &dyn SharedStore, body: &[u8], now_secs: u64) {
     }
 }
 
-fn store_map(store: &dyn SharedStore, tool: &str, map: &Value, now_secs: u64) -> Result<(), StoreError> {
-    PARAM_MAPS.put(store, tool, map.to_string().as_bytes(), now_secs, PARAM_MAP_TTL_SECS)?;
+fn store_map(
+    store: &dyn SharedStore,
+    tool: &str,
+    map: &Value,
+    now_secs: u64,
+) -> Result<(), StoreError> {
+    PARAM_MAPS.put(
+        store,
+        tool,
+        map.to_string().as_bytes(),
+        now_secs,
+        PARAM_MAP_TTL_SECS,
+    )?;
     Ok(())
 }

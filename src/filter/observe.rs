@@ -54,7 +54,11 @@ pub struct Audit {
 /// Tool names in metric names: the policy's own names, anything else as
 /// `other`, so that clients cannot grow the metric set.
 pub fn tool_bucket<'a>(tool: &'a str, named: &std::collections::HashSet<String>) -> &'a str {
-    if named.contains(tool) && tool.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+    if named.contains(tool)
+        && tool
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
         tool
     } else {
         OTHER_TOOL
@@ -73,7 +77,11 @@ pub fn count(host: &dyn Host, name: &str, delta: u64) {
 pub fn publish(host: &dyn Host, outcome: Outcome, audit: &Audit, tool: Option<&str>) {
     count(host, &format!("decisions.outcome.{}", outcome.as_str()), 1);
     if let Some(tool) = tool {
-        count(host, &format!("tool_decisions.tool.{tool}.outcome.{}", outcome.as_str()), 1);
+        count(
+            host,
+            &format!("tool_decisions.tool.{tool}.outcome.{}", outcome.as_str()),
+            1,
+        );
     }
     let decide_micros = audit.decide_micros.to_string();
     let arg_keys = audit.arg_keys.join(",");
@@ -86,7 +94,10 @@ pub fn publish(host: &dyn Host, outcome: Outcome, audit: &Audit, tool: Option<&s
         ("mcp_policy_method", audit.method.as_deref()),
         ("mcp_policy_tool", audit.target.as_deref()),
         ("mcp_policy_limit", audit.limit.as_deref()),
-        ("mcp_policy_arg_keys", (!arg_keys.is_empty()).then_some(arg_keys.as_str())),
+        (
+            "mcp_policy_arg_keys",
+            (!arg_keys.is_empty()).then_some(arg_keys.as_str()),
+        ),
         ("mcp_policy_decide_us", Some(decide_micros.as_str())),
     ];
     for (name, value) in fields {

@@ -157,7 +157,11 @@ fn read_reply(message: &[u8], id: &RequestId) -> Option<(Verdict, Option<String>
         } else if let Some(result) = message.get("result") {
             let task = result
                 .pointer("/task/taskId")
-                .or_else(|| result.get("taskId").filter(|_| result.get("resultType").and_then(Value::as_str) == Some("task")))
+                .or_else(|| {
+                    result.get("taskId").filter(|_| {
+                        result.get("resultType").and_then(Value::as_str) == Some("task")
+                    })
+                })
                 .and_then(Value::as_str)
                 .map(str::to_string);
             Some((Verdict::Keep, task))
@@ -178,7 +182,11 @@ mod tests {
     #[test]
     fn http_failures_refund() {
         for status in [400, 404, 429, 500, 503, 504] {
-            assert_eq!(watch().on_headers(Some(status), "application/json"), Verdict::Refund, "{status}");
+            assert_eq!(
+                watch().on_headers(Some(status), "application/json"),
+                Verdict::Refund,
+                "{status}"
+            );
         }
         assert_eq!(watch().on_headers(Some(202), ""), Verdict::Keep);
     }
@@ -186,9 +194,18 @@ mod tests {
     #[test]
     fn json_error_reply_refunds_and_tool_errors_do_not() {
         let mut w = watch();
-        assert_eq!(w.on_headers(Some(200), "application/json"), Verdict::Pending);
-        assert_eq!(w.on_body(br#"{"jsonrpc":"2.0","id":7,"#, false), Verdict::Pending);
-        assert_eq!(w.on_body(br#""error":{"code":-32603,"message":"x"}}"#, true), Verdict::Refund);
+        assert_eq!(
+            w.on_headers(Some(200), "application/json"),
+            Verdict::Pending
+        );
+        assert_eq!(
+            w.on_body(br#"{"jsonrpc":"2.0","id":7,"#, false),
+            Verdict::Pending
+        );
+        assert_eq!(
+            w.on_body(br#""error":{"code":-32603,"message":"x"}}"#, true),
+            Verdict::Refund
+        );
 
         let mut w = watch();
         w.on_headers(Some(200), "application/json; charset=utf-8");
@@ -199,7 +216,10 @@ mod tests {
     #[test]
     fn event_stream_reply_is_found_among_other_events() {
         let mut w = watch();
-        assert_eq!(w.on_headers(Some(200), "text/event-stream"), Verdict::Pending);
+        assert_eq!(
+            w.on_headers(Some(200), "text/event-stream"),
+            Verdict::Pending
+        );
         let progress = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
         assert_eq!(w.on_body(progress, false), Verdict::Pending);
         let error = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-1,\"message\":\"m\"}}\n\n";
@@ -217,7 +237,8 @@ mod tests {
     fn the_task_a_reply_creates_is_reported() {
         let mut w = watch();
         w.on_headers(Some(200), "application/json");
-        let created = br#"{"jsonrpc":"2.0","id":7,"result":{"task":{"taskId":"t-42","status":"working"}}}"#;
+        let created =
+            br#"{"jsonrpc":"2.0","id":7,"result":{"task":{"taskId":"t-42","status":"working"}}}"#;
         assert_eq!(w.on_body(created, true), Verdict::Keep);
         assert_eq!(w.take_task_id().as_deref(), Some("t-42"));
     }

@@ -104,7 +104,10 @@ pub fn single(refusal: &Refusal) -> LocalReply {
     match refusal_body(refusal) {
         Some(body) => {
             let mut reply = json_reply(200, body);
-            if let Reason::RateLimited { retry_after_secs, .. } = &refusal.reason {
+            if let Reason::RateLimited {
+                retry_after_secs, ..
+            } = &refusal.reason
+            {
                 reply
                     .headers
                     .push(("retry-after".into(), retry_after_secs.to_string()));

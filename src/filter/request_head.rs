@@ -100,15 +100,32 @@ mod tests {
     use super::*;
 
     fn head(pairs: &[(&str, &str)]) -> RequestHead {
-        RequestHead::from_headers(pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect())
+        RequestHead::from_headers(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
     fn reads_bearer_tokens() {
-        assert_eq!(head(&[("authorization", "Bearer abc")]).bearer, Bearer::Token("abc".into()));
-        assert_eq!(head(&[("Authorization", "bearer  abc ")]).bearer, Bearer::Token("abc".into()));
-        assert_eq!(head(&[("authorization", "Basic abc")]).bearer, Bearer::Malformed);
-        assert_eq!(head(&[("authorization", "Bearer")]).bearer, Bearer::Malformed);
+        assert_eq!(
+            head(&[("authorization", "Bearer abc")]).bearer,
+            Bearer::Token("abc".into())
+        );
+        assert_eq!(
+            head(&[("Authorization", "bearer  abc ")]).bearer,
+            Bearer::Token("abc".into())
+        );
+        assert_eq!(
+            head(&[("authorization", "Basic abc")]).bearer,
+            Bearer::Malformed
+        );
+        assert_eq!(
+            head(&[("authorization", "Bearer")]).bearer,
+            Bearer::Malformed
+        );
         assert_eq!(head(&[]).bearer, Bearer::Missing);
         assert_eq!(
             head(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]).bearer,

@@ -27,9 +27,15 @@ pub enum ResponsePlan {
     /// A GET stream: every event passes as it arrives, rewritten where needed.
     Stream(Box<super::event_stream::StreamRewriter>),
     /// A `tools/list` was forwarded; its response has not been seen yet.
-    ToolsList { ids: Vec<RequestId>, visibility: Visibility },
+    ToolsList {
+        ids: Vec<RequestId>,
+        visibility: Visibility,
+    },
     /// `application/json`: buffered whole, then rewritten.
-    ToolsListJson { ids: Vec<RequestId>, visibility: Visibility },
+    ToolsListJson {
+        ids: Vec<RequestId>,
+        visibility: Visibility,
+    },
     /// `text/event-stream`: rewritten event by event as it streams.
     ToolsListStream {
         filter: ToolsListStreamFilter,

@@ -19,16 +19,31 @@ pub enum Binding {
 }
 
 /// Binds `session` to `grant` if it is unbound; reports whose it is.
-pub fn bind(store: &dyn SharedStore, session: &str, grant: &str, now_secs: u64) -> Result<Binding, StoreError> {
+pub fn bind(
+    store: &dyn SharedStore,
+    session: &str,
+    grant: &str,
+    now_secs: u64,
+) -> Result<Binding, StoreError> {
     bind_key(store, format!("s\u{1f}{session}"), grant, now_secs)
 }
 
 /// Binds a task id to `grant` if it is unbound; reports whose it is.
-pub fn bind_task(store: &dyn SharedStore, task: &str, grant: &str, now_secs: u64) -> Result<Binding, StoreError> {
+pub fn bind_task(
+    store: &dyn SharedStore,
+    task: &str,
+    grant: &str,
+    now_secs: u64,
+) -> Result<Binding, StoreError> {
     bind_key(store, format!("t\u{1f}{task}"), grant, now_secs)
 }
 
-fn bind_key(store: &dyn SharedStore, key: String, grant: &str, now_secs: u64) -> Result<Binding, StoreError> {
+fn bind_key(
+    store: &dyn SharedStore,
+    key: String,
+    grant: &str,
+    now_secs: u64,
+) -> Result<Binding, StoreError> {
     match BINDINGS.get(store, &key, now_secs)? {
         Some(owner) if owner != grant.as_bytes() => return Ok(Binding::Foreign),
         _ => {}

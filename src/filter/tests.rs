@@ -54,7 +54,12 @@ fn post_headers(token: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// Runs one request through a filter; returns the request-side action.
-fn send(filter: &mut HttpFilter, host: &FakeHost, headers: Vec<(String, String)>, body: &[u8]) -> Action {
+fn send(
+    filter: &mut HttpFilter,
+    host: &FakeHost,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+) -> Action {
     *host.request_headers.borrow_mut() = headers;
     host.replies.borrow_mut().clear();
     if body.is_empty() {
@@ -75,7 +80,9 @@ fn call(tool: &str, id: u64) -> Vec<u8> {
 }
 
 fn reply_json(host: &FakeHost) -> (u32, Value) {
-    let Some(reply) = host.last_reply() else { panic!("no local reply") };
+    let Some(reply) = host.last_reply() else {
+        panic!("no local reply")
+    };
     let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     (reply.status, body)
 }
@@ -84,11 +91,22 @@ fn reply_json(host: &FakeHost) -> (u32, Value) {
 fn allowed_call_is_forwarded_without_credentials() {
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("get_server_status", 1)), Action::Continue);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("get_server_status", 1)
+        ),
+        Action::Continue
+    );
     assert!(host.replies.borrow().is_empty());
     assert_eq!(host.request_header("authorization"), None);
     assert_eq!(host.request_header("cookie"), None);
-    assert_eq!(host.request_header("accept-encoding").as_deref(), Some("identity"));
+    assert_eq!(
+        host.request_header("accept-encoding").as_deref(),
+        Some("identity")
+    );
 }
 
 #[test]
@@ -100,9 +118,15 @@ fn headers_are_held_until_the_body_is_decided() {
     let body = call("get_server_status", 1);
     let (first, _) = body.split_at(10);
     *host.request_body.borrow_mut() = first.to_vec();
-    assert_eq!(filter.on_request_body(&host, first.len(), false), Action::Pause);
+    assert_eq!(
+        filter.on_request_body(&host, first.len(), false),
+        Action::Pause
+    );
     *host.request_body.borrow_mut() = body.clone();
-    assert_eq!(filter.on_request_body(&host, body.len(), true), Action::Continue);
+    assert_eq!(
+        filter.on_request_body(&host, body.len(), true),
+        Action::Continue
+    );
 }
 
 #[test]
@@ -113,7 +137,10 @@ fn trailers_end_the_body() {
     assert_eq!(filter.on_request_headers(&host, false), Action::Pause);
     let body = call("create_invoice", 4);
     *host.request_body.borrow_mut() = body.clone();
-    assert_eq!(filter.on_request_body(&host, body.len(), false), Action::Pause);
+    assert_eq!(
+        filter.on_request_body(&host, body.len(), false),
+        Action::Pause
+    );
     assert_eq!(filter.on_request_trailers(&host), Action::Pause);
     let (status, reply) = reply_json(&host);
     assert_eq!(status, 200);
@@ -124,24 +151,43 @@ fn trailers_end_the_body() {
 fn denied_call_gets_policylayer_denial() {
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("create_invoice", 9)), Action::Pause);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("create_invoice", 9)
+        ),
+        Action::Pause
+    );
     let (status, reply) = reply_json(&host);
     assert_eq!(status, 200);
     assert_eq!(reply["id"], json!(9));
     assert_eq!(reply["result"]["isError"], json!(true));
     let text = reply["result"]["content"][0]["text"].as_str().unwrap_or("");
     assert!(text.starts_with("[POLICY DENIED] "), "{text}");
-    assert_eq!(reply["result"]["_meta"]["mcp-policy/rule"], json!("(default deny)"));
+    assert_eq!(
+        reply["result"]["_meta"]["mcp-policy/rule"],
+        json!("(default deny)")
+    );
 }
 
 #[test]
 fn hidden_tool_is_an_unknown_tool() {
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    send(&mut filter, &host, post_headers(Some(ALICE)), &call("delete_instance", 3));
+    send(
+        &mut filter,
+        &host,
+        post_headers(Some(ALICE)),
+        &call("delete_instance", 3),
+    );
     let (status, reply) = reply_json(&host);
     assert_eq!(status, 200);
-    assert_eq!(reply, json!({"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Unknown tool: delete_instance"}}));
+    assert_eq!(
+        reply,
+        json!({"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Unknown tool: delete_instance"}})
+    );
 }
 
 #[test]
@@ -149,10 +195,23 @@ fn missing_or_unknown_token_is_401_with_the_request_id() {
     for token in [None, Some("wrong")] {
         let host = FakeHost::default();
         let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-        assert_eq!(send(&mut filter, &host, post_headers(token), &call("get_server_status", 77)), Action::Pause);
-        let Some(reply) = host.last_reply() else { panic!("no reply") };
+        assert_eq!(
+            send(
+                &mut filter,
+                &host,
+                post_headers(token),
+                &call("get_server_status", 77)
+            ),
+            Action::Pause
+        );
+        let Some(reply) = host.last_reply() else {
+            panic!("no reply")
+        };
         assert_eq!(reply.status, 401);
-        assert!(reply.headers.iter().any(|(n, v)| n == "www-authenticate" && v.starts_with("Bearer")));
+        assert!(reply
+            .headers
+            .iter()
+            .any(|(n, v)| n == "www-authenticate" && v.starts_with("Bearer")));
         let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
         assert_eq!(body["id"], json!(77));
         assert_eq!(body["error"]["code"], json!(super::UNAUTHENTICATED));
@@ -163,7 +222,10 @@ fn missing_or_unknown_token_is_401_with_the_request_id() {
 fn bodyless_requests_need_a_token_too() {
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    let get = vec![(":method".to_string(), "GET".to_string()), (":path".to_string(), "/mcp".to_string())];
+    let get = vec![
+        (":method".to_string(), "GET".to_string()),
+        (":path".to_string(), "/mcp".to_string()),
+    ];
     assert_eq!(send(&mut filter, &host, get.clone(), b""), Action::Pause);
     assert_eq!(host.last_reply().map(|r| r.status), Some(401));
 
@@ -178,9 +240,15 @@ fn bodyless_requests_need_a_token_too() {
 fn post_without_body_is_a_parse_error() {
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), b""), Action::Pause);
+    assert_eq!(
+        send(&mut filter, &host, post_headers(Some(ALICE)), b""),
+        Action::Pause
+    );
     let (status, reply) = reply_json(&host);
-    assert_eq!((status, reply["error"]["code"].clone()), (400, json!(-32700)));
+    assert_eq!(
+        (status, reply["error"]["code"].clone()),
+        (400, json!(-32700))
+    );
 }
 
 #[test]
@@ -192,23 +260,44 @@ fn bare_policy_config_refuses_everyone_and_says_why() {
     };
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config);
-    send(&mut filter, &host, post_headers(Some(ALICE)), &call("get_server_status", 1));
+    send(
+        &mut filter,
+        &host,
+        post_headers(Some(ALICE)),
+        &call("get_server_status", 1),
+    );
     let (status, reply) = reply_json(&host);
     assert_eq!(status, 401);
     let message = reply["error"]["message"].as_str().unwrap_or("");
-    assert!(message.contains("bare policy") && message.contains("grants"), "{message}");
+    assert!(
+        message.contains("bare policy") && message.contains("grants"),
+        "{message}"
+    );
 }
 
 #[test]
 fn malformed_bodies_are_400_and_keep_the_id() {
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    send(&mut filter, &host, post_headers(Some(ALICE)), br#"{"jsonrpc":"2.0","id":12,"method":"#);
+    send(
+        &mut filter,
+        &host,
+        post_headers(Some(ALICE)),
+        br#"{"jsonrpc":"2.0","id":12,"method":"#,
+    );
     let (status, reply) = reply_json(&host);
-    assert_eq!((status, reply["error"]["code"].clone()), (400, json!(-32700)));
+    assert_eq!(
+        (status, reply["error"]["code"].clone()),
+        (400, json!(-32700))
+    );
 
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    send(&mut filter, &host, post_headers(Some(ALICE)), br#"{"jsonrpc":"2.0","id":13,"method":7}"#);
+    send(
+        &mut filter,
+        &host,
+        post_headers(Some(ALICE)),
+        br#"{"jsonrpc":"2.0","id":13,"method":7}"#,
+    );
     let (status, reply) = reply_json(&host);
     assert_eq!((status, reply["id"].clone()), (400, json!(13)));
 }
@@ -226,15 +315,28 @@ fn content_type_and_encoding_are_checked() {
         let mut headers = post_headers(Some(ALICE));
         headers.retain(|(n, _)| n != name);
         headers.push((name.to_string(), value.to_string()));
-        assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 1)), Action::Pause);
-        assert_eq!(host.last_reply().map(|r| r.status), Some(expected), "{name}: {value}");
+        assert_eq!(
+            send(&mut filter, &host, headers, &call("get_server_status", 1)),
+            Action::Pause
+        );
+        assert_eq!(
+            host.last_reply().map(|r| r.status),
+            Some(expected),
+            "{name}: {value}"
+        );
     }
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
     let mut headers = post_headers(Some(ALICE));
     headers.retain(|(n, _)| n != "content-type");
-    headers.push(("Content-Type".into(), "Application/JSON; charset=utf-8".into()));
-    assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 1)), Action::Continue);
+    headers.push((
+        "Content-Type".into(),
+        "Application/JSON; charset=utf-8".into(),
+    ));
+    assert_eq!(
+        send(&mut filter, &host, headers, &call("get_server_status", 1)),
+        Action::Continue
+    );
 }
 
 #[test]
@@ -251,7 +353,10 @@ fn body_over_the_limit_is_413_as_it_streams() {
 #[test]
 fn rate_limit_is_per_grant_and_shared_across_workers() {
     let store = MemoryStore::new();
-    let workers = [FakeHost::with_store(store.clone()), FakeHost::with_store(store.clone())];
+    let workers = [
+        FakeHost::with_store(store.clone()),
+        FakeHost::with_store(store.clone()),
+    ];
     for worker in &workers {
         worker.now_millis.set(1_795_505_460_000);
     }
@@ -259,31 +364,70 @@ fn rate_limit_is_per_grant_and_shared_across_workers() {
     for i in 0..30u64 {
         let host = &workers[(i % 2) as usize];
         let mut filter = HttpFilter::new(Rc::clone(&config));
-        assert_eq!(send(&mut filter, host, post_headers(Some(ALICE)), &call("logout_instance", i)), Action::Continue);
+        assert_eq!(
+            send(
+                &mut filter,
+                host,
+                post_headers(Some(ALICE)),
+                &call("logout_instance", i)
+            ),
+            Action::Continue
+        );
     }
     let host = &workers[0];
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, host, post_headers(Some(ALICE)), &call("logout_instance", 31)), Action::Pause);
-    let Some(reply) = host.last_reply() else { panic!("no reply") };
-    assert!(reply.headers.contains(&("retry-after".to_string(), "60".to_string())));
+    assert_eq!(
+        send(
+            &mut filter,
+            host,
+            post_headers(Some(ALICE)),
+            &call("logout_instance", 31)
+        ),
+        Action::Pause
+    );
+    let Some(reply) = host.last_reply() else {
+        panic!("no reply")
+    };
+    assert!(reply
+        .headers
+        .contains(&("retry-after".to_string(), "60".to_string())));
     let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     assert_eq!(
         body["result"]["content"][0]["text"],
         json!("[POLICY DENIED] Rate limit of 30 per minute reached. Try again later.")
     );
-    assert_eq!(body["result"]["_meta"]["mcp-policy/retryAfterSeconds"], json!(60));
+    assert_eq!(
+        body["result"]["_meta"]["mcp-policy/retryAfterSeconds"],
+        json!(60)
+    );
     assert_eq!(
         body["result"]["_meta"]["mcp-policy/rule"],
         json!("/tools/logout_instance/limits/logout_instance_rate")
     );
 
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &workers[1], post_headers(Some(BOB)), &call("logout_instance", 1)), Action::Continue);
+    assert_eq!(
+        send(
+            &mut filter,
+            &workers[1],
+            post_headers(Some(BOB)),
+            &call("logout_instance", 1)
+        ),
+        Action::Continue
+    );
 
     // the next window admits again
     workers[0].now_millis.set(1_795_505_520_000);
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &workers[0], post_headers(Some(ALICE)), &call("logout_instance", 32)), Action::Continue);
+    assert_eq!(
+        send(
+            &mut filter,
+            &workers[0],
+            post_headers(Some(ALICE)),
+            &call("logout_instance", 32)
+        ),
+        Action::Continue
+    );
 }
 
 #[test]
@@ -291,7 +435,15 @@ fn counter_store_failure_fails_closed() {
     let host = FakeHost::default();
     host.store.fail_next_sets(100);
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("logout_instance", 1)), Action::Pause);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("logout_instance", 1)
+        ),
+        Action::Pause
+    );
     let (status, reply) = reply_json(&host);
     assert_eq!(status, 200);
     assert_eq!(reply["result"]["isError"], json!(true));
@@ -315,10 +467,20 @@ fn batch_with_a_refused_element_forwards_nothing() {
         {"jsonrpc":"2.0","method":"notifications/initialized"},
         {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_invoice","arguments":{}}}
     ]);
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), batch.to_string().as_bytes()), Action::Pause);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            batch.to_string().as_bytes()
+        ),
+        Action::Pause
+    );
     let (status, reply) = reply_json(&host);
     assert_eq!(status, 200);
-    let Some(replies) = reply.as_array() else { panic!("not an array: {reply}") };
+    let Some(replies) = reply.as_array() else {
+        panic!("not an array: {reply}")
+    };
     assert_eq!(replies.len(), 2);
     assert_eq!(replies[0]["id"], json!(1));
     assert_eq!(replies[0]["error"]["code"], json!(-32600));
@@ -330,7 +492,15 @@ fn batch_with_a_refused_element_forwards_nothing() {
         {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_server_status"}},
         {"jsonrpc":"2.0","id":2,"method":"tools/list"}
     ]);
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), allowed.to_string().as_bytes()), Action::Continue);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            allowed.to_string().as_bytes()
+        ),
+        Action::Continue
+    );
 }
 
 fn tools_list_response(id: u64) -> Value {
@@ -344,13 +514,21 @@ fn tools_list_response(id: u64) -> Value {
 fn listed_names(body: &Value) -> Vec<String> {
     body["result"]["tools"]
         .as_array()
-        .map(|tools| tools.iter().filter_map(|t| t["name"].as_str().map(str::to_string)).collect())
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn forward_tools_list(filter: &mut HttpFilter, host: &FakeHost, id: u64) {
     let request = json!({"jsonrpc":"2.0","id":id,"method":"tools/list"}).to_string();
-    assert_eq!(send(filter, host, post_headers(Some(ALICE)), request.as_bytes()), Action::Continue);
+    assert_eq!(
+        send(filter, host, post_headers(Some(ALICE)), request.as_bytes()),
+        Action::Continue
+    );
 }
 
 #[test]
@@ -360,7 +538,10 @@ fn tools_list_json_response_loses_hidden_tools() {
         (true, vec!["get_server_status"]),
     ] {
         let host = FakeHost::default();
-        let mut filter = HttpFilter::new(config(seed_policy(), json!({"hide_denied_tools": hide_denied})));
+        let mut filter = HttpFilter::new(config(
+            seed_policy(),
+            json!({"hide_denied_tools": hide_denied}),
+        ));
         forward_tools_list(&mut filter, &host, 5);
         let body = tools_list_response(5).to_string().into_bytes();
         *host.response_headers.borrow_mut() = vec![
@@ -371,9 +552,16 @@ fn tools_list_json_response_loses_hidden_tools() {
         assert_eq!(filter.on_response_headers(&host, false), Action::Continue);
         assert_eq!(host.response_header("content-length"), None);
         *host.response_body.borrow_mut() = body.clone();
-        assert_eq!(filter.on_response_body(&host, body.len(), false), Action::Pause);
-        assert_eq!(filter.on_response_body(&host, body.len(), true), Action::Continue);
-        let rewritten: Value = serde_json::from_slice(&host.response_body.borrow()).unwrap_or(Value::Null);
+        assert_eq!(
+            filter.on_response_body(&host, body.len(), false),
+            Action::Pause
+        );
+        assert_eq!(
+            filter.on_response_body(&host, body.len(), true),
+            Action::Continue
+        );
+        let rewritten: Value =
+            serde_json::from_slice(&host.response_body.borrow()).unwrap_or(Value::Null);
         assert_eq!(listed_names(&rewritten), expected);
         assert_eq!(rewritten["result"]["nextCursor"], json!("abc"));
     }
@@ -397,25 +585,39 @@ fn tools_list_event_stream_is_rewritten_as_it_streams() {
     let cut = progress.len() + 20;
     for (index, chunk) in [&bytes[..cut], &bytes[cut..]].iter().enumerate() {
         *host.response_body.borrow_mut() = chunk.to_vec();
-        assert_eq!(filter.on_response_body(&host, chunk.len(), index == 1), Action::Continue);
+        assert_eq!(
+            filter.on_response_body(&host, chunk.len(), index == 1),
+            Action::Continue
+        );
         emitted.extend(host.response_body.borrow().iter());
     }
     let text = String::from_utf8(emitted).unwrap_or_default();
-    assert!(text.starts_with(progress), "other events pass unchanged: {text}");
+    assert!(
+        text.starts_with(progress),
+        "other events pass unchanged: {text}"
+    );
     let data = text[progress.len()..]
         .lines()
         .filter_map(|line| line.strip_prefix("data:"))
         .collect::<Vec<_>>()
         .join("\n");
     let rewritten: Value = serde_json::from_str(data.trim()).unwrap_or(Value::Null);
-    assert_eq!(listed_names(&rewritten), vec!["get_server_status", "create_invoice"]);
+    assert_eq!(
+        listed_names(&rewritten),
+        vec!["get_server_status", "create_invoice"]
+    );
 }
 
 #[test]
 fn local_replies_pass_the_response_path_untouched() {
     let host = FakeHost::default();
     let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    send(&mut filter, &host, post_headers(Some(ALICE)), &call("create_invoice", 1));
+    send(
+        &mut filter,
+        &host,
+        post_headers(Some(ALICE)),
+        &call("create_invoice", 1),
+    );
     *host.response_headers.borrow_mut() = vec![("content-type".into(), "application/json".into())];
     assert_eq!(filter.on_response_headers(&host, false), Action::Continue);
     *host.response_body.borrow_mut() = b"{}".to_vec();
@@ -431,9 +633,21 @@ fn legacy_transport_forwards_a_ping_and_rewrites_its_reply_on_the_stream() {
     let mut headers = post_headers(Some(ALICE));
     headers.retain(|(n, _)| n != ":path");
     headers.push((":path".into(), "/messages/?session_id=abc123".into()));
-    assert_eq!(send(&mut filter, &post_host, headers, &call("create_invoice", 21)), Action::Continue);
-    assert!(post_host.replies.borrow().is_empty(), "no local reply on the legacy transport");
-    let forwarded: Value = serde_json::from_slice(&post_host.request_body.borrow()).unwrap_or(Value::Null);
+    assert_eq!(
+        send(
+            &mut filter,
+            &post_host,
+            headers,
+            &call("create_invoice", 21)
+        ),
+        Action::Continue
+    );
+    assert!(
+        post_host.replies.borrow().is_empty(),
+        "no local reply on the legacy transport"
+    );
+    let forwarded: Value =
+        serde_json::from_slice(&post_host.request_body.borrow()).unwrap_or(Value::Null);
     assert_eq!(forwarded, json!({"jsonrpc":"2.0","id":21,"method":"ping"}));
     let length = post_host.request_body.borrow().len().to_string();
     assert_eq!(post_host.request_header("content-length"), Some(length));
@@ -447,15 +661,22 @@ fn legacy_transport_forwards_a_ping_and_rewrites_its_reply_on_the_stream() {
         ("authorization".to_string(), format!("Bearer {ALICE}")),
     ];
     assert_eq!(send(&mut stream, &get_host, get, b""), Action::Continue);
-    *get_host.response_headers.borrow_mut() = vec![("content-type".into(), "text/event-stream".into())];
-    assert_eq!(stream.on_response_headers(&get_host, false), Action::Continue);
+    *get_host.response_headers.borrow_mut() =
+        vec![("content-type".into(), "text/event-stream".into())];
+    assert_eq!(
+        stream.on_response_headers(&get_host, false),
+        Action::Continue
+    );
     let events = concat!(
         "event: endpoint\ndata: /messages/?session_id=abc123\n\n",
         "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":21,\"result\":{}}\n\n",
         "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":22,\"result\":{}}\n\n"
     );
     *get_host.response_body.borrow_mut() = events.as_bytes().to_vec();
-    assert_eq!(stream.on_response_body(&get_host, events.len(), false), Action::Continue);
+    assert_eq!(
+        stream.on_response_body(&get_host, events.len(), false),
+        Action::Continue
+    );
     let out = String::from_utf8(get_host.response_body.borrow().clone()).unwrap_or_default();
     let messages: Vec<Value> = out
         .split("\n\n")
@@ -476,7 +697,15 @@ fn a_session_presented_by_another_grant_is_not_found() {
     // alice's initialize is answered with a session id
     let mut filter = HttpFilter::new(Rc::clone(&config));
     let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}).to_string();
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), init.as_bytes()), Action::Continue);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            init.as_bytes()
+        ),
+        Action::Continue
+    );
     *host.response_headers.borrow_mut() = vec![("mcp-session-id".into(), "s-1".into())];
     filter.on_response_headers(&host, true);
 
@@ -486,9 +715,25 @@ fn a_session_presented_by_another_grant_is_not_found() {
         headers
     };
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &host, with_session(ALICE), &call("get_server_status", 1)), Action::Continue);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            with_session(ALICE),
+            &call("get_server_status", 1)
+        ),
+        Action::Continue
+    );
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &host, with_session(BOB), &call("get_server_status", 2)), Action::Pause);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            with_session(BOB),
+            &call("get_server_status", 2)
+        ),
+        Action::Pause
+    );
     let (status, reply) = reply_json(&host);
     assert_eq!(status, 404);
     assert_eq!(reply["id"], json!(2));
@@ -501,9 +746,15 @@ fn batches_are_refused_from_protocol_2025_06_18_on() {
     let mut headers = post_headers(Some(ALICE));
     headers.push(("MCP-Protocol-Version".into(), "2025-06-18".into()));
     let batch = json!([{"jsonrpc":"2.0","id":1,"method":"ping"}]).to_string();
-    assert_eq!(send(&mut filter, &host, headers, batch.as_bytes()), Action::Pause);
+    assert_eq!(
+        send(&mut filter, &host, headers, batch.as_bytes()),
+        Action::Pause
+    );
     let (status, reply) = reply_json(&host);
-    assert_eq!((status, reply["error"]["code"].clone()), (400, json!(-32600)));
+    assert_eq!(
+        (status, reply["error"]["code"].clone()),
+        (400, json!(-32600))
+    );
 }
 
 #[test]
@@ -519,14 +770,23 @@ fn tools_list_replayed_on_a_get_stream_is_filtered() {
     assert_eq!(send(&mut stream, &host, get, b""), Action::Continue);
     *host.response_headers.borrow_mut() = vec![("content-type".into(), "text/event-stream".into())];
     stream.on_response_headers(&host, false);
-    let event = format!("id: 6\nevent: message\ndata: {}\n\n", tools_list_response(3));
+    let event = format!(
+        "id: 6\nevent: message\ndata: {}\n\n",
+        tools_list_response(3)
+    );
     *host.response_body.borrow_mut() = event.as_bytes().to_vec();
     stream.on_response_body(&host, event.len(), true);
     let out = String::from_utf8(host.response_body.borrow().clone()).unwrap_or_default();
     assert!(out.starts_with("event: message\nid: 6\n"), "{out}");
-    let data = out.lines().find_map(|line| line.strip_prefix("data: ")).unwrap_or("");
+    let data = out
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .unwrap_or("");
     let rewritten: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-    assert_eq!(listed_names(&rewritten), vec!["get_server_status", "create_invoice"]);
+    assert_eq!(
+        listed_names(&rewritten),
+        vec!["get_server_status", "create_invoice"]
+    );
 }
 
 #[test]
@@ -540,14 +800,29 @@ fn mirrored_headers_must_agree_with_the_body_in_2026() {
         headers
     };
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    let headers = modern(&[("Mcp-Method", "tools/list"), ("Mcp-Name", "get_server_status")]);
-    assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 5)), Action::Pause);
+    let headers = modern(&[
+        ("Mcp-Method", "tools/list"),
+        ("Mcp-Name", "get_server_status"),
+    ]);
+    assert_eq!(
+        send(&mut filter, &host, headers, &call("get_server_status", 5)),
+        Action::Pause
+    );
     let (status, reply) = reply_json(&host);
-    assert_eq!((status, reply["error"]["code"].clone(), reply["id"].clone()), (400, json!(-32020), json!(5)));
+    assert_eq!(
+        (status, reply["error"]["code"].clone(), reply["id"].clone()),
+        (400, json!(-32020), json!(5))
+    );
 
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    let headers = modern(&[("Mcp-Method", "tools/call"), ("Mcp-Name", "get_server_status")]);
-    assert_eq!(send(&mut filter, &host, headers, &call("get_server_status", 6)), Action::Continue);
+    let headers = modern(&[
+        ("Mcp-Method", "tools/call"),
+        ("Mcp-Name", "get_server_status"),
+    ]);
+    assert_eq!(
+        send(&mut filter, &host, headers, &call("get_server_status", 6)),
+        Action::Continue
+    );
 }
 
 #[test]
@@ -556,36 +831,89 @@ fn decisions_are_counted_and_published_as_filter_state() {
     let config = config(seed_policy(), json!({}));
     let mut filter = HttpFilter::new(Rc::clone(&config));
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_server_status","arguments":{"secret_arg":"s3cr3t-value"}}});
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), body.to_string().as_bytes()), Action::Continue);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            body.to_string().as_bytes()
+        ),
+        Action::Continue
+    );
     assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 1);
-    assert_eq!(host.counter("mcp_policy.tool_decisions.tool.get_server_status.outcome.allowed"), 1);
-    assert_eq!(host.state("mcp_policy_decision").as_deref(), Some("allowed"));
+    assert_eq!(
+        host.counter("mcp_policy.tool_decisions.tool.get_server_status.outcome.allowed"),
+        1
+    );
+    assert_eq!(
+        host.state("mcp_policy_decision").as_deref(),
+        Some("allowed")
+    );
     assert_eq!(host.state("mcp_policy_grant").as_deref(), Some("alice"));
-    assert_eq!(host.state("mcp_policy_tool").as_deref(), Some("get_server_status"));
-    assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("/tools/get_server_status"));
-    assert_eq!(host.state("mcp_policy_arg_keys").as_deref(), Some("secret_arg"));
+    assert_eq!(
+        host.state("mcp_policy_tool").as_deref(),
+        Some("get_server_status")
+    );
+    assert_eq!(
+        host.state("mcp_policy_rule").as_deref(),
+        Some("/tools/get_server_status")
+    );
+    assert_eq!(
+        host.state("mcp_policy_arg_keys").as_deref(),
+        Some("secret_arg")
+    );
     assert!(host.counter("mcp_policy.body_bytes_inspected") > 0);
     let everything = format!("{:?}", host.filter_state.borrow());
-    assert!(!everything.contains("s3cr3t-value") && !everything.contains(ALICE), "{everything}");
+    assert!(
+        !everything.contains("s3cr3t-value") && !everything.contains(ALICE),
+        "{everything}"
+    );
 
     // A tool the policy does not name counts under `other`.
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    send(&mut filter, &host, post_headers(Some(ALICE)), &call("made_up_tool", 2));
+    send(
+        &mut filter,
+        &host,
+        post_headers(Some(ALICE)),
+        &call("made_up_tool", 2),
+    );
     assert_eq!(host.counter("mcp_policy.decisions.outcome.denied"), 1);
-    assert_eq!(host.counter("mcp_policy.tool_decisions.tool.other.outcome.denied"), 1);
-    assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("(default deny)"));
+    assert_eq!(
+        host.counter("mcp_policy.tool_decisions.tool.other.outcome.denied"),
+        1
+    );
+    assert_eq!(
+        host.state("mcp_policy_rule").as_deref(),
+        Some("(default deny)")
+    );
 
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    send(&mut filter, &host, post_headers(Some(ALICE)), &call("delete_instance", 3));
+    send(
+        &mut filter,
+        &host,
+        post_headers(Some(ALICE)),
+        &call("delete_instance", 3),
+    );
     assert_eq!(host.counter("mcp_policy.decisions.outcome.hidden"), 1);
 
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    send(&mut filter, &host, post_headers(None), &call("get_server_status", 4));
-    assert_eq!(host.counter("mcp_policy.decisions.outcome.unauthenticated"), 1);
+    send(
+        &mut filter,
+        &host,
+        post_headers(None),
+        &call("get_server_status", 4),
+    );
+    assert_eq!(
+        host.counter("mcp_policy.decisions.outcome.unauthenticated"),
+        1
+    );
 
     let mut filter = HttpFilter::new(Rc::clone(&config));
     send(&mut filter, &host, post_headers(Some(ALICE)), b"{");
-    assert_eq!(host.counter("mcp_policy.decisions.outcome.invalid_request"), 1);
+    assert_eq!(
+        host.counter("mcp_policy.decisions.outcome.invalid_request"),
+        1
+    );
 }
 
 #[test]
@@ -595,11 +923,19 @@ fn rate_limited_decisions_record_the_limit_state() {
     let config = config(seed_policy(), json!({}));
     for i in 0..31 {
         let mut filter = HttpFilter::new(Rc::clone(&config));
-        send(&mut filter, &host, post_headers(Some(ALICE)), &call("logout_instance", i));
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("logout_instance", i),
+        );
     }
     assert_eq!(host.counter("mcp_policy.decisions.outcome.rate_limited"), 1);
     assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 30);
-    assert_eq!(host.state("mcp_policy_limit").as_deref(), Some("30/30 resets_at=1795505520"));
+    assert_eq!(
+        host.state("mcp_policy_limit").as_deref(),
+        Some("30/30 resets_at=1795505520")
+    );
     assert_eq!(
         host.state("mcp_policy_rule").as_deref(),
         Some("/tools/logout_instance/limits/logout_instance_rate")
@@ -612,10 +948,27 @@ fn dry_run_forwards_what_enforcement_would_refuse() {
     let mut policy = seed_policy();
     policy["mode"] = json!("dry_run");
     let mut filter = HttpFilter::new(config(policy, json!({})));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("create_invoice", 1)), Action::Continue);
-    assert_eq!(host.counter("mcp_policy.decisions.outcome.dry_run_would_deny"), 1);
-    assert_eq!(host.state("mcp_policy_decision").as_deref(), Some("dry_run_would_deny"));
-    assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("(default deny)"));
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("create_invoice", 1)
+        ),
+        Action::Continue
+    );
+    assert_eq!(
+        host.counter("mcp_policy.decisions.outcome.dry_run_would_deny"),
+        1
+    );
+    assert_eq!(
+        host.state("mcp_policy_decision").as_deref(),
+        Some("dry_run_would_deny")
+    );
+    assert_eq!(
+        host.state("mcp_policy_rule").as_deref(),
+        Some("(default deny)")
+    );
 }
 
 #[test]
@@ -626,11 +979,25 @@ fn dry_run_limits_count_in_shadow_and_never_refuse() {
     let config = config(policy, json!({}));
     for i in 0..3 {
         let mut filter = HttpFilter::new(Rc::clone(&config));
-        assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", i)), Action::Continue);
+        assert_eq!(
+            send(
+                &mut filter,
+                &host,
+                post_headers(Some(ALICE)),
+                &call("send_text", i)
+            ),
+            Action::Continue
+        );
     }
     assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 2);
-    assert_eq!(host.counter("mcp_policy.decisions.outcome.dry_run_would_deny"), 1);
-    assert_eq!(host.state("mcp_policy_rule").as_deref(), Some("/tools/send_text/limits/texts"));
+    assert_eq!(
+        host.counter("mcp_policy.decisions.outcome.dry_run_would_deny"),
+        1
+    );
+    assert_eq!(
+        host.state("mcp_policy_rule").as_deref(),
+        Some("/tools/send_text/limits/texts")
+    );
 }
 
 fn limited_policy() -> Value {
@@ -639,13 +1006,27 @@ fn limited_policy() -> Value {
 }
 
 /// Sends one limited call and feeds the given upstream response through.
-fn limited_call_with_response(host: &FakeHost, config: &Rc<Config>, status: &str, content_type: &str, body: &str) -> Action {
+fn limited_call_with_response(
+    host: &FakeHost,
+    config: &Rc<Config>,
+    status: &str,
+    content_type: &str,
+    body: &str,
+) -> Action {
     let mut filter = HttpFilter::new(Rc::clone(config));
-    let action = send(&mut filter, host, post_headers(Some(ALICE)), &call("send_text", 7));
+    let action = send(
+        &mut filter,
+        host,
+        post_headers(Some(ALICE)),
+        &call("send_text", 7),
+    );
     if action != Action::Continue {
         return action;
     }
-    *host.response_headers.borrow_mut() = vec![(":status".into(), status.into()), ("content-type".into(), content_type.into())];
+    *host.response_headers.borrow_mut() = vec![
+        (":status".into(), status.into()),
+        ("content-type".into(), content_type.into()),
+    ];
     filter.on_response_headers(host, body.is_empty());
     if !body.is_empty() {
         *host.response_body.borrow_mut() = body.as_bytes().to_vec();
@@ -666,7 +1047,10 @@ fn quota_comes_back_only_when_the_call_did_not_run() {
     for (status, content_type, body) in refunded {
         let host = FakeHost::default();
         let config = config(limited_policy(), json!({}));
-        assert_eq!(limited_call_with_response(&host, &config, status, content_type, body), Action::Continue);
+        assert_eq!(
+            limited_call_with_response(&host, &config, status, content_type, body),
+            Action::Continue
+        );
         assert_eq!(
             limited_call_with_response(&host, &config, "200", "application/json", ""),
             Action::Continue,
@@ -674,14 +1058,21 @@ fn quota_comes_back_only_when_the_call_did_not_run() {
         );
     }
     let kept = [
-        ("200", "application/json", r#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":true}}"#),
+        (
+            "200",
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":true}}"#,
+        ),
         ("200", "text/event-stream", ": no reply before the end\n\n"),
         ("202", "", ""),
     ];
     for (status, content_type, body) in kept {
         let host = FakeHost::default();
         let config = config(limited_policy(), json!({}));
-        assert_eq!(limited_call_with_response(&host, &config, status, content_type, body), Action::Continue);
+        assert_eq!(
+            limited_call_with_response(&host, &config, status, content_type, body),
+            Action::Continue
+        );
         assert_eq!(
             limited_call_with_response(&host, &config, "200", "application/json", ""),
             Action::Pause,
@@ -695,10 +1086,26 @@ fn a_client_that_disconnects_keeps_its_charge() {
     let host = FakeHost::default();
     let config = config(limited_policy(), json!({}));
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", 1)), Action::Continue);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("send_text", 1)
+        ),
+        Action::Continue
+    );
     drop(filter);
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", 2)), Action::Pause);
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("send_text", 2)
+        ),
+        Action::Pause
+    );
 }
 
 #[test]
@@ -708,19 +1115,32 @@ fn claim_scopes_count_per_jwt_claim_from_jwt_authn_metadata() {
         "send_text":{"limits":[{"counter":"per-user","window":"hour","max":1,"scope":"claim:sub"}]}}});
     let config = config(policy, json!({}));
     let as_user = |user: Option<&str>, id| {
-        let key = "metadata/filter_metadata/envoy.filters.http.jwt_authn/jwt_payload/sub".to_string();
+        let key =
+            "metadata/filter_metadata/envoy.filters.http.jwt_authn/jwt_payload/sub".to_string();
         match user {
-            Some(user) => host.properties.borrow_mut().insert(key, user.as_bytes().to_vec()),
+            Some(user) => host
+                .properties
+                .borrow_mut()
+                .insert(key, user.as_bytes().to_vec()),
             None => host.properties.borrow_mut().remove(&key),
         };
         let mut filter = HttpFilter::new(Rc::clone(&config));
-        send(&mut filter, &host, post_headers(Some(ALICE)), &call("send_text", id))
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("send_text", id),
+        )
     };
     assert_eq!(as_user(Some("user-1"), 1), Action::Continue);
     assert_eq!(as_user(Some("user-1"), 2), Action::Pause);
     assert_eq!(as_user(Some("user-2"), 3), Action::Continue);
     assert_eq!(as_user(None, 4), Action::Continue);
-    assert_eq!(as_user(None, 5), Action::Pause, "requests without the claim share one budget");
+    assert_eq!(
+        as_user(None, 5),
+        Action::Pause,
+        "requests without the claim share one budget"
+    );
 }
 
 #[test]
@@ -728,17 +1148,37 @@ fn a_task_belongs_to_the_grant_whose_call_created_it() {
     let host = FakeHost::default();
     let config = config(seed_policy(), json!({}));
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &call("get_server_status", 3)), Action::Continue);
-    *host.response_headers.borrow_mut() = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("get_server_status", 3)
+        ),
+        Action::Continue
+    );
+    *host.response_headers.borrow_mut() = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+    ];
     filter.on_response_headers(&host, false);
-    let created = br#"{"jsonrpc":"2.0","id":3,"result":{"task":{"taskId":"task-9","status":"working"}}}"#;
+    let created =
+        br#"{"jsonrpc":"2.0","id":3,"result":{"task":{"taskId":"task-9","status":"working"}}}"#;
     *host.response_body.borrow_mut() = created.to_vec();
     filter.on_response_body(&host, created.len(), true);
 
-    let get = json!({"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{"taskId":"task-9"}}).to_string().into_bytes();
+    let get = json!({"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{"taskId":"task-9"}})
+        .to_string()
+        .into_bytes();
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(BOB)), &get), Action::Pause);
+    assert_eq!(
+        send(&mut filter, &host, post_headers(Some(BOB)), &get),
+        Action::Pause
+    );
     assert_eq!(host.last_reply().map(|r| r.status), Some(404));
     let mut filter = HttpFilter::new(Rc::clone(&config));
-    assert_eq!(send(&mut filter, &host, post_headers(Some(ALICE)), &get), Action::Continue);
+    assert_eq!(
+        send(&mut filter, &host, post_headers(Some(ALICE)), &get),
+        Action::Continue
+    );
 }

@@ -37,12 +37,19 @@ pub enum Reason {
         limit_state: String,
     },
     /// The counter store failed; refused rather than admitted uncounted.
-    CountersUnavailable { detail: String },
+    CountersUnavailable {
+        detail: String,
+    },
     /// Another element of the same batch was refused.
     BatchNotForwarded,
 }
 
-pub fn decide<'p>(policy: &'p Policy, message: &Message, grant: &str, session: Option<&str>) -> Verdict<'p> {
+pub fn decide<'p>(
+    policy: &'p Policy,
+    message: &Message,
+    grant: &str,
+    session: Option<&str>,
+) -> Verdict<'p> {
     let (method, is_request) = match &message.kind {
         MessageKind::Response => return Verdict::Pass,
         MessageKind::Request { method, .. } => (method.as_str(), true),
@@ -97,12 +104,20 @@ pub fn decide_all<'p>(
 
 /// The denial text for a limit without room.
 pub fn rate_limit_message(limit: &Limit) -> String {
-    format!("Rate limit of {} per {} reached. Try again later.", limit.max, limit.window)
+    format!(
+        "Rate limit of {} per {} reached. Try again later.",
+        limit.max, limit.window
+    )
 }
 
 impl Refusal {
     /// `message` refused because `limit` has no room until `retry_after_secs`.
-    pub fn rate_limited(message: &Message, limit: &Limit, retry_after_secs: u64, limit_state: String) -> Refusal {
+    pub fn rate_limited(
+        message: &Message,
+        limit: &Limit,
+        retry_after_secs: u64,
+        limit_state: String,
+    ) -> Refusal {
         Refusal {
             id: message.id.clone(),
             method: message.method().unwrap_or("").to_string(),

@@ -131,7 +131,12 @@ impl Host for FakeHost {
         Ok(slice(&self.response_body.borrow(), start, len))
     }
 
-    fn replace_response_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
+    fn replace_response_body(
+        &self,
+        start: usize,
+        len: usize,
+        data: &[u8],
+    ) -> Result<(), HostError> {
         splice(&self.response_body, start, len, data);
         Ok(())
     }
@@ -142,12 +147,18 @@ impl Host for FakeHost {
     }
 
     fn increment_counter(&self, name: &str, delta: u64) -> Result<(), HostError> {
-        *self.counters.borrow_mut().entry(name.to_string()).or_insert(0) += delta;
+        *self
+            .counters
+            .borrow_mut()
+            .entry(name.to_string())
+            .or_insert(0) += delta;
         Ok(())
     }
 
     fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError> {
-        self.filter_state.borrow_mut().insert(name.to_string(), value.to_string());
+        self.filter_state
+            .borrow_mut()
+            .insert(name.to_string(), value.to_string());
         Ok(())
     }
 

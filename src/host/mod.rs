@@ -53,7 +53,8 @@ pub trait Host: SharedStore {
 
     /// Host clock in nanoseconds, for measuring time spent deciding.
     fn now_nanos(&self) -> Result<u64, HostError> {
-        self.now_millis().map(|millis| millis.saturating_mul(1_000_000))
+        self.now_millis()
+            .map(|millis| millis.saturating_mul(1_000_000))
     }
 
     fn request_headers(&self) -> Result<Vec<(String, String)>, HostError>;
@@ -66,7 +67,8 @@ pub trait Host: SharedStore {
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
     /// Replaces `len` bytes at `start` of the buffered response body.
-    fn replace_response_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError>;
+    fn replace_response_body(&self, start: usize, len: usize, data: &[u8])
+        -> Result<(), HostError>;
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError>;
 

@@ -42,7 +42,10 @@ pub fn uses_mirrored_headers(header_version: Option<&str>, message: &Message) ->
 /// `=?base64?…?=` values decoded (canonical base64 of UTF-8 only); other
 /// values verbatim. `None` for a malformed sentinel, which matches nothing.
 pub fn decode_header_value(value: &str) -> Option<String> {
-    let Some(payload) = value.strip_prefix("=?base64?").and_then(|rest| rest.strip_suffix("?=")) else {
+    let Some(payload) = value
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    else {
         return Some(value.to_string());
     };
     let engine = base64::engine::general_purpose::STANDARD;
@@ -54,7 +57,10 @@ pub fn decode_header_value(value: &str) -> Option<String> {
 }
 
 fn single<'h>(headers: &'h [(String, String)], name: &str) -> Result<Option<&'h str>, String> {
-    let mut found = headers.iter().filter(|(candidate, _)| candidate == name).map(|(_, value)| value.as_str());
+    let mut found = headers
+        .iter()
+        .filter(|(candidate, _)| candidate == name)
+        .map(|(_, value)| value.as_str());
     let first = found.next();
     if found.next().is_some() {
         return Err(format!("header {name} is sent more than once"));
@@ -81,23 +87,37 @@ pub fn check(
         .and_then(Value::as_str);
     if let (Some(header), Some(body)) = (header_version, body_version) {
         if header != body {
-            return Err(format!("MCP-Protocol-Version {header} does not match the body's {body}"));
+            return Err(format!(
+                "MCP-Protocol-Version {header} does not match the body's {body}"
+            ));
         }
     }
     match single(headers, "mcp-method")? {
         None => return Err("Mcp-Method header is missing".into()),
         Some(value) if decode_header_value(value).as_deref() != Some(method) => {
-            return Err(format!("Mcp-Method header {value:?} does not match the body's method {method:?}"))
+            return Err(format!(
+                "Mcp-Method header {value:?} does not match the body's method {method:?}"
+            ))
         }
         Some(_) => {}
     }
     let name = single(headers, "mcp-name")?;
     match (message.target(), name) {
-        (Some(target), None) => return Err(format!("Mcp-Name header is missing (the body names {target:?})")),
-        (Some(target), Some(value)) if decode_header_value(value).as_deref() != Some(target) => {
-            return Err(format!("Mcp-Name header {value:?} does not match the body's {target:?}"))
+        (Some(target), None) => {
+            return Err(format!(
+                "Mcp-Name header is missing (the body names {target:?})"
+            ))
         }
-        (None, Some(value)) => return Err(format!("Mcp-Name header {value:?} names nothing the body names")),
+        (Some(target), Some(value)) if decode_header_value(value).as_deref() != Some(target) => {
+            return Err(format!(
+                "Mcp-Name header {value:?} does not match the body's {target:?}"
+            ))
+        }
+        (None, Some(value)) => {
+            return Err(format!(
+                "Mcp-Name header {value:?} names nothing the body names"
+            ))
+        }
         _ => {}
     }
     if method == "tools/call" {
@@ -108,7 +128,11 @@ pub fn check(
     Ok(())
 }
 
-fn check_params(headers: &[(String, String)], arguments: Option<&Value>, params: &[ParamHeader]) -> Result<(), String> {
+fn check_params(
+    headers: &[(String, String)],
+    arguments: Option<&Value>,
+    params: &[ParamHeader],
+) -> Result<(), String> {
     for (name, _) in headers {
         if let Some(token) = name.strip_prefix(PARAM_PREFIX) {
             if !params.iter().any(|param| param.token == token) {
@@ -123,17 +147,32 @@ fn check_params(headers: &[(String, String)], arguments: Option<&Value>, params:
         let rendered = argument.and_then(render);
         match (rendered, header) {
             (None, None) => {}
-            (Some(_), None) => return Err(format!("header {header_name} is missing for argument {}", param.path.join("."))),
-            (None, Some(_)) => return Err(format!("header {header_name} is present without argument {}", param.path.join("."))),
+            (Some(_), None) => {
+                return Err(format!(
+                    "header {header_name} is missing for argument {}",
+                    param.path.join(".")
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "header {header_name} is present without argument {}",
+                    param.path.join(".")
+                ))
+            }
             (Some(rendered), Some(value)) => {
                 let decoded = decode_header_value(value);
                 let agrees = match (decoded, argument) {
-                    (Some(decoded), Some(argument)) if param.integer => integers_agree(&decoded, argument) || decoded == rendered,
+                    (Some(decoded), Some(argument)) if param.integer => {
+                        integers_agree(&decoded, argument) || decoded == rendered
+                    }
                     (Some(decoded), _) => decoded == rendered,
                     (None, _) => false,
                 };
                 if !agrees {
-                    return Err(format!("header {header_name} does not match argument {}", param.path.join(".")));
+                    return Err(format!(
+                        "header {header_name} does not match argument {}",
+                        param.path.join(".")
+                    ));
                 }
             }
         }
@@ -163,7 +202,10 @@ fn render(value: &Value) -> Option<String> {
 fn integers_agree(header: &str, argument: &Value) -> bool {
     let (whole, fraction) = header.split_once('.').unwrap_or((header, ""));
     let digits = whole.strip_prefix('-').unwrap_or(whole);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b == b'0') {
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b == b'0')
+    {
         return false;
     }
     let Ok(header_value) = whole.parse::<i128>() else {
@@ -176,9 +218,9 @@ fn integers_agree(header: &str, argument: &Value) -> bool {
             } else if let Some(value) = number.as_u64() {
                 i128::from(value) == header_value
             } else {
-                number
-                    .as_f64()
-                    .is_some_and(|value| value.fract() == 0.0 && value.abs() < 9.0e15 && value as i128 == header_value)
+                number.as_f64().is_some_and(|value| {
+                    value.fract() == 0.0 && value.abs() < 9.0e15 && value as i128 == header_value
+                })
             }
         }
         _ => false,
@@ -227,13 +269,18 @@ mod tests {
     }
 
     fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     fn call(arguments: Value) -> Message {
-        message(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
+        message(
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
             "name":"send_text","arguments":arguments,
-            "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}))
+            "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}),
+        )
     }
 
     const V: Option<&str> = Some("2026-07-28");
@@ -256,21 +303,37 @@ mod tests {
             headers(&[("mcp-method", "tools/list"), ("mcp-name", "send_text")]),
             headers(&[("mcp-method", "tools/call")]),
             headers(&[("mcp-method", "tools/call"), ("mcp-name", "get_invoice")]),
-            headers(&[("mcp-method", "tools/call"), ("mcp-method", "tools/call"), ("mcp-name", "send_text")]),
+            headers(&[
+                ("mcp-method", "tools/call"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "send_text"),
+            ]),
         ] {
             assert!(check(&bad, V, &msg, None).is_err(), "{bad:?}");
         }
-        assert!(check(&good, Some("2027-01-01"), &msg, None).is_err(), "version header disagrees with _meta");
+        assert!(
+            check(&good, Some("2027-01-01"), &msg, None).is_err(),
+            "version header disagrees with _meta"
+        );
     }
 
     #[test]
     fn base64_values_are_decoded() {
-        let msg = message(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"énvío"}}));
-        let encoded = format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode("énvío"));
+        let msg = message(
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"énvío"}}),
+        );
+        let encoded = format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode("énvío")
+        );
         let good = headers(&[("mcp-method", "tools/call"), ("mcp-name", &encoded)]);
         assert_eq!(check(&good, V, &msg, None), Ok(()));
         assert_eq!(decode_header_value("=?base64?!!?="), None);
-        assert_eq!(decode_header_value("=?base64?YQ?="), None, "non-canonical padding");
+        assert_eq!(
+            decode_header_value("=?base64?YQ?="),
+            None,
+            "non-canonical padding"
+        );
         assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
     }
 
@@ -289,18 +352,51 @@ mod tests {
             all
         };
         let msg = call(json!({"number":"+54911","count":3,"text":"hi"}));
-        assert_eq!(check(&with(&[("mcp-param-number", "+54911"), ("mcp-param-count", "3.0")]), V, &msg, Some(&params)), Ok(()));
-        assert!(check(&with(&[("mcp-param-number", "+54911")]), V, &msg, Some(&params)).is_err(), "missing");
-        assert!(check(&with(&[("mcp-param-number", "+1"), ("mcp-param-count", "3")]), V, &msg, Some(&params)).is_err());
+        assert_eq!(
+            check(
+                &with(&[("mcp-param-number", "+54911"), ("mcp-param-count", "3.0")]),
+                V,
+                &msg,
+                Some(&params)
+            ),
+            Ok(())
+        );
+        assert!(
+            check(
+                &with(&[("mcp-param-number", "+54911")]),
+                V,
+                &msg,
+                Some(&params)
+            )
+            .is_err(),
+            "missing"
+        );
         assert!(check(
-            &with(&[("mcp-param-number", "+54911"), ("mcp-param-count", "3"), ("mcp-param-other", "x")]),
+            &with(&[("mcp-param-number", "+1"), ("mcp-param-count", "3")]),
+            V,
+            &msg,
+            Some(&params)
+        )
+        .is_err());
+        assert!(check(
+            &with(&[
+                ("mcp-param-number", "+54911"),
+                ("mcp-param-count", "3"),
+                ("mcp-param-other", "x")
+            ]),
             V,
             &msg,
             Some(&params)
         )
         .is_err());
         let without_count = call(json!({"number":"+54911"}));
-        assert!(check(&with(&[("mcp-param-number", "+54911"), ("mcp-param-count", "3")]), V, &without_count, Some(&params)).is_err());
+        assert!(check(
+            &with(&[("mcp-param-number", "+54911"), ("mcp-param-count", "3")]),
+            V,
+            &without_count,
+            Some(&params)
+        )
+        .is_err());
         // without a learned schema the parameter headers cannot be judged
         assert_eq!(check(&with(&[("mcp-param-x", "1")]), V, &msg, None), Ok(()));
     }

@@ -1,0 +1,112 @@
+//! Watching forwarded responses: binding issued sessions and created tasks
+//! to the grant, and refunding quota when the call did not run.
+
+use super::observe;
+use super::refund;
+use super::sessions::{self, Binding};
+use super::{Auth, HttpFilter};
+use crate::counter::release;
+use crate::host::Host;
+
+impl HttpFilter {
+    /// A session id issued by the server (initialize response) belongs to the
+    /// grant that asked for it.
+    pub(super) fn bind_issued_session(&self, host: &dyn Host) {
+        let Auth::Granted(grant) = &self.auth else {
+            return;
+        };
+        let Ok(headers) = host.response_headers() else {
+            return;
+        };
+        let Some((_, session)) = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("mcp-session-id"))
+        else {
+            return;
+        };
+        let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+        match sessions::bind(host, session, &grant.name, now_secs) {
+            Ok(Binding::Mine) => {}
+            Ok(outcome) => log::error!(
+                "session issued to grant {} could not be bound: {outcome:?}",
+                grant.name
+            ),
+            Err(error) => log::error!(
+                "session issued to grant {} could not be bound: {error}",
+                grant.name
+            ),
+        }
+    }
+
+    pub(super) fn settle_refund(&mut self, host: &dyn Host, verdict: refund::Verdict) {
+        if verdict == refund::Verdict::Pending {
+            return;
+        }
+        let Some(mut watch) = self.refund.take() else {
+            return;
+        };
+        if let (Some(task), Auth::Granted(grant)) = (watch.take_task_id(), &self.auth) {
+            let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+            match sessions::bind_task(host, &task, &grant.name, now_secs) {
+                Ok(Binding::Mine) => {}
+                Ok(outcome) => log::error!(
+                    "task created for grant {} could not be bound: {outcome:?}",
+                    grant.name
+                ),
+                Err(error) => log::error!(
+                    "task created for grant {} could not be bound: {error}",
+                    grant.name
+                ),
+            }
+        }
+        if verdict == refund::Verdict::Refund {
+            if let Some(reservation) = watch.take_reservation() {
+                log::info!("the upstream did not run the call; its quota is refunded");
+                observe::count(host, "refunds", 1);
+                release(host, &reservation);
+            }
+        }
+    }
+
+    pub(super) fn watch_response_headers(&mut self, host: &dyn Host) {
+        let Some(watch) = self.refund.as_mut() else {
+            return;
+        };
+        let headers = host.response_headers().unwrap_or_default();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.as_str())
+        };
+        let status = header(":status").and_then(|status| status.trim().parse().ok());
+        let verdict = watch.on_headers(status, header("content-type").unwrap_or(""));
+        self.settle_refund(host, verdict);
+    }
+
+    pub(super) fn watch_response_body(
+        &mut self,
+        host: &dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) {
+        let Some(watch) = self.refund.as_mut() else {
+            return;
+        };
+        let chunk = host.response_body(0, body_size).unwrap_or_default();
+        let verdict = watch.on_body(&chunk, end_of_stream);
+        self.settle_refund(host, verdict);
+    }
+
+    pub(super) fn response_is_event_stream(&self, host: &dyn Host) -> bool {
+        host.response_headers().is_ok_and(|headers| {
+            headers.iter().any(|(name, value)| {
+                name.eq_ignore_ascii_case("content-type")
+                    && value
+                        .trim()
+                        .to_ascii_lowercase()
+                        .starts_with("text/event-stream")
+            })
+        })
+    }
+}
