@@ -261,15 +261,7 @@ pub fn explain(
             .iter()
             .zip(refusals)
             .map(|(message, refusal)| {
-                refusal.unwrap_or_else(|| Refusal {
-                    id: match &message.kind {
-                        MessageKind::Request { .. } => message.id.clone(),
-                        _ => None,
-                    },
-                    method: message.method().unwrap_or("").to_owned(),
-                    target: message.target().map(str::to_owned),
-                    reason: Reason::BatchNotForwarded,
-                })
+                refusal.unwrap_or_else(|| Refusal::of(message, Reason::BatchNotForwarded))
             })
             .collect();
         Some(reply::batch(&all))

@@ -177,14 +177,12 @@ fn unavailable_for_all(
             messages.get(index).map(|message| {
                 (
                     index,
-                    Refusal {
-                        id: message.id.clone(),
-                        method: message.method().unwrap_or("").to_string(),
-                        target: message.target().map(str::to_string),
-                        reason: Reason::CountersUnavailable {
+                    Refusal::of(
+                        message,
+                        Reason::CountersUnavailable {
                             detail: detail.to_string(),
                         },
-                    },
+                    ),
                 )
             })
         })

@@ -10,7 +10,7 @@ use super::verdict::{decide_all, Reason, Refusal, Verdict};
 use super::{legacy, reply, Auth, HttpFilter, Stage};
 use crate::config::Grant;
 use crate::host::{Action, Host, HostError, LocalReply};
-use crate::mcp::{read_payload, sniff_id, Message, MessageKind, Payload, ReadLimits, RequestId};
+use crate::mcp::{read_payload, sniff_id, Message, Payload, ReadLimits, RequestId};
 
 impl HttpFilter {
     pub(super) fn decide_body(&mut self, host: &dyn Host, body_size: usize) -> Action {
@@ -335,15 +335,7 @@ impl HttpFilter {
 }
 
 fn not_forwarded(message: &Message) -> Refusal {
-    Refusal {
-        id: match &message.kind {
-            MessageKind::Request { .. } => message.id.clone(),
-            _ => None,
-        },
-        method: message.method().unwrap_or("").to_string(),
-        target: message.target().map(str::to_string),
-        reason: Reason::BatchNotForwarded,
-    }
+    Refusal::of(message, Reason::BatchNotForwarded)
 }
 
 fn log_refusal(grant: &str, refusal: &Refusal) {

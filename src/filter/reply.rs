@@ -52,6 +52,8 @@ pub fn unauthenticated(id: Option<&RequestId>, message: &str) -> LocalReply {
 pub fn refusal_body(refusal: &Refusal) -> Option<Vec<u8>> {
     let id = refusal.id.as_ref()?;
     let is_tool_call = refusal.method == "tools/call";
+    // 2026-07-28 results name their type; a denial is a complete result.
+    let result_type = refusal.modern.then_some("complete");
     let body = match &refusal.reason {
         Reason::Policy(_) if refusal.is_hidden() && is_tool_call => error_response(
             Some(id),
@@ -60,6 +62,7 @@ pub fn refusal_body(refusal: &Refusal) -> Option<Vec<u8>> {
         ),
         Reason::Policy(denial) if is_tool_call => denial_result(
             id,
+            result_type,
             &denial.message,
             &[(META_RULE, Value::String(denial.rule.clone()))],
         ),
@@ -75,6 +78,7 @@ pub fn refusal_body(refusal: &Refusal) -> Option<Vec<u8>> {
             ..
         } if is_tool_call => denial_result(
             id,
+            result_type,
             message,
             &[
                 (META_RULE, Value::String(rule.clone())),
@@ -86,6 +90,7 @@ pub fn refusal_body(refusal: &Refusal) -> Option<Vec<u8>> {
         }
         Reason::CountersUnavailable { .. } if is_tool_call => denial_result(
             id,
+            result_type,
             "Rate limit state is unavailable, so the call was refused. Try again later.",
             &[(META_RULE, Value::String(refusal.rule().to_string()))],
         ),

@@ -24,6 +24,8 @@ pub struct Refusal {
     pub method: String,
     pub target: Option<String>,
     pub reason: Reason,
+    /// The message speaks 2026-07-28, whose results carry `resultType`.
+    pub modern: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,10 +52,11 @@ pub fn decide<'p>(
     grant: &str,
     session: Option<&str>,
 ) -> Verdict<'p> {
-    let (method, is_request) = match &message.kind {
+    let method = match &message.kind {
         MessageKind::Response => return Verdict::Pass,
-        MessageKind::Request { method, .. } => (method.as_str(), true),
-        MessageKind::Notification { method, .. } => (method.as_str(), false),
+        MessageKind::Request { method, .. } | MessageKind::Notification { method, .. } => {
+            method.as_str()
+        }
     };
     let request = Request {
         method,
@@ -72,12 +75,7 @@ pub fn decide<'p>(
             limits,
             would_deny,
         },
-        Decision::Deny(denial) => Verdict::Refuse(Refusal {
-            id: if is_request { message.id.clone() } else { None },
-            method: method.to_string(),
-            target: message.target().map(str::to_string),
-            reason: Reason::Policy(denial),
-        }),
+        Decision::Deny(denial) => Verdict::Refuse(Refusal::of(message, Reason::Policy(denial))),
     }
 }
 
@@ -111,6 +109,20 @@ pub fn rate_limit_message(limit: &Limit) -> String {
 }
 
 impl Refusal {
+    /// `message` refused for `reason`. Only requests get a reply id.
+    pub fn of(message: &Message, reason: Reason) -> Refusal {
+        Refusal {
+            id: match &message.kind {
+                MessageKind::Request { .. } => message.id.clone(),
+                _ => None,
+            },
+            method: message.method().unwrap_or("").to_string(),
+            target: message.target().map(str::to_string),
+            reason,
+            modern: crate::mcp::uses_mirrored_headers(None, message),
+        }
+    }
+
     /// `message` refused because `limit` has no room until `retry_after_secs`.
     pub fn rate_limited(
         message: &Message,
@@ -118,17 +130,15 @@ impl Refusal {
         retry_after_secs: u64,
         limit_state: String,
     ) -> Refusal {
-        Refusal {
-            id: message.id.clone(),
-            method: message.method().unwrap_or("").to_string(),
-            target: message.target().map(str::to_string),
-            reason: Reason::RateLimited {
+        Refusal::of(
+            message,
+            Reason::RateLimited {
                 message: rate_limit_message(limit),
                 rule: limit.rule.clone(),
                 retry_after_secs,
                 limit_state,
             },
-        }
+        )
     }
 
     pub fn rule(&self) -> &str {

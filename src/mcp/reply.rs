@@ -12,7 +12,12 @@ pub fn error_response(id: Option<&RequestId>, code: i64, message: &str) -> Vec<u
 }
 
 /// As [`error_response`], with `error.data`.
-pub fn error_response_with_data(id: Option<&RequestId>, code: i64, message: &str, data: &Value) -> Vec<u8> {
+pub fn error_response_with_data(
+    id: Option<&RequestId>,
+    code: i64,
+    message: &str,
+    data: &Value,
+) -> Vec<u8> {
     error_body(id, code, message, Some(data))
 }
 
@@ -32,13 +37,25 @@ fn error_body(id: Option<&RequestId>, code: i64, message: &str, data: Option<&Va
 
 /// A PolicyLayer denial, as a tool result the model can read:
 /// `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"[POLICY DENIED] <text>"}],"isError":true,"_meta":{..}}}`.
-/// `_meta` is present only when `meta` is non-empty; a key given twice keeps
-/// its first value.
-pub fn denial_result(id: &RequestId, text: &str, meta: &[(&str, Value)]) -> Vec<u8> {
+/// `result_type` (2026-07-28 results) is written as `resultType`. `_meta` is
+/// present only when `meta` is non-empty; a key given twice keeps its first
+/// value.
+pub fn denial_result(
+    id: &RequestId,
+    result_type: Option<&str>,
+    text: &str,
+    meta: &[(&str, Value)],
+) -> Vec<u8> {
     let mut out = String::with_capacity(128 + text.len());
     out.push_str("{\"jsonrpc\":\"2.0\",\"id\":");
     out.push_str(id.as_json());
-    out.push_str(",\"result\":{\"content\":[{\"type\":\"text\",\"text\":");
+    out.push_str(",\"result\":{");
+    if let Some(result_type) = result_type {
+        out.push_str("\"resultType\":");
+        out.push_str(&json_string(result_type));
+        out.push(',');
+    }
+    out.push_str("\"content\":[{\"type\":\"text\",\"text\":");
     out.push_str(&json_string(&format!("[POLICY DENIED] {text}")));
     out.push_str("}],\"isError\":true");
     if !meta.is_empty() {

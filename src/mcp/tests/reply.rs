@@ -39,7 +39,7 @@ fn error_responses() {
 #[test]
 fn denials() {
     assert_eq!(
-        String::from_utf8(denial_result(&rid("3"), "tool \"rm\" is not allowed", &[])).unwrap(),
+        String::from_utf8(denial_result(&rid("3"), None, "tool \"rm\" is not allowed", &[])).unwrap(),
         r#"{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"[POLICY DENIED] tool \"rm\" is not allowed"}],"isError":true}}"#
     );
     let meta = [
@@ -47,7 +47,7 @@ fn denials() {
         ("mcp-policy/retryAfterSeconds", json!(30)),
         ("mcp-policy/rule", json!("ignored")),
     ];
-    let value = parse(&denial_result(&rid("\"x\""), "rate limited", &meta));
+    let value = parse(&denial_result(&rid("\"x\""), None, "rate limited", &meta));
     assert_eq!(
         value,
         json!({"jsonrpc":"2.0","id":"x","result":{
@@ -56,5 +56,5 @@ fn denials() {
             "_meta":{"mcp-policy/rule":"deny-rm","mcp-policy/retryAfterSeconds":30}}})
     );
     // Output is strict JSON (no duplicate keys).
-    assert!(crate::mcp::strict_json::parse_strict(&denial_result(&rid("1"), "t", &meta), 64).is_ok());
+    assert!(crate::mcp::strict_json::parse_strict(&denial_result(&rid("1"), Some("complete"), "t", &meta), 64).is_ok());
 }
