@@ -86,12 +86,24 @@ impl SharedMap {
         key: &str,
         now_secs: u64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .get_entry(store, key, now_secs)?
+            .map(|(value, _)| value))
+    }
+
+    /// The live value stored for `key` and when it expires.
+    pub fn get_entry(
+        &self,
+        store: &dyn SharedStore,
+        key: &str,
+        now_secs: u64,
+    ) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
         let owner = fingerprint(key);
         for slot_key in self.slot_keys(key) {
             if let Some(entry) = store.get(&slot_key)? {
                 if let Some(slot) = decode(&entry.value) {
                     if slot.owner == owner && slot.expires_at > now_secs {
-                        return Ok(Some(slot.value));
+                        return Ok(Some((slot.value, slot.expires_at)));
                     }
                 }
             }

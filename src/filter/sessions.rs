@@ -44,8 +44,13 @@ fn bind_key(
     grant: &str,
     now_secs: u64,
 ) -> Result<Binding, StoreError> {
-    match BINDINGS.get(store, &key, now_secs)? {
-        Some(owner) if owner != grant.as_bytes() => return Ok(Binding::Foreign),
+    match BINDINGS.get_entry(store, &key, now_secs)? {
+        Some((owner, _)) if owner != grant.as_bytes() => return Ok(Binding::Foreign),
+        // Bound to this grant with most of its life left: no write, so that
+        // busy sessions do not contend on their entry.
+        Some((_, expires_at)) if expires_at.saturating_sub(now_secs) > BINDING_TTL_SECS / 2 => {
+            return Ok(Binding::Mine)
+        }
         _ => {}
     }
     match BINDINGS.put(store, &key, grant.as_bytes(), now_secs, BINDING_TTL_SECS)? {
@@ -58,6 +63,25 @@ fn bind_key(
 mod tests {
     use super::*;
     use crate::counter::MemoryStore;
+
+    #[test]
+    fn a_bound_session_is_refreshed_only_past_half_its_life() {
+        let store = MemoryStore::new();
+        assert_eq!(bind(&store, "abc", "alice", 0), Ok(Binding::Mine));
+        // Any write would now fail: a fresh binding is read, not rewritten.
+        store.fail_next_sets(1);
+        assert_eq!(bind(&store, "abc", "alice", 10), Ok(Binding::Mine));
+        let later = BINDING_TTL_SECS / 2 + 1;
+        assert!(
+            bind(&store, "abc", "alice", later).is_err(),
+            "past half its life it is rewritten"
+        );
+        assert_eq!(bind(&store, "abc", "alice", later), Ok(Binding::Mine));
+        assert_eq!(
+            bind(&store, "abc", "bob", BINDING_TTL_SECS + 10),
+            Ok(Binding::Foreign)
+        );
+    }
 
     #[test]
     fn a_session_belongs_to_the_first_grant() {
