@@ -1182,3 +1182,23 @@ fn a_task_belongs_to_the_grant_whose_call_created_it() {
         Action::Continue
     );
 }
+
+#[test]
+fn an_encoded_tools_list_response_is_refused_not_passed_unfiltered() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    forward_tools_list(&mut filter, &host, 5);
+    *host.response_headers.borrow_mut() = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+        ("content-encoding".into(), "gzip".into()),
+    ];
+    assert_eq!(filter.on_response_headers(&host, false), Action::Continue);
+    assert_eq!(host.response_header("content-encoding"), None);
+    let gzipped = vec![0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02];
+    *host.response_body.borrow_mut() = gzipped.clone();
+    assert_eq!(filter.on_response_body(&host, gzipped.len(), true), Action::Continue);
+    let reply: Value = serde_json::from_slice(&host.response_body.borrow()).unwrap_or(Value::Null);
+    assert_eq!(reply["id"], json!(5));
+    assert_eq!(reply["error"]["code"], json!(-32603));
+}
