@@ -16,6 +16,8 @@ pub struct Settings {
     /// Where `claim:<name>` scopes read claims: the `payload_in_metadata` key
     /// of Envoy's jwt_authn filter.
     pub jwt_payload_metadata_key: String,
+    /// Slots in each rate-limit counter table (enforced and dry run).
+    pub counter_slots: u32,
 }
 
 impl Default for Settings {
@@ -25,6 +27,7 @@ impl Default for Settings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_json_depth: DEFAULT_MAX_JSON_DEPTH,
             jwt_payload_metadata_key: DEFAULT_JWT_PAYLOAD_METADATA_KEY.to_string(),
+            counter_slots: crate::counter::DEFAULT_SLOTS,
         }
     }
 }

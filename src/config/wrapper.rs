@@ -10,7 +10,8 @@
 //!   "hide_denied_tools": false,
 //!   "max_body_bytes": 1048576,
 //!   "max_json_depth": 64,
-//!   "jwt_payload_metadata_key": "jwt_payload"
+//!   "jwt_payload_metadata_key": "jwt_payload",
+//!   "counter_slots": 65536
 //! }
 //! ```
 //! Every field is optional; unknown fields are errors.
@@ -25,7 +26,7 @@ use super::settings::Settings;
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::policy::Policy;
 
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "policy",
     "policies",
     "grants",
@@ -33,6 +34,7 @@ const FIELDS: [&str; 7] = [
     "max_body_bytes",
     "max_json_depth",
     "jwt_payload_metadata_key",
+    "counter_slots",
 ];
 const GRANT_FIELDS: [&str; 3] = ["name", "token_sha256", "policy"];
 
@@ -144,6 +146,14 @@ fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
     }
     if let Some(depth) = positive_integer(object, "max_json_depth", 1024, problems) {
         settings.max_json_depth = depth;
+    }
+    if let Some(slots) = positive_integer(
+        object,
+        "counter_slots",
+        u64::from(crate::counter::MAX_SLOTS),
+        problems,
+    ) {
+        settings.counter_slots = u32::try_from(slots).unwrap_or(crate::counter::DEFAULT_SLOTS);
     }
     match object.get("jwt_payload_metadata_key") {
         None => {}

@@ -81,6 +81,19 @@ pub mod memory {
             self.0.fail_sets.set(count);
         }
 
+        /// Makes the next successful write receive the token `next` (0 is
+        /// never issued and means 1), for tests of the token's wrap.
+        pub fn set_next_cas(&self, next: u32) {
+            self.0.next_cas.set(next.wrapping_sub(1));
+        }
+
+        /// The keys held, sorted.
+        pub fn keys(&self) -> Vec<String> {
+            let mut keys: Vec<String> = self.0.entries.borrow().keys().cloned().collect();
+            keys.sort();
+            keys
+        }
+
         fn next_cas(&self) -> u32 {
             let mut cas = self.0.next_cas.get().wrapping_add(1);
             if cas == 0 {

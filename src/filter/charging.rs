@@ -78,7 +78,13 @@ impl HttpFilter {
             head: &self.head,
             claims,
         };
-        let (charge, shadow_refused) = charge(host, now_secs, &all_limits, &subject);
+        let (charge, shadow_refused) = charge(
+            host,
+            now_secs,
+            self.config.settings.counter_slots,
+            &all_limits,
+            &subject,
+        );
         for index in shadow_refused {
             if let Some(limit) = all_limits.get(index) {
                 log::info!(

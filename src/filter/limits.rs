@@ -1,6 +1,6 @@
 //! Charging the limits of allowed messages against the shared counters.
 
-use crate::counter::{reserve, CounterSpec, LimitError, Reservation, SharedStore};
+use crate::counter::{reserve_in, CounterSpec, LimitError, Reservation, SharedStore, Table};
 use crate::policy::{Limit, Scope};
 
 use super::request_head::RequestHead;
@@ -72,6 +72,7 @@ pub enum Charge {
 pub fn charge(
     store: &dyn SharedStore,
     now_secs: u64,
+    slots: u32,
     limits: &[&Limit],
     subject: &Subject<'_>,
 ) -> (Charge, Vec<usize>) {
@@ -95,12 +96,16 @@ pub fn charge(
     }
     let mut shadow_refused = Vec::new();
     for (spec, index) in shadow.iter().zip(&shadow_index) {
-        if let Err(LimitError::Exhausted(_)) = reserve(store, now_secs, std::slice::from_ref(spec))
-        {
+        if let Err(LimitError::Exhausted(_)) = reserve_in(
+            store,
+            Table::shadow(slots),
+            now_secs,
+            std::slice::from_ref(spec),
+        ) {
             shadow_refused.push(*index);
         }
     }
-    let charge = match reserve(store, now_secs, &enforced) {
+    let charge = match reserve_in(store, Table::enforced(slots), now_secs, &enforced) {
         Ok(reservation) => Charge::Admitted(reservation),
         Err(LimitError::Exhausted(refusals)) => Charge::Refused(
             refusals

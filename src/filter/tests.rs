@@ -1197,7 +1197,10 @@ fn an_encoded_tools_list_response_is_refused_not_passed_unfiltered() {
     assert_eq!(host.response_header("content-encoding"), None);
     let gzipped = vec![0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02];
     *host.response_body.borrow_mut() = gzipped.clone();
-    assert_eq!(filter.on_response_body(&host, gzipped.len(), true), Action::Continue);
+    assert_eq!(
+        filter.on_response_body(&host, gzipped.len(), true),
+        Action::Continue
+    );
     let reply: Value = serde_json::from_slice(&host.response_body.borrow()).unwrap_or(Value::Null);
     assert_eq!(reply["id"], json!(5));
     assert_eq!(reply["error"]["code"], json!(-32603));
