@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run test test-unit test-e2e test-deploy validate lint clean
+.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy validate lint clean
 
 all: build
 
@@ -18,7 +18,7 @@ build: setup
 run: build
 	@scripts/run-demo.sh
 
-test: setup lint test-unit build validate test-e2e test-deploy
+test: setup lint test-unit fuzz-corpus test-wasm build validate test-e2e test-deploy
 
 lint:
 	cargo clippy --no-default-features --features cli --all-targets -- -D warnings
@@ -29,6 +29,19 @@ test-unit:
 # The mcp-policy CLI (target/release/mcp-policy).
 cli:
 	cargo build --release --no-default-features --features cli
+
+# The policy-engine tests compiled to wasm32, under Node (wasm-bindgen-test).
+test-wasm: setup
+	@scripts/wasm-test.sh
+
+# cargo fuzz on every target for FUZZ_SECONDS each; `make test` replays the
+# saved corpus and the regressions only.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-corpus:
+	@scripts/fuzz.sh --corpus-only
 
 # Every Envoy config in the repository passes `envoy --mode validate`.
 validate: build
@@ -42,4 +55,4 @@ test-deploy: build
 	$(VENV)/bin/python -m pytest tests/deploy $(PYTEST_ARGS)
 
 clean:
-	rm -rf target dist .build
+	rm -rf target dist .build fuzz/target

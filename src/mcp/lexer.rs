@@ -197,7 +197,8 @@ pub(crate) fn decode_string(bytes: &[u8], token: Token) -> Result<String, &'stat
 pub(crate) fn number_value(bytes: &[u8], token: Token) -> Result<Number, &'static str> {
     let raw = bytes.get(token.start..token.end).ok_or("number out of range")?;
     let text = std::str::from_utf8(raw).map_err(|_| "invalid number")?;
-    if !text.contains(['.', 'e', 'E']) {
+    // `-0` is not the integer 0: serde_json and JavaScript read it as -0.0.
+    if !text.contains(['.', 'e', 'E']) && text != "-0" {
         if let Ok(value) = text.parse::<u64>() {
             return Ok(Number::from(value));
         }

@@ -140,6 +140,12 @@ fn replace_data(block: &Block, line: &[u8]) -> Vec<u8> {
             written = true;
             out.extend_from_slice(line);
             out.extend_from_slice(raw.get(current.content_end..current.end).unwrap_or_default());
+        } else {
+            // A later data line becomes an empty comment with its own line
+            // ending: dropping the ending could fuse a bare CR before it with
+            // the blank line's LF and erase the event boundary.
+            out.push(b':');
+            out.extend_from_slice(raw.get(current.content_end..current.end).unwrap_or_default());
         }
     }
     out

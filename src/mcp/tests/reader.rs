@@ -253,7 +253,7 @@ fn batch_element_errors_carry_that_elements_id() {
 
 #[test]
 fn duplicate_ids_in_batch() {
-    for (a, b) in [("1", "1"), ("\"x\"", "\"x\""), ("\"x\"", "\"\\u0078\""), ("1", "\"1\""), ("0", "-0"), ("1", "\" 1 \"")] {
+    for (a, b) in [("1", "1"), ("\"x\"", "\"x\""), ("\"x\"", "\"\\u0078\""), ("1", "\"1\""), ("1", "\" 1 \"")] {
         let body = format!(
             r#"[{{"jsonrpc":"2.0","id":{a},"method":"tools/list"}},{{"jsonrpc":"2.0","id":{b},"method":"tools/call","params":{{"name":"x"}}}}]"#
         );
@@ -306,7 +306,7 @@ fn method_and_params_types() {
 
 #[test]
 fn id_types() {
-    for id in ["null", "true", "false", "{}", "[]", "[1]", "1.5", "1.0", "1e2", "-0.0", "9007199254740992", "-9007199254740992", "18446744073709551615", "1e400"] {
+    for id in ["null", "true", "false", "{}", "[]", "[1]", "1.5", "1.0", "1e2", "-0", "-0.0", "9007199254740992", "-9007199254740992", "18446744073709551615", "1e400"] {
         let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
         let error = read_err(&body);
         assert_eq!(error.id, None, "{id}");
@@ -320,7 +320,6 @@ fn id_types() {
     assert_error(r#"{"jsonrpc":"2.0","id":null,"result":{}}"#, INVALID_REQUEST, None, "\"id\"");
     for (id, canonical) in [
         ("0", "0"),
-        ("-0", "0"),
         ("9007199254740991", "9007199254740991"),
         ("-9007199254740991", "-9007199254740991"),
         ("\"\"", "\"\""),

@@ -9,7 +9,8 @@ use crate::mcp::{RequestId, MAX_SAFE_INTEGER};
 fn canonical_text() {
     assert_eq!(rid("1").as_json(), "1");
     assert_eq!(rid(" 42 ").as_json(), "42");
-    assert_eq!(rid("-0").as_json(), "0");
+    // -0 is -0.0 to JavaScript and serde_json: not an id.
+    assert_eq!(RequestId::from_json_text("-0"), None);
     assert_eq!(rid("\"abc\"").as_json(), "\"abc\"");
     assert_eq!(rid(r#""\u0061bc""#), rid("\"abc\""));
     assert_eq!(rid(r#""a\"b\\c\n""#).as_json(), r#""a\"b\\c\n""#);

@@ -19,7 +19,7 @@ fn accepts_plain_json() {
     assert_eq!(ok("[]"), json!([]));
     assert_eq!(ok("\"s\""), json!("s"));
     assert_eq!(ok("0"), json!(0));
-    assert_eq!(ok("-0"), json!(0));
+    assert_eq!(ok("-0"), json!(-0.0));
     assert_eq!(ok("1E+2"), json!(100.0));
     assert_eq!(ok("18446744073709551615"), json!(18446744073709551615u64));
     assert_eq!(ok("-9223372036854775808"), json!(-9223372036854775808i64));

@@ -45,7 +45,7 @@ fn multi_line_data_becomes_one_line() {
     let stream = "id: 5\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata: \"id\":7,\"result\":{\"tools\":[\r\n: comment inside\r\ndata: {\"name\":\"rm\"},{\"name\":\"ok\"}]}}\r\nevent: message\r\n\r\n";
     assert_eq!(
         filter_str(&[rid("7")], stream),
-        "id: 5\r\ndata: {\"jsonrpc\":\"2.0\", \"id\":7,\"result\":{\"tools\":[{\"name\":\"ok\"}]}}\r\n: comment inside\r\nevent: message\r\n\r\n"
+        "id: 5\r\ndata: {\"jsonrpc\":\"2.0\", \"id\":7,\"result\":{\"tools\":[{\"name\":\"ok\"}]}}\r\n:\r\n: comment inside\r\n:\r\nevent: message\r\n\r\n"
     );
 }
 
