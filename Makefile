@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy validate lint clean
+.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke validate lint clean
 
 all: build
 
@@ -18,7 +18,7 @@ build: setup
 run: build
 	@scripts/run-demo.sh
 
-test: setup lint test-unit fuzz-corpus test-wasm build validate test-e2e test-deploy
+test: setup lint test-unit fuzz-corpus test-wasm build validate test-e2e test-deploy bench-smoke
 
 lint:
 	cargo clippy --no-default-features --features cli --all-targets -- -D warnings
@@ -53,6 +53,16 @@ test-e2e: build
 # The Dockerfile, the Kubernetes/Istio manifests and the ECDS sidecar.
 test-deploy: build
 	$(VENV)/bin/python -m pytest tests/deploy $(PYTEST_ARGS)
+
+# The filter's cost against Envoy without it and against Envoy's MCP filter
+# (docs/benchmarks.md). `make test` runs only a short smoke run.
+bench: build
+	@scripts/setup.sh bench
+	$(VENV)/bin/python bench/run.py
+
+bench-smoke: build
+	@scripts/setup.sh bench
+	$(VENV)/bin/python bench/run.py --smoke
 
 clean:
 	rm -rf target dist .build fuzz/target

@@ -83,10 +83,10 @@ node_packages() {
     echo "$want" > "$stamp"
 }
 
-# --- load generators for `make bench` -------------------------------------
-# wrk (keep-alive HTTP/1.1 with a Lua script for POST bodies) and h2load.
+# --- load generator for `make bench` ----------------------------------------
+# wrk: keep-alive HTTP/1.1, POST bodies and per-response checks in Lua.
 bench_tools() {
-    apt_install wrk nghttp2-client
+    apt_install wrk
 }
 
 APT_EXTRA=()

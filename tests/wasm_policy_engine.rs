@@ -516,13 +516,10 @@ fn u64_max_and_i64_min_against_floats() {
     assert_eq!(eval("args.huge", "eq", "1e300", args), Ok(true));
 }
 
-/// The same literal must be the same number in a policy and in a request.
-/// It is not yet: the policy parser (`policy/text.rs`) converts numbers with
-/// serde_json, which without its `float_roundtrip` feature misrounds some
-/// literals by one ULP, while `read_payload` rounds correctly. Native builds
-/// fail the same way. Remove `ignore` once the policy parser rounds correctly.
+/// The same literal must be the same number in a policy and in a request
+/// (serde_json's `float_roundtrip` makes the policy parser round correctly,
+/// as `read_payload` does).
 #[wasm_bindgen_test]
-#[ignore = "policy/text.rs misrounds some float literals (serde_json without float_roundtrip)"]
 fn policy_and_request_read_float_literals_alike() {
     for literal in [
         "0.9999999999999999",
