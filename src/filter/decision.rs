@@ -92,10 +92,20 @@ impl HttpFilter {
                     } else {
                         messages.first().and_then(|m| m.id.clone())
                     };
-                    let is_call = !is_batch
-                        && messages.first().and_then(Message::method) == Some("tools/call");
+                    // A reply is read only when it can matter: quota to give
+                    // back, or a task the call may create (a task-augmented
+                    // request, or any 2026-07-28 call).
+                    let may_create_task = !is_batch
+                        && messages.first().is_some_and(|message| {
+                            message.method() == Some("tools/call")
+                                && (message.params().is_some_and(|p| p.get("task").is_some())
+                                    || crate::mcp::uses_mirrored_headers(
+                                        self.head.protocol_version.as_deref(),
+                                        message,
+                                    ))
+                        });
                     let reservation = (!reservation.taken.is_empty()).then_some(reservation);
-                    if reservation.is_some() || is_call {
+                    if reservation.is_some() || may_create_task {
                         self.refund = Some(refund::RefundWatch::new(id, reservation));
                     }
                 }

@@ -1153,7 +1153,7 @@ fn a_task_belongs_to_the_grant_whose_call_created_it() {
             &mut filter,
             &host,
             post_headers(Some(ALICE)),
-            &call("get_server_status", 3)
+            json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_server_status","task":{"ttl":60000}}}).to_string().as_bytes()
         ),
         Action::Continue
     );

@@ -15,6 +15,10 @@ impl HttpFilter {
         let Auth::Granted(grant) = &self.auth else {
             return;
         };
+        // Servers issue session ids on the initialize reply only.
+        if self.audit.method.as_deref() != Some("initialize") {
+            return;
+        }
         let Ok(headers) = host.response_headers() else {
             return;
         };
