@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke validate lint clean
+.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint clean
 
 all: build
 
@@ -25,6 +25,11 @@ lint:
 
 test-unit:
 	cargo test --no-default-features --features cli
+	cargo bench --no-default-features --bench policy -- --test
+
+# The policy engine's criterion benchmark (docs/benchmarks.md).
+bench-policy:
+	cargo bench --no-default-features --bench policy
 
 # The mcp-policy CLI (target/release/mcp-policy).
 cli:

@@ -444,6 +444,11 @@ fn bench_compile(c: &mut Criterion) {
         GENERATED_TOOLS,
         "the generated policy must have {GENERATED_TOOLS} exact tools"
     );
+    assert_eq!(
+        big.limits().len(),
+        980,
+        "docs/benchmarks.md says 980 limits"
+    );
 
     let mut group = c.benchmark_group("compile");
     for (name, text) in [("afip45", AFIP_POLICY), ("gen1300", generated.as_str())] {
