@@ -5,7 +5,8 @@
 //! proxy-wasm dependency. `host` defines the small trait the filter talks to;
 //! `envoy` (feature `proxy-wasm-host`) is the only code that calls the ABI.
 
-#[cfg(feature = "cli")] pub mod cli;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod counter;
 pub mod filter;

@@ -106,15 +106,10 @@ pub mod memory {
 
     impl SharedStore for MemoryStore {
         fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
-            Ok(self
-                .0
-                .entries
-                .borrow()
-                .get(key)
-                .map(|(value, cas)| Entry {
-                    value: value.clone(),
-                    cas: *cas,
-                }))
+            Ok(self.0.entries.borrow().get(key).map(|(value, cas)| Entry {
+                value: value.clone(),
+                cas: *cas,
+            }))
         }
 
         fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {

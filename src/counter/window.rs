@@ -104,7 +104,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_windows() {
-        for bad in [json!("week"), json!("Minute"), json!(0), json!(-5), json!(1.5), json!("60"), json!(null)] {
+        for bad in [
+            json!("week"),
+            json!("Minute"),
+            json!(0),
+            json!(-5),
+            json!(1.5),
+            json!("60"),
+            json!(null),
+        ] {
             assert!(Window::from_json(&bad).is_err(), "{bad} accepted");
         }
         assert!(Window::from_json(&json!(MAX_WINDOW_SECS + 1)).is_err());

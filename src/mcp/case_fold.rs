@@ -53,8 +53,16 @@ pub fn case_variant_key_conflict(body: &[u8], limits: &ReadLimits) -> Option<Str
                 let mut seen: HashMap<String, &str> = HashMap::new();
                 for (key, child) in object {
                     if let Some(other) = seen.insert(fold(key), key) {
-                        let at = if path.is_empty() { "the top level" } else { path.as_str() };
-                        return Some(format!("keys {} and {} at {at}", show_key(other), show_key(key)));
+                        let at = if path.is_empty() {
+                            "the top level"
+                        } else {
+                            path.as_str()
+                        };
+                        return Some(format!(
+                            "keys {} and {} at {at}",
+                            show_key(other),
+                            show_key(key)
+                        ));
                     }
                     let escaped = key.replace('~', "~0").replace('/', "~1");
                     pending.push((format!("{path}/{escaped}"), child));

@@ -43,7 +43,8 @@ fn decimal_value(text: &str) -> Option<f64> {
         None => (mantissa, ""),
     };
     let all_digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
-    if (integer.is_empty() && fraction.is_empty()) || !all_digits(integer) || !all_digits(fraction) {
+    if (integer.is_empty() && fraction.is_empty()) || !all_digits(integer) || !all_digits(fraction)
+    {
         return None;
     }
     let mut normal = format!(
@@ -78,19 +79,13 @@ fn radix_value(digits: &str, radix: u32) -> Option<f64> {
 fn is_js_whitespace(ch: char) -> bool {
     matches!(
         ch,
-        '\t' | '\n'
-            | '\u{0B}'
-            | '\u{0C}'
-            | '\r'
-            | ' '
-            | '\u{A0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
-            | '\u{FEFF}'
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
     )
 }

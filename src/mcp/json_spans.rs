@@ -83,7 +83,12 @@ fn child_at_index(lexer: &mut Lexer<'_>, container: Token, wanted: usize) -> Opt
     }
 }
 
-fn child_at_key(bytes: &[u8], lexer: &mut Lexer<'_>, container: Token, wanted: &str) -> Option<Token> {
+fn child_at_key(
+    bytes: &[u8],
+    lexer: &mut Lexer<'_>,
+    container: Token,
+    wanted: &str,
+) -> Option<Token> {
     if container.kind != TokenKind::BeginObject {
         return None;
     }

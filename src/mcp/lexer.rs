@@ -187,15 +187,20 @@ impl<'a> Lexer<'a> {
 /// Decodes a string token (quotes included): escapes, surrogate pairs, UTF-8.
 /// Lone surrogates and invalid escapes are errors.
 pub(crate) fn decode_string(bytes: &[u8], token: Token) -> Result<String, &'static str> {
-    let text = bytes.get(token.start..token.end).ok_or("string out of range")?;
-    serde_json::from_slice::<String>(text).map_err(|_| "invalid string (bad escape, lone surrogate or invalid UTF-8)")
+    let text = bytes
+        .get(token.start..token.end)
+        .ok_or("string out of range")?;
+    serde_json::from_slice::<String>(text)
+        .map_err(|_| "invalid string (bad escape, lone surrogate or invalid UTF-8)")
 }
 
 /// Converts a number token (grammar already checked) to a `serde_json::Number`.
 /// Integers that fit i64/u64 stay exact; others become the correctly rounded
 /// f64. A value outside the f64 range is an error (never silently infinite).
 pub(crate) fn number_value(bytes: &[u8], token: Token) -> Result<Number, &'static str> {
-    let raw = bytes.get(token.start..token.end).ok_or("number out of range")?;
+    let raw = bytes
+        .get(token.start..token.end)
+        .ok_or("number out of range")?;
     let text = std::str::from_utf8(raw).map_err(|_| "invalid number")?;
     // `-0` is not the integer 0: serde_json and JavaScript read it as -0.0.
     if !text.contains(['.', 'e', 'E']) && text != "-0" {
@@ -216,9 +221,11 @@ pub(crate) fn number_value(bytes: &[u8], token: Token) -> Result<Number, &'stati
 pub(crate) fn skip_value(lexer: &mut Lexer<'_>, first: Token) -> Option<usize> {
     match first.kind {
         TokenKind::BeginObject | TokenKind::BeginArray => {}
-        TokenKind::String | TokenKind::Number | TokenKind::True | TokenKind::False | TokenKind::Null => {
-            return Some(first.end)
-        }
+        TokenKind::String
+        | TokenKind::Number
+        | TokenKind::True
+        | TokenKind::False
+        | TokenKind::Null => return Some(first.end),
         _ => return None,
     }
     let mut depth: usize = 1;

@@ -74,8 +74,14 @@ pub struct Message {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum MessageKind {
-    Request { method: String, params: Option<Value> },
-    Notification { method: String, params: Option<Value> },
+    Request {
+        method: String,
+        params: Option<Value>,
+    },
+    Notification {
+        method: String,
+        params: Option<Value>,
+    },
     /// A client's JSON-RPC response (result or error) to a server request.
     Response,
 }
@@ -101,14 +107,18 @@ impl std::error::Error for ReadError {}
 impl Message {
     pub fn method(&self) -> Option<&str> {
         match &self.kind {
-            MessageKind::Request { method, .. } | MessageKind::Notification { method, .. } => Some(method),
+            MessageKind::Request { method, .. } | MessageKind::Notification { method, .. } => {
+                Some(method)
+            }
             MessageKind::Response => None,
         }
     }
 
     pub fn params(&self) -> Option<&Value> {
         match &self.kind {
-            MessageKind::Request { params, .. } | MessageKind::Notification { params, .. } => params.as_ref(),
+            MessageKind::Request { params, .. } | MessageKind::Notification { params, .. } => {
+                params.as_ref()
+            }
             MessageKind::Response => None,
         }
     }
@@ -150,7 +160,9 @@ pub fn read_payload(body: &[u8], limits: &ReadLimits) -> Result<Payload, ReadErr
         Value::Array(items) => read_batch(items),
         _ => Err(ReadError {
             code: INVALID_REQUEST,
-            message: "Invalid Request: the body must be a JSON-RPC object or a non-empty array of them".into(),
+            message:
+                "Invalid Request: the body must be a JSON-RPC object or a non-empty array of them"
+                    .into(),
             id: None,
         }),
     }
@@ -188,13 +200,18 @@ fn read_batch(items: Vec<Value>) -> Result<Payload, ReadError> {
         let fresh_number = numeric_key(id).is_none_or(|key| seen_numbers.insert((is_request, key)));
         if !fresh_text || !fresh_number {
             let what = if is_request { "request" } else { "response" };
-            return Err(batch_error(format!("Invalid Request: duplicate {what} id {id} in batch")));
+            return Err(batch_error(format!(
+                "Invalid Request: duplicate {what} id {id} in batch"
+            )));
         }
     }
     Ok(Payload::Batch(messages))
 }
 
-fn read_message(mut object: Map<String, Value>, index: Option<usize>) -> Result<Message, ReadError> {
+fn read_message(
+    mut object: Map<String, Value>,
+    index: Option<usize>,
+) -> Result<Message, ReadError> {
     let place = match index {
         Some(index) => format!("batch element {index}: "),
         None => String::new(),
@@ -216,7 +233,11 @@ fn read_message(mut object: Map<String, Value>, index: Option<usize>) -> Result<
         },
     };
     let fail = |code: i64, text: &str| {
-        let kind = if code == INVALID_PARAMS { "Invalid params" } else { "Invalid Request" };
+        let kind = if code == INVALID_PARAMS {
+            "Invalid params"
+        } else {
+            "Invalid Request"
+        };
         ReadError {
             code,
             message: format!("{kind}: {place}{text}"),
@@ -239,8 +260,14 @@ fn read_message(mut object: Map<String, Value>, index: Option<usize>) -> Result<
                 ));
             }
             let params = object.remove("params");
-            if !matches!(params, None | Some(Value::Object(_)) | Some(Value::Array(_))) {
-                return Err(fail(INVALID_REQUEST, "\"params\" must be an object or an array"));
+            if !matches!(
+                params,
+                None | Some(Value::Object(_)) | Some(Value::Array(_))
+            ) {
+                return Err(fail(
+                    INVALID_REQUEST,
+                    "\"params\" must be an object or an array",
+                ));
             }
             if let Err(text) = check_params(&method, params.as_ref()) {
                 return Err(fail(INVALID_PARAMS, &text));
@@ -254,7 +281,10 @@ fn read_message(mut object: Map<String, Value>, index: Option<usize>) -> Result<
         Some(_) => return Err(fail(INVALID_REQUEST, "\"method\" must be a string")),
         None => {
             if has_result && has_error {
-                return Err(fail(INVALID_REQUEST, "a response cannot have both \"result\" and \"error\""));
+                return Err(fail(
+                    INVALID_REQUEST,
+                    "a response cannot have both \"result\" and \"error\"",
+                ));
             }
             if !has_result && !has_error {
                 return Err(fail(INVALID_REQUEST, "missing \"method\""));
@@ -279,7 +309,9 @@ fn check_params(method: &str, params: Option<&Value>) -> Result<(), String> {
         _ => return Ok(()),
     };
     let Some(Value::Object(params)) = params else {
-        return Err(format!("{method} requires \"params\" to be an object with a string \"{member}\""));
+        return Err(format!(
+            "{method} requires \"params\" to be an object with a string \"{member}\""
+        ));
     };
     if !matches!(params.get(member), Some(Value::String(_))) {
         return Err(format!("{method} requires a string \"params.{member}\""));

@@ -31,8 +31,13 @@ mod tools_list_stream;
 mod tests;
 
 pub use case_fold::case_variant_key_conflict;
-pub use mirrored::{check as check_mirrored_headers, decode_header_value, param_headers, uses_mirrored_headers, ParamHeader, HEADER_MISMATCH, MIRRORING_VERSION};
-pub use message::{read_payload, Message, MessageKind, Payload, ReadError, ReadLimits, DEFAULT_MAX_DEPTH};
+pub use message::{
+    read_payload, Message, MessageKind, Payload, ReadError, ReadLimits, DEFAULT_MAX_DEPTH,
+};
+pub use mirrored::{
+    check as check_mirrored_headers, decode_header_value, param_headers, uses_mirrored_headers,
+    ParamHeader, HEADER_MISMATCH, MIRRORING_VERSION,
+};
 pub use reply::{denial_result, error_response, error_response_with_data};
 pub use request_id::{RequestId, MAX_SAFE_INTEGER};
 pub use sniff::sniff_id;

@@ -117,7 +117,9 @@ pub(crate) fn response_id_matches(ids: &[RequestId], id: &Value) -> bool {
         }
     }
     match js_number_of(id) {
-        Some(number) => ids.iter().any(|candidate| candidate.js_number() == Some(number)),
+        Some(number) => ids
+            .iter()
+            .any(|candidate| candidate.js_number() == Some(number)),
         None => false,
     }
 }

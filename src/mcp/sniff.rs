@@ -11,7 +11,11 @@ use super::strict_json::UTF8_BOM;
 /// appearing more than once (ambiguous), and when the body breaks down
 /// before an id was seen. Never fails, never panics.
 pub fn sniff_id(body: &[u8]) -> Option<RequestId> {
-    let start = if body.starts_with(UTF8_BOM) { UTF8_BOM.len() } else { 0 };
+    let start = if body.starts_with(UTF8_BOM) {
+        UTF8_BOM.len()
+    } else {
+        0
+    };
     let mut lexer = Lexer::new(body, start);
     let first = lexer.next_token().ok()?;
     if first.kind != TokenKind::BeginObject {

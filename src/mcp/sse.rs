@@ -62,7 +62,10 @@ impl SseSplitter {
 
     /// Adds a chunk; returns the events it completed.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
-        self.push_blocks(chunk).into_iter().map(|block| block.event()).collect()
+        self.push_blocks(chunk)
+            .into_iter()
+            .map(|block| block.event())
+            .collect()
     }
 
     /// The bytes of the incomplete event.
@@ -165,12 +168,24 @@ pub(crate) fn split_lines(bytes: &[u8], from: usize) -> Vec<Line> {
     while let Some(&byte) = bytes.get(index) {
         match byte {
             b'\n' => {
-                lines.push(Line { start, content_end: index, end: index + 1 });
+                lines.push(Line {
+                    start,
+                    content_end: index,
+                    end: index + 1,
+                });
                 start = index + 1;
             }
             b'\r' => {
-                let end = if bytes.get(index + 1) == Some(&b'\n') { index + 2 } else { index + 1 };
-                lines.push(Line { start, content_end: index, end });
+                let end = if bytes.get(index + 1) == Some(&b'\n') {
+                    index + 2
+                } else {
+                    index + 1
+                };
+                lines.push(Line {
+                    start,
+                    content_end: index,
+                    end,
+                });
                 start = end;
                 index = end;
                 continue;
@@ -180,7 +195,11 @@ pub(crate) fn split_lines(bytes: &[u8], from: usize) -> Vec<Line> {
         index += 1;
     }
     if start < bytes.len() {
-        lines.push(Line { start, content_end: bytes.len(), end: bytes.len() });
+        lines.push(Line {
+            start,
+            content_end: bytes.len(),
+            end: bytes.len(),
+        });
     }
     lines
 }
@@ -218,7 +237,8 @@ impl Block {
     pub(crate) fn fields(&self) -> Fields {
         let mut fields = Fields::default();
         for line in self.lines() {
-            let Some((name, value)) = self.raw.get(line.start..line.content_end).and_then(field) else {
+            let Some((name, value)) = self.raw.get(line.start..line.content_end).and_then(field)
+            else {
                 continue;
             };
             let value = String::from_utf8_lossy(value);
@@ -230,7 +250,9 @@ impl Block {
                     fields.data.push_str(&value);
                     fields.has_data = true;
                 }
-                b"event" => fields.event = Some(value.into_owned()).filter(|event| !event.is_empty()),
+                b"event" => {
+                    fields.event = Some(value.into_owned()).filter(|event| !event.is_empty())
+                }
                 b"id" if !value.contains('\0') => fields.id = Some(value.into_owned()),
                 _ => {}
             }

@@ -57,20 +57,30 @@ pub const DEPTH_CEILING: usize = 512;
 pub(crate) fn parse_strict(body: &[u8], max_depth: usize) -> Result<Value, JsonError> {
     let max_depth = max_depth.min(DEPTH_CEILING);
     if body.starts_with(UTF8_BOM) {
-        return Err(JsonError::new("a UTF-8 byte-order mark is not allowed before JSON".into()));
+        return Err(JsonError::new(
+            "a UTF-8 byte-order mark is not allowed before JSON".into(),
+        ));
     }
     if let Err(error) = std::str::from_utf8(body) {
-        return Err(JsonError::new(format!("invalid UTF-8 at byte {}", error.valid_up_to())));
+        return Err(JsonError::new(format!(
+            "invalid UTF-8 at byte {}",
+            error.valid_up_to()
+        )));
     }
     let mut lexer = Lexer::new(body, 0);
     if lexer.at_end() {
-        return Err(JsonError::new("empty body: a JSON value is required".into()));
+        return Err(JsonError::new(
+            "empty body: a JSON value is required".into(),
+        ));
     }
     let mut stack: Vec<Frame> = Vec::new();
     let mut expect = Expect::Value;
     let root = loop {
         let token = lexer.next_token().map_err(|error| {
-            JsonError::new(format!("invalid JSON at byte {}: {}", error.offset, error.message))
+            JsonError::new(format!(
+                "invalid JSON at byte {}: {}",
+                error.offset, error.message
+            ))
         })?;
         let completed = match expect {
             Expect::Value | Expect::FirstElementOrEnd => {
@@ -124,7 +134,10 @@ pub(crate) fn parse_strict(body: &[u8], max_depth: usize) -> Result<Value, JsonE
                     }
                     *slot = Some(key);
                     let colon = lexer.next_token().map_err(|error| {
-                        JsonError::new(format!("invalid JSON at byte {}: {}", error.offset, error.message))
+                        JsonError::new(format!(
+                            "invalid JSON at byte {}: {}",
+                            error.offset, error.message
+                        ))
                     })?;
                     if colon.kind != TokenKind::Colon {
                         return Err(unexpected(colon, "':'"));

@@ -53,7 +53,10 @@ pub fn filter_tools_list_json(
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<Option<Vec<u8>>, RewriteError> {
     let value = parse_strict(body, RESPONSE_MAX_DEPTH).map_err(|error| RewriteError {
-        message: format!("tools/list response is not readable JSON: {}", error.message),
+        message: format!(
+            "tools/list response is not readable JSON: {}",
+            error.message
+        ),
     })?;
     rewrite(body, &value, ids, keep)
 }
@@ -130,7 +133,9 @@ fn collect<'v>(
     keep: &dyn Fn(&str) -> bool,
     edits: &mut Vec<Edit<'v>>,
 ) {
-    let Some(response) = item.as_object() else { return };
+    let Some(response) = item.as_object() else {
+        return;
+    };
     let answers = response
         .iter()
         .any(|(key, id)| folds_to(key, "id") && response_id_matches(ids, id));
@@ -138,7 +143,10 @@ fn collect<'v>(
         return;
     }
     for (result_key, result) in response {
-        let Some(result) = result.as_object().filter(|_| folds_to(result_key, "result")) else {
+        let Some(result) = result
+            .as_object()
+            .filter(|_| folds_to(result_key, "result"))
+        else {
             continue;
         };
         for (tools_key, tools) in result {
@@ -169,8 +177,12 @@ fn collect<'v>(
 }
 
 fn tool_is_kept(tool: &Value, keep: &dyn Fn(&str) -> bool) -> bool {
-    let Some(tool) = tool.as_object() else { return false };
-    let Some(Value::String(name)) = tool.get("name") else { return false };
+    let Some(tool) = tool.as_object() else {
+        return false;
+    };
+    let Some(Value::String(name)) = tool.get("name") else {
+        return false;
+    };
     if !keep(name) {
         return false;
     }

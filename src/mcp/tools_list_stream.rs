@@ -87,7 +87,10 @@ impl ToolsListStreamFilter {
                 }
             },
             Err(error) => {
-                log::warn!("event stream carries JSON that is not strict JSON: {}", error.message);
+                log::warn!(
+                    "event stream carries JSON that is not strict JSON: {}",
+                    error.message
+                );
                 self.unreadable(data)
             }
         };
@@ -95,7 +98,13 @@ impl ToolsListStreamFilter {
             DROPPED_EVENT.to_vec()
         } else {
             let mut line = b"data: ".to_vec();
-            line.extend(replacement.iter().map(|&byte| if byte == b'\n' || byte == b'\r' { b' ' } else { byte }));
+            line.extend(replacement.iter().map(|&byte| {
+                if byte == b'\n' || byte == b'\r' {
+                    b' '
+                } else {
+                    byte
+                }
+            }));
             line
         };
         replace_data(block, &line)
@@ -133,19 +142,27 @@ fn replace_data(block: &Block, line: &[u8]) -> Vec<u8> {
     let mut out = raw.get(..block.prefix_len).unwrap_or_default().to_vec();
     let mut written = false;
     for current in block.lines() {
-        let content = raw.get(current.start..current.content_end).unwrap_or_default();
+        let content = raw
+            .get(current.start..current.content_end)
+            .unwrap_or_default();
         if !matches!(field(content), Some((b"data", _))) {
             out.extend_from_slice(raw.get(current.start..current.end).unwrap_or_default());
         } else if !written {
             written = true;
             out.extend_from_slice(line);
-            out.extend_from_slice(raw.get(current.content_end..current.end).unwrap_or_default());
+            out.extend_from_slice(
+                raw.get(current.content_end..current.end)
+                    .unwrap_or_default(),
+            );
         } else {
             // A later data line becomes an empty comment with its own line
             // ending: dropping the ending could fuse a bare CR before it with
             // the blank line's LF and erase the event boundary.
             out.push(b':');
-            out.extend_from_slice(raw.get(current.content_end..current.end).unwrap_or_default());
+            out.extend_from_slice(
+                raw.get(current.content_end..current.end)
+                    .unwrap_or_default(),
+            );
         }
     }
     out

@@ -4,14 +4,43 @@ use serde_json::Value;
 use super::sse::split_all;
 use crate::mcp::strict_json::parse_strict;
 use crate::mcp::{
-    filter_tools_list_json, read_payload, sniff_id, ReadLimits, RequestId, SseSplitter, ToolsListStreamFilter,
+    filter_tools_list_json, read_payload, sniff_id, ReadLimits, RequestId, SseSplitter,
+    ToolsListStreamFilter,
 };
 
 fn json_soup() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
-        "{", "}", "[", "]", ":", ",", "\"", "\\", "\"id\"", "\"jsonrpc\"", "\"2.0\"", "\"method\"", "\"tools/call\"",
-        "\"params\"", "\"name\"", "\"n\\u0061me\"", "\"arguments\"", "\"result\"", "\"tools\"", "1", "-1", "1.5e3",
-        "null", "true", " ", "\n", "\\u00", "\\ud800", "\u{feff}", "é", "\u{0}",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "\"",
+        "\\",
+        "\"id\"",
+        "\"jsonrpc\"",
+        "\"2.0\"",
+        "\"method\"",
+        "\"tools/call\"",
+        "\"params\"",
+        "\"name\"",
+        "\"n\\u0061me\"",
+        "\"arguments\"",
+        "\"result\"",
+        "\"tools\"",
+        "1",
+        "-1",
+        "1.5e3",
+        "null",
+        "true",
+        " ",
+        "\n",
+        "\\u00",
+        "\\ud800",
+        "\u{feff}",
+        "é",
+        "\u{0}",
     ]);
     prop::collection::vec(pieces, 0..60).prop_map(|parts| parts.concat())
 }
@@ -22,13 +51,16 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |x| x.is_finite())
+            .prop_map(Value::from),
         ".*".prop_map(Value::String),
     ];
     leaf.prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(".*", inner, 0..6).prop_map(|map| Value::Object(map.into_iter().collect())),
+            prop::collection::btree_map(".*", inner, 0..6)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
         ]
     })
 }
@@ -50,7 +82,9 @@ fn leaks_rm(stream: &[u8]) -> bool {
     let mut events = splitter.push(stream);
     events.extend(splitter.push(b"\n\n"));
     events.iter().any(|event| {
-        let Ok(value) = serde_json::from_str::<Value>(&event.data) else { return false };
+        let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
+            return false;
+        };
         let responses = match value {
             Value::Array(items) => items,
             other => vec![other],

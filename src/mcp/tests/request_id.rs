@@ -22,19 +22,45 @@ fn canonical_text() {
 
 #[test]
 fn refused_texts() {
-    for text in ["", "1.0", "1e0", "null", "true", "{}", "[]", "[1]", "01", "\"a", "1 2", "9007199254740992", "\u{feff}1", "'a'"] {
+    for text in [
+        "",
+        "1.0",
+        "1e0",
+        "null",
+        "true",
+        "{}",
+        "[]",
+        "[1]",
+        "01",
+        "\"a",
+        "1 2",
+        "9007199254740992",
+        "\u{feff}1",
+        "'a'",
+    ] {
         assert_eq!(RequestId::from_json_text(text), None, "{text}");
     }
 }
 
 #[test]
 fn constructors_and_accessors() {
-    assert_eq!(RequestId::from_integer(MAX_SAFE_INTEGER).unwrap().as_json(), "9007199254740991");
-    assert_eq!(RequestId::from_integer(-MAX_SAFE_INTEGER).unwrap().as_json(), "-9007199254740991");
+    assert_eq!(
+        RequestId::from_integer(MAX_SAFE_INTEGER).unwrap().as_json(),
+        "9007199254740991"
+    );
+    assert_eq!(
+        RequestId::from_integer(-MAX_SAFE_INTEGER)
+            .unwrap()
+            .as_json(),
+        "-9007199254740991"
+    );
     assert_eq!(RequestId::from_integer(MAX_SAFE_INTEGER + 1), None);
     assert_eq!(RequestId::from_integer(i64::MIN), None);
     assert_eq!(RequestId::from_string("x\"y").as_json(), r#""x\"y""#);
-    assert_eq!(RequestId::from_string("x\"y").as_string().as_deref(), Some("x\"y"));
+    assert_eq!(
+        RequestId::from_string("x\"y").as_string().as_deref(),
+        Some("x\"y")
+    );
     assert_eq!(rid("5").as_integer(), Some(5));
     assert_eq!(rid("5").as_string(), None);
     assert_eq!(rid("\"5\"").as_integer(), None);
@@ -86,15 +112,39 @@ fn js_number_conversion() {
 #[test]
 fn response_matching_is_loose() {
     let ids = [rid("1"), rid("\"abc\"")];
-    for id in [json!(1), json!(1.0), json!("1"), json!(" 1"), json!("0x1"), json!("1e0"), json!("abc"), json!(true)] {
+    for id in [
+        json!(1),
+        json!(1.0),
+        json!("1"),
+        json!(" 1"),
+        json!("0x1"),
+        json!("1e0"),
+        json!("abc"),
+        json!(true),
+    ] {
         assert!(response_id_matches(&ids, &id), "{id}");
     }
-    for id in [json!(2), json!("2"), json!("ab"), json!([1]), json!({"id":1}), json!(false), json!(null), json!(1.5)] {
+    for id in [
+        json!(2),
+        json!("2"),
+        json!("ab"),
+        json!([1]),
+        json!({"id":1}),
+        json!(false),
+        json!(null),
+        json!(1.5),
+    ] {
         assert!(!response_id_matches(&ids, &id), "{id}");
     }
     // Request 0: null, false and "" are 0 to JavaScript.
     let zero = [rid("0")];
-    for id in [json!(null), json!(false), json!(""), json!(-0.0), json!("-0")] {
+    for id in [
+        json!(null),
+        json!(false),
+        json!(""),
+        json!(-0.0),
+        json!("-0"),
+    ] {
         assert!(response_id_matches(&zero, &id), "{id}");
     }
     // A string request id that looks numeric.

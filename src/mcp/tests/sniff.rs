@@ -7,9 +7,18 @@ fn sniff(body: &str) -> Option<String> {
 
 #[test]
 fn finds_the_top_level_id() {
-    assert_eq!(sniff(r#"{"jsonrpc":"2.0","id":5,"method":"x"}"#).as_deref(), Some("5"));
-    assert_eq!(sniff(r#"{"params":{"id":9,"a":[{"id":8}]},"id":"q"}"#).as_deref(), Some("\"q\""));
-    assert_eq!(sniff(r#" {"\u0069d" : "\u0061"}"#).as_deref(), Some("\"a\""));
+    assert_eq!(
+        sniff(r#"{"jsonrpc":"2.0","id":5,"method":"x"}"#).as_deref(),
+        Some("5")
+    );
+    assert_eq!(
+        sniff(r#"{"params":{"id":9,"a":[{"id":8}]},"id":"q"}"#).as_deref(),
+        Some("\"q\"")
+    );
+    assert_eq!(
+        sniff(r#" {"\u0069d" : "\u0061"}"#).as_deref(),
+        Some("\"a\"")
+    );
     assert_eq!(sniff("\u{feff}{\"id\":3}").as_deref(), Some("3"));
     // The rest of the body may be broken.
     assert_eq!(sniff(r#"{"id":6,"method":"#).as_deref(), Some("6"));
@@ -47,6 +56,10 @@ fn gives_up_when_unsure() {
 fn deep_bodies_are_skipped_without_recursion() {
     let body = format!(r#"{{"params":{}, "id":2}}"#, "[".repeat(200_000));
     assert_eq!(sniff(&body), None);
-    let body = format!(r#"{{"params":{}{},"id":2}}"#, "[".repeat(200_000), "]".repeat(200_000));
+    let body = format!(
+        r#"{{"params":{}{},"id":2}}"#,
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
     assert_eq!(sniff(&body).as_deref(), Some("2"));
 }

@@ -4,11 +4,18 @@ use crate::mcp::{SseEvent, SseSplitter};
 type Fields = (Option<String>, String, Option<String>);
 
 fn fields(events: &[SseEvent]) -> Vec<Fields> {
-    events.iter().map(|event| (event.event.clone(), event.data.clone(), event.id.clone())).collect()
+    events
+        .iter()
+        .map(|event| (event.event.clone(), event.data.clone(), event.id.clone()))
+        .collect()
 }
 
 fn f(event: Option<&str>, data: &str, id: Option<&str>) -> Fields {
-    (event.map(str::to_string), data.to_string(), id.map(str::to_string))
+    (
+        event.map(str::to_string),
+        data.to_string(),
+        id.map(str::to_string),
+    )
 }
 
 pub(super) fn split_all(chunks: &[&[u8]]) -> (Vec<SseEvent>, Vec<u8>) {
@@ -51,12 +58,19 @@ fn line_endings() {
     for ending in ["\n", "\r\n", "\r"] {
         let stream = ["data: a", "data: b", "", "id: 7", "data: c", "", ""].join(ending);
         let (events, pending) = split_all(&[stream.as_bytes()]);
-        assert_eq!(fields(&events[..2]), vec![f(None, "a\nb", None), f(None, "c", Some("7"))], "{ending:?}");
+        assert_eq!(
+            fields(&events[..2]),
+            vec![f(None, "a\nb", None), f(None, "c", Some("7"))],
+            "{ending:?}"
+        );
         assert_eq!(concat(&events, &pending), stream.as_bytes());
     }
     // Mixed endings in one stream.
     let (events, _) = split_all(&[b"data: a\r\ndata: b\rdata: c\n\r\ndata: d\r\r"]);
-    assert_eq!(fields(&events), vec![f(None, "a\nb\nc", None), f(None, "d", None)]);
+    assert_eq!(
+        fields(&events),
+        vec![f(None, "a\nb\nc", None), f(None, "d", None)]
+    );
     assert_eq!(events[0].raw, b"data: a\r\ndata: b\rdata: c\n\r\n");
     assert_eq!(events[1].raw, b"data: d\r\r");
 }
@@ -71,7 +85,14 @@ fn field_parsing_rules() {
     assert_eq!(events[0].data, "a:b: c");
     // Last event/id wins; empty event is the default type; NUL ids ignored.
     let (events, _) = split_all(&[b"event: a\nevent: b\nid: 1\nid: 2\ndata: x\n\nevent: a\nevent:\ndata: y\n\nid: a\0b\ndata: z\n\n"]);
-    assert_eq!(fields(&events), vec![f(Some("b"), "x", Some("2")), f(None, "y", None), f(None, "z", None)]);
+    assert_eq!(
+        fields(&events),
+        vec![
+            f(Some("b"), "x", Some("2")),
+            f(None, "y", None),
+            f(None, "z", None)
+        ]
+    );
     // Empty id is an id (it resets the last event id).
     let (events, _) = split_all(&[b"id\n\n"]);
     assert_eq!(events[0].id.as_deref(), Some(""));
@@ -100,7 +121,10 @@ fn pending_tail() {
 fn byte_order_mark() {
     let stream = b"\xEF\xBB\xBFdata: a\n\ndata: b\n\n";
     let (events, _) = split_all(&[stream]);
-    assert_eq!(fields(&events), vec![f(None, "a", None), f(None, "b", None)]);
+    assert_eq!(
+        fields(&events),
+        vec![f(None, "a", None), f(None, "b", None)]
+    );
     assert_eq!(events[0].raw, b"\xEF\xBB\xBFdata: a\n\n");
     let (split, _) = split_all(&[b"\xEF", b"\xBB", b"\xBF", b"data: a\n\n"]);
     assert_eq!(fields(&split), vec![f(None, "a", None)]);
@@ -119,7 +143,11 @@ fn cr_at_chunk_end_then_lf() {
     let first = splitter.push(b"data: a\r\r");
     assert_eq!(fields(&first), vec![f(None, "a", None)], "emitted at once");
     let second = splitter.push(b"\ndata: b\r\n\r\n");
-    assert_eq!(fields(&second), vec![f(None, "b", None)], "the LF is not a blank line");
+    assert_eq!(
+        fields(&second),
+        vec![f(None, "b", None)],
+        "the LF is not a blank line"
+    );
     assert_eq!(second[0].raw, b"\ndata: b\r\n\r\n");
     // CR at chunk end in the middle of an event.
     let (events, _) = split_all(&[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]);

@@ -15,7 +15,10 @@ fn bad(text: &str) -> String {
 
 #[test]
 fn accepts_plain_json() {
-    assert_eq!(ok(r#" {"a":[1,-2,3.5,true,false,null,"x"],"b":{}} "#), json!({"a":[1,-2,3.5,true,false,null,"x"],"b":{}}));
+    assert_eq!(
+        ok(r#" {"a":[1,-2,3.5,true,false,null,"x"],"b":{}} "#),
+        json!({"a":[1,-2,3.5,true,false,null,"x"],"b":{}})
+    );
     assert_eq!(ok("[]"), json!([]));
     assert_eq!(ok("\"s\""), json!("s"));
     assert_eq!(ok("0"), json!(0));
@@ -28,14 +31,35 @@ fn accepts_plain_json() {
 
 #[test]
 fn decodes_escapes() {
-    assert_eq!(ok(r#""\u0061\n\"\\\/\b\f\r\t""#), json!("a\n\"\\/\u{8}\u{c}\r\t"));
+    assert_eq!(
+        ok(r#""\u0061\n\"\\\/\b\f\r\t""#),
+        json!("a\n\"\\/\u{8}\u{c}\r\t")
+    );
     assert_eq!(ok(r#""\ud83d\ude00""#), json!("😀"));
     assert_eq!(ok(r#"{"n\u0061me":1}"#), json!({"name":1}));
 }
 
 #[test]
 fn refuses_bad_numbers_and_literals() {
-    for text in ["01", "1.", ".5", "-", "+1", "1e", "1e+", "0x10", "NaN", "Infinity", "-Infinity", "1e400", "-1e400", "tru", "nul", "True", "1 2"] {
+    for text in [
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "+1",
+        "1e",
+        "1e+",
+        "0x10",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e400",
+        "-1e400",
+        "tru",
+        "nul",
+        "True",
+        "1 2",
+    ] {
         bad(text);
     }
 }
@@ -59,7 +83,23 @@ fn refuses_bad_strings() {
 
 #[test]
 fn refuses_bad_structure() {
-    for text in ["[1,]", "{\"a\":1,}", "{,}", "[,1]", "{\"a\" 1}", "{a:1}", "{\"a\":}", "[1 2]", "]", "}", "{", "[", "// c\n{}", "{} /* c */", "[1]]"] {
+    for text in [
+        "[1,]",
+        "{\"a\":1,}",
+        "{,}",
+        "[,1]",
+        "{\"a\" 1}",
+        "{a:1}",
+        "{\"a\":}",
+        "[1 2]",
+        "]",
+        "}",
+        "{",
+        "[",
+        "// c\n{}",
+        "{} /* c */",
+        "[1]]",
+    ] {
         bad(text);
     }
 }
@@ -69,8 +109,14 @@ fn refuses_empty_bom_invalid_utf8_trailing() {
     assert!(bad("").contains("empty"));
     assert!(bad(" \n\t").contains("empty"));
     assert!(bad("\u{feff}{}").contains("byte-order mark"));
-    assert!(parse_strict(b"{\"a\":\"\xff\"}", 64).unwrap_err().message.contains("UTF-8"));
-    assert!(parse_strict(b"{\"a\":\"\xed\xa0\x80\"}", 64).is_err(), "CESU surrogate bytes");
+    assert!(parse_strict(b"{\"a\":\"\xff\"}", 64)
+        .unwrap_err()
+        .message
+        .contains("UTF-8"));
+    assert!(
+        parse_strict(b"{\"a\":\"\xed\xa0\x80\"}", 64).is_err(),
+        "CESU surrogate bytes"
+    );
     assert!(bad("{}x").contains("after the JSON value"));
     assert!(bad("{}{}").contains("after the JSON value"));
     assert!(bad("{}\0").contains("after the JSON value"));
@@ -82,10 +128,22 @@ fn refuses_empty_bom_invalid_utf8_trailing() {
 
 #[test]
 fn duplicate_keys_anywhere_with_path() {
-    assert_eq!(bad(r#"{"a":1,"a":2}"#), "duplicate key \"a\" at the top level");
-    assert_eq!(bad(r#"{"p":{"name":1,"n\u0061me":2}}"#), "duplicate key \"name\" at /p");
-    assert_eq!(bad(r#"[{"x":[0,{"k":{},"k":{}}]}]"#), "duplicate key \"k\" at /0/x/1");
-    assert_eq!(bad(r#"{"a/b":{"~":1,"~":2}}"#), "duplicate key \"~\" at /a~1b");
+    assert_eq!(
+        bad(r#"{"a":1,"a":2}"#),
+        "duplicate key \"a\" at the top level"
+    );
+    assert_eq!(
+        bad(r#"{"p":{"name":1,"n\u0061me":2}}"#),
+        "duplicate key \"name\" at /p"
+    );
+    assert_eq!(
+        bad(r#"[{"x":[0,{"k":{},"k":{}}]}]"#),
+        "duplicate key \"k\" at /0/x/1"
+    );
+    assert_eq!(
+        bad(r#"{"a/b":{"~":1,"~":2}}"#),
+        "duplicate key \"~\" at /a~1b"
+    );
     // Same key in sibling objects is fine.
     assert_eq!(ok(r#"[{"a":1},{"a":2}]"#), json!([{"a":1},{"a":2}]));
     // Case differs: not a duplicate.
@@ -105,7 +163,10 @@ fn depth_limit() {
     let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     assert!(parse_strict(nested(64).as_bytes(), 64).is_ok());
     let message = parse_strict(nested(65).as_bytes(), 64).unwrap_err().message;
-    assert!(message.starts_with("nesting deeper than 64 levels"), "{message}");
+    assert!(
+        message.starts_with("nesting deeper than 64 levels"),
+        "{message}"
+    );
     assert!(parse_strict(b"{\"a\":{\"b\":1}}", 2).is_ok());
     assert_eq!(
         parse_strict(b"{\"a\":{\"b\":[]}}", 2).unwrap_err().message,
@@ -121,12 +182,20 @@ fn huge_nesting_does_not_overflow() {
     for unit in ["[", "{\"a\":", "[{\"a\":"] {
         let text = unit.repeat(200_000);
         assert!(parse_strict(text.as_bytes(), 64).is_err());
-        assert!(parse_strict(text.as_bytes(), usize::MAX).is_err(), "unterminated");
+        assert!(
+            parse_strict(text.as_bytes(), usize::MAX).is_err(),
+            "unterminated"
+        );
     }
     // Complete nesting at the ceiling is accepted and dropped fine; one more
     // level is refused whatever limit is asked for.
     let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     assert!(parse_strict(nested(DEPTH_CEILING).as_bytes(), usize::MAX).is_ok());
-    let message = parse_strict(nested(DEPTH_CEILING + 1).as_bytes(), usize::MAX).unwrap_err().message;
-    assert!(message.starts_with("nesting deeper than 512 levels"), "{message}");
+    let message = parse_strict(nested(DEPTH_CEILING + 1).as_bytes(), usize::MAX)
+        .unwrap_err()
+        .message;
+    assert!(
+        message.starts_with("nesting deeper than 512 levels"),
+        "{message}"
+    );
 }

@@ -33,7 +33,8 @@ fn filters_the_response_after_notifications() {
 
 #[test]
 fn other_ids_and_non_json_pass_untouched() {
-    let stream = format!("event: endpoint\ndata: /messages?sessionId=1\n\n{RESPONSE}data: plain text\n\n");
+    let stream =
+        format!("event: endpoint\ndata: /messages?sessionId=1\n\n{RESPONSE}data: plain text\n\n");
     assert_eq!(filter_str(&[rid("8")], &stream), stream);
     assert_eq!(filter_str(&[], &stream), stream);
     let all_kept = RESPONSE.replace("\"rm\"", "\"fine\"");
@@ -74,7 +75,10 @@ fn unreadable_json_is_never_forwarded() {
     );
     // Broken JSON for a response we do not filter: also removed.
     let stream = "data: {\"id\":9,\n\n";
-    assert_eq!(filter_str(&[rid("7")], stream), ": mcp-policy-filter removed an unreadable JSON event\n\n");
+    assert_eq!(
+        filter_str(&[rid("7")], stream),
+        ": mcp-policy-filter removed an unreadable JSON event\n\n"
+    );
     // Data that does not look like JSON passes (JSON.parse would refuse it too).
     let stream = "data: \u{feff}{\"id\":7}\n\n";
     assert_eq!(filter_str(&[rid("7")], stream), stream);
@@ -105,9 +109,20 @@ fn any_split_gives_the_same_output() {
     );
     let bytes = stream.as_bytes();
     let whole = filter_chunks(&[rid("7")], &[bytes]);
-    assert!(whole.windows(13).filter(|w| w == b"{\"name\":\"rm\"}").count() == 1, "only the progress keeps rm");
+    assert!(
+        whole
+            .windows(13)
+            .filter(|w| w == b"{\"name\":\"rm\"}")
+            .count()
+            == 1,
+        "only the progress keeps rm"
+    );
     for cut in 0..=bytes.len() {
-        assert_eq!(filter_chunks(&[rid("7")], &[&bytes[..cut], &bytes[cut..]]), whole, "cut at {cut}");
+        assert_eq!(
+            filter_chunks(&[rid("7")], &[&bytes[..cut], &bytes[cut..]]),
+            whole,
+            "cut at {cut}"
+        );
     }
     let chunks: Vec<&[u8]> = bytes.chunks(1).collect();
     assert_eq!(filter_chunks(&[rid("7")], &chunks), whole);
