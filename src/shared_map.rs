@@ -6,15 +6,14 @@
 //! held by a live entry of another key, `put` reports `Full` and the caller
 //! fails closed. Keys are never deleted (Envoy cannot), only reused.
 
-use crate::counter::{SharedStore, StoreError};
+// Writes to keys read as absent carry the counters' ABSENT_TOKEN: the host
+// ignores it when the key is absent and refuses it when a racer created the
+// key first.
+use crate::counter::{SharedStore, StoreError, ABSENT_TOKEN};
 
 /// Candidate slots per key.
 const WAYS: u64 = 4;
 const HEADER_LEN: usize = 16;
-/// A CAS token for writes to keys read as absent: the host ignores the token
-/// when the key is absent and refuses it when a racer created the key first
-/// (its token comes from a global sequence and is not `u32::MAX` in practice).
-const ABSENT_TOKEN: u32 = u32::MAX;
 const MAX_ATTEMPTS: u32 = 16;
 
 pub struct SharedMap {

@@ -91,7 +91,7 @@ impl HttpFilter {
             }
             let params = match (message.method(), message.target()) {
                 (Some("tools/call"), Some(tool)) => {
-                    let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+                    let now_secs = self.request_now_secs(host).unwrap_or(0);
                     mirrored::learned_params(host, tool, now_secs)
                 }
                 _ => None,
@@ -140,8 +140,8 @@ impl HttpFilter {
             return None;
         };
         let session = self.session()?;
-        let now_secs = match host.now_millis() {
-            Ok(millis) => millis / 1000,
+        let now_secs = match self.request_now_secs(host) {
+            Ok(now_secs) => now_secs,
             Err(error) => {
                 log::error!("refusing request: {error}");
                 return Some(reply::protocol_error(
@@ -203,7 +203,7 @@ impl HttpFilter {
             else {
                 continue;
             };
-            let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
+            let now_secs = self.request_now_secs(host).unwrap_or(0);
             match sessions::bind_task(host, task, &grant.name, now_secs) {
                 Ok(Binding::Mine) => {}
                 Ok(Binding::Foreign) => {

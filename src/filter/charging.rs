@@ -66,8 +66,8 @@ impl HttpFilter {
         if all_limits.is_empty() {
             return Ok(Reservation::default());
         }
-        let now_secs = match host.now_millis() {
-            Ok(millis) => millis / 1000,
+        let now_secs = match self.request_now_secs(host) {
+            Ok(now_secs) => now_secs,
             Err(error) => {
                 return Err(unavailable_for_all(messages, verdicts, &error.to_string()));
             }

@@ -153,9 +153,9 @@ impl HttpFilter {
             match would_deny_rule.or_else(|| self.shadow_refusal.take()) {
                 Some(rule) => {
                     self.audit.rule = Some(rule);
-                    self.publish(host, Outcome::DryRunWouldDeny, messages.first());
+                    self.publish(host, Outcome::DryRunWouldDeny, called_tool(messages));
                 }
-                None => self.publish(host, Outcome::Allowed, messages.first()),
+                None => self.publish(host, Outcome::Allowed, called_tool(messages)),
             }
             return Action::Continue;
         }
@@ -250,16 +250,15 @@ impl HttpFilter {
         Outcome::Denied
     }
 
-    pub(super) fn publish(&mut self, host: &dyn Host, outcome: Outcome, message: Option<&Message>) {
+    /// Publishes the decision: metrics (by tool when `tool` is the called
+    /// tool) and the audit's filter state, with the time spent deciding.
+    pub(super) fn publish(&mut self, host: &dyn Host, outcome: Outcome, tool: Option<&str>) {
         if self.decide_started_nanos > 0 {
             let now = host.now_nanos().unwrap_or(self.decide_started_nanos);
             self.audit.decide_micros = now.saturating_sub(self.decide_started_nanos) / 1000;
         }
-        let tool = message
-            .filter(|message| message.method() == Some("tools/call"))
-            .and_then(Message::target)
-            .map(|tool| observe::tool_bucket(tool, &self.config.metric_tools).to_string());
-        observe::publish(host, outcome, &self.audit, tool.as_deref());
+        let bucket = tool.map(|tool| observe::tool_bucket(tool, &self.config.metric_tools));
+        observe::publish(host, outcome, &self.audit, bucket);
     }
 
     /// Legacy transport: forward pings in place of the refused requests and
@@ -273,8 +272,8 @@ impl HttpFilter {
         refusals: Vec<Option<Refusal>>,
         outcome: Outcome,
     ) -> Action {
-        let now_secs = match host.now_millis() {
-            Ok(millis) => millis / 1000,
+        let now_secs = match self.request_now_secs(host) {
+            Ok(now_secs) => now_secs,
             Err(error) => return self.fail_closed(host, None, &error),
         };
         let mut ids = Vec::new();
@@ -322,7 +321,7 @@ impl HttpFilter {
             return self.fail_closed(host, None, &error);
         }
         self.stage = Stage::Forwarded;
-        self.publish(host, outcome, messages.first());
+        self.publish(host, outcome, called_tool(messages));
         Action::Continue
     }
 
@@ -342,6 +341,14 @@ impl HttpFilter {
             };
         }
     }
+}
+
+/// The tool the first message calls, if it is a `tools/call`.
+fn called_tool(messages: &[Message]) -> Option<&str> {
+    messages
+        .first()
+        .filter(|message| message.method() == Some("tools/call"))
+        .and_then(Message::target)
 }
 
 fn not_forwarded(message: &Message) -> Refusal {

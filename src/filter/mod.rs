@@ -305,6 +305,15 @@ impl HttpFilter {
         }
     }
 
+    /// The clock a request is decided by: the instant its body was complete,
+    /// read once; body-less requests read the host clock when they need it.
+    fn request_now_secs(&self, host: &dyn Host) -> Result<u64, HostError> {
+        if self.decide_started_nanos > 0 {
+            return Ok(self.decide_started_nanos / 1_000_000_000);
+        }
+        host.now_millis().map(|millis| millis / 1000)
+    }
+
     fn reply(&mut self, host: &dyn Host, reply: &LocalReply, outcome: Outcome) -> Action {
         self.stage = Stage::Replied;
         let tool = self
@@ -313,13 +322,7 @@ impl HttpFilter {
             .as_deref()
             .filter(|method| *method == "tools/call")
             .and(self.audit.target.clone());
-        let bucket =
-            tool.map(|tool| observe::tool_bucket(&tool, &self.config.metric_tools).to_string());
-        if self.decide_started_nanos > 0 {
-            let now = host.now_nanos().unwrap_or(self.decide_started_nanos);
-            self.audit.decide_micros = now.saturating_sub(self.decide_started_nanos) / 1000;
-        }
-        observe::publish(host, outcome, &self.audit, bucket.as_deref());
+        self.publish(host, outcome, tool.as_deref());
         if let Some(reservation) = self
             .refund
             .take()
