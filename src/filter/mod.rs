@@ -33,7 +33,7 @@ use crate::mcp::{RequestId, ToolsListStreamFilter};
 
 use observe::{Audit, Outcome};
 use request_head::RequestHead;
-use response::{rewrite_json, BodyRewrite, ResponsePlan};
+use response::{header, rewrite_json, BodyRewrite, ResponsePlan};
 
 pub use reply::{POLICY_DENIED, UNAUTHENTICATED, UNAVAILABLE};
 pub use request_head::is_json_media_type;
@@ -151,11 +151,25 @@ impl HttpFilter {
         if self.stage != Stage::Forwarded {
             return Action::Continue;
         }
-        self.bind_issued_session(host);
-        self.watch_response_headers(host);
+        let needs_headers = self.refund.is_some()
+            || self.audit.method.as_deref() == Some("initialize")
+            || !matches!(self.plan, ResponsePlan::Untouched);
+        if !needs_headers {
+            return Action::Continue;
+        }
+        let headers = host.response_headers().unwrap_or_else(|error| {
+            log::error!("cannot read response headers: {error}");
+            Vec::new()
+        });
+        self.bind_issued_session(host, &headers);
+        self.watch_response_headers(host, &headers);
+        let content_type = header(&headers, "content-type")
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         let plan = std::mem::replace(&mut self.plan, ResponsePlan::Untouched);
         if let ResponsePlan::Stream(rewriter) = plan {
-            if !end_of_stream && self.response_is_event_stream(host) {
+            if !end_of_stream && content_type.starts_with("text/event-stream") {
                 self.plan = ResponsePlan::Stream(rewriter);
                 if let Err(error) = host.set_response_header("content-length", None) {
                     log::error!("cannot drop content-length of an event stream: {error}");
@@ -170,22 +184,8 @@ impl HttpFilter {
         if end_of_stream {
             return Action::Continue;
         }
-        let headers = match host.response_headers() {
-            Ok(headers) => headers,
-            Err(error) => {
-                log::error!("cannot read tools/list response headers: {error}");
-                return Action::Continue;
-            }
-        };
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
-                .map(|(_, value)| value.to_ascii_lowercase())
-        };
-        let content_type = header("content-type").unwrap_or_default();
-        let encoded =
-            header("content-encoding").is_some_and(|encoding| encoding.trim() != "identity");
+        let encoded = header(&headers, "content-encoding")
+            .is_some_and(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"));
         if encoded {
             log::warn!(
                 "tools/list response is content-encoded; the filter cannot read it and refuses it"

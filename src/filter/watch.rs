@@ -3,6 +3,7 @@
 
 use super::observe;
 use super::refund;
+use super::response::header;
 use super::sessions::{self, Binding};
 use super::{Auth, HttpFilter};
 use crate::counter::release;
@@ -11,7 +12,7 @@ use crate::host::Host;
 impl HttpFilter {
     /// A session id issued by the server (initialize response) belongs to the
     /// grant that asked for it.
-    pub(super) fn bind_issued_session(&self, host: &dyn Host) {
+    pub(super) fn bind_issued_session(&self, host: &dyn Host, headers: &[(String, String)]) {
         let Auth::Granted(grant) = &self.auth else {
             return;
         };
@@ -19,13 +20,7 @@ impl HttpFilter {
         if self.audit.method.as_deref() != Some("initialize") {
             return;
         }
-        let Ok(headers) = host.response_headers() else {
-            return;
-        };
-        let Some((_, session)) = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("mcp-session-id"))
-        else {
+        let Some(session) = header(headers, "mcp-session-id") else {
             return;
         };
         let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
@@ -72,19 +67,12 @@ impl HttpFilter {
         }
     }
 
-    pub(super) fn watch_response_headers(&mut self, host: &dyn Host) {
+    pub(super) fn watch_response_headers(&mut self, host: &dyn Host, headers: &[(String, String)]) {
         let Some(watch) = self.refund.as_mut() else {
             return;
         };
-        let headers = host.response_headers().unwrap_or_default();
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
-                .map(|(_, value)| value.as_str())
-        };
-        let status = header(":status").and_then(|status| status.trim().parse().ok());
-        let verdict = watch.on_headers(status, header("content-type").unwrap_or(""));
+        let status = header(headers, ":status").and_then(|status| status.trim().parse().ok());
+        let verdict = watch.on_headers(status, header(headers, "content-type").unwrap_or(""));
         self.settle_refund(host, verdict);
     }
 
@@ -100,17 +88,5 @@ impl HttpFilter {
         let chunk = host.response_body(0, body_size).unwrap_or_default();
         let verdict = watch.on_body(&chunk, end_of_stream);
         self.settle_refund(host, verdict);
-    }
-
-    pub(super) fn response_is_event_stream(&self, host: &dyn Host) -> bool {
-        host.response_headers().is_ok_and(|headers| {
-            headers.iter().any(|(name, value)| {
-                name.eq_ignore_ascii_case("content-type")
-                    && value
-                        .trim()
-                        .to_ascii_lowercase()
-                        .starts_with("text/event-stream")
-            })
-        })
     }
 }
