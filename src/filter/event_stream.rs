@@ -93,12 +93,7 @@ impl StreamRewriter {
                 log::error!(
                     "unreadable tools/list result on a stream ({error}); replaced with an error"
                 );
-                let reply = crate::mcp::error_response(
-                    Some(&id),
-                    crate::mcp::INTERNAL_ERROR,
-                    "tools/list response could not be read by the policy filter",
-                );
-                reissue(&event, &reply)
+                reissue(&event, &super::reply::unreadable_tools_list(Some(&id)))
             }
         }
     }

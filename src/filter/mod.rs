@@ -262,11 +262,7 @@ impl HttpFilter {
                         log::error!(
                             "tools/list response not filtered ({detail}); replaced with an error"
                         );
-                        crate::mcp::error_response(
-                            ids.first(),
-                            reply::INTERNAL_ERROR,
-                            "tools/list response could not be read by the policy filter",
-                        )
+                        reply::unreadable_tools_list(ids.first())
                     }
                 };
                 if let Err(error) = host.replace_response_body(0, body_size, &replacement) {

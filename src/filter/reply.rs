@@ -40,6 +40,16 @@ pub fn protocol_error(status: u32, id: Option<&RequestId>, code: i64, message: &
     json_reply(status, error_response(id, code, message))
 }
 
+/// What replaces a `tools/list` response the filter could not read: it is
+/// never passed on unfiltered.
+pub fn unreadable_tools_list(id: Option<&RequestId>) -> Vec<u8> {
+    error_response(
+        id,
+        INTERNAL_ERROR,
+        "tools/list response could not be read by the policy filter",
+    )
+}
+
 pub fn unauthenticated(id: Option<&RequestId>, message: &str) -> LocalReply {
     let mut reply = json_reply(401, error_response(id, UNAUTHENTICATED, message));
     reply
