@@ -11,9 +11,9 @@
 # to stamp the module (the build context leaves .git out).
 #
 # The module is built by the scripts `make build` runs and `make test`
-# exercises: scripts/setup.sh wasm, then scripts/build-wasm.sh. The rustup
-# toolchain of rust:1-bookworm has no wasm32 target, so setup.sh takes its
-# Debian path: rustc-web from bookworm-security, which builds std for wasm32.
+# exercises: scripts/setup.sh wasm, then scripts/build-wasm.sh. setup.sh
+# installs Debian's rustc-web from bookworm-security, which builds std for
+# wasm32 (every machine builds the module with that toolchain).
 
 FROM rust:1-bookworm AS build
 WORKDIR /src

@@ -30,15 +30,10 @@ CALLS = ["get_header_map_pairs", "get_header", "replace_header", "remove_header"
 
 
 def build():
-    toolchain = (ROOT / ".build" / "wasm-toolchain").read_text().strip()
-    if toolchain == "rustup":
-        command = ["cargo", "build", "--release", "--quiet", "--target", "wasm32-unknown-unknown"]
-        env = None
-    else:
-        import os
-        command = ["/usr/bin/cargo", "build", "--release", "--quiet", "--target", "wasm32-unknown-unknown",
-                   "-Zbuild-std=std,panic_abort"]
-        env = dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"], RUSTC_BOOTSTRAP="1")
+    import os
+    command = ["/usr/bin/cargo", "build", "--release", "--quiet", "--target", "wasm32-unknown-unknown",
+               "-Zbuild-std=std,panic_abort"]
+    env = dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"], RUSTC_BOOTSTRAP="1")
     subprocess.run(command, cwd=PROJECT, check=True, timeout=900, env=env)
     return MODULE
 

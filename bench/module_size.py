@@ -18,16 +18,11 @@ TARGET = ROOT / "target" / "wasm-sizes"
 
 
 def build():
-    toolchain = (ROOT / ".build" / "wasm-toolchain").read_text().strip()
-    env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="false", CARGO_PROFILE_RELEASE_DEBUG="false")
-    if toolchain == "rustup":
-        command = ["cargo", "build", "--release", "--quiet", "--target", "wasm32-unknown-unknown",
-                   "--target-dir", str(TARGET)]
-    else:
-        env.update(PATH="/usr/bin:" + env["PATH"], RUSTC_BOOTSTRAP="1",
-                   RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort")
-        command = ["/usr/bin/cargo", "build", "--release", "--quiet", "--target", "wasm32-unknown-unknown",
-                   "-Zbuild-std=std,panic_abort", "--target-dir", str(TARGET)]
+    env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="false", CARGO_PROFILE_RELEASE_DEBUG="false",
+               PATH="/usr/bin:" + os.environ["PATH"], RUSTC_BOOTSTRAP="1",
+               RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort")
+    command = ["/usr/bin/cargo", "build", "--release", "--quiet", "--target", "wasm32-unknown-unknown",
+               "-Zbuild-std=std,panic_abort", "--target-dir", str(TARGET)]
     subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=900)
     return TARGET / "wasm32-unknown-unknown" / "release" / "mcp_policy_filter.wasm"
 

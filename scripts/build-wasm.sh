@@ -8,20 +8,12 @@ cd "$ROOT"
 
 export MCP_POLICY_GIT_REVISION="${MCP_POLICY_GIT_REVISION:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
 TARGET_DIR="$ROOT/target/wasm"
-case "$(cat "$ROOT/.build/wasm-toolchain")" in
-    rustup)
-        cargo build --release --target wasm32-unknown-unknown --target-dir "$TARGET_DIR"
-        ;;
-    debian-rustc-web)
-        # Debian's toolchain ships std's source, not a prebuilt wasm32 std, so
-        # std is built here; that also allows the immediate-abort panic
-        # strategy, which drops panic formatting (the code has no panics, and
-        # a panic traps the VM either way).
-        PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
-            /usr/bin/cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort \
-            --target-dir "$TARGET_DIR"
-        ;;
-esac
+# Debian's toolchain ships std's source, not a prebuilt wasm32 std, so std is
+# built here with the immediate-abort panic strategy, which drops panic
+# formatting (the code has no panics, and a panic traps the VM either way).
+PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+    /usr/bin/cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort \
+    --target-dir "$TARGET_DIR"
 mkdir -p dist
 BUILT="$TARGET_DIR/wasm32-unknown-unknown/release/mcp_policy_filter.wasm"
 if command -v wasm-opt >/dev/null 2>&1; then

@@ -32,16 +32,12 @@ apt_install() {
 }
 
 # --- wasm toolchain -------------------------------------------------------
-# rustup cannot download targets on these machines (`rustup target add` hangs
-# rather than failing), so rustup is only asked, with a short timeout, whether
-# it already has the target. Otherwise: Debian's rustc-web toolchain, which
-# builds std for wasm32 itself.
+# Debian's rustc-web toolchain, which builds std for wasm32 itself
+# (-Zbuild-std). It is used even where rustup has a wasm32 target: building
+# std with the immediate-abort panic strategy drops the panic machinery, and
+# every machine builds the same module. rustup is never asked to download a
+# target (`rustup target add` hangs here rather than failing).
 wasm_toolchain() {
-    if command -v rustup >/dev/null 2>&1 &&
-        timeout 10 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-        echo rustup > "$STATE/wasm-toolchain"
-        return
-    fi
     APT_EXTRA=(-t bookworm-security)
     apt_install rustc-web cargo-web rust-web-src lld-22
     APT_EXTRA=()

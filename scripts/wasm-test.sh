@@ -9,8 +9,7 @@
 # run compiles wasm-bindgen-cli (a few minutes); later runs take seconds.
 #
 # Extra arguments go to the test binary, e.g. `scripts/wasm-test.sh pattern`
-# runs the tests whose names contain "pattern". WASM_TOOLCHAIN=rustup or
-# WASM_TOOLCHAIN=debian-rustc-web overrides the toolchain setup.sh chose.
+# runs the tests whose names contain "pattern".
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,18 +50,6 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$RUNNER"
 TARGET_DIR="$ROOT/target/wasm-test"
 TEST_ARGS=(--target wasm32-unknown-unknown --no-default-features --test wasm_policy_engine
     --target-dir "$TARGET_DIR")
-toolchain="${WASM_TOOLCHAIN:-$(cat "$ROOT/.build/wasm-toolchain")}"
-case "$toolchain" in
-    rustup)
-        cargo test "${TEST_ARGS[@]}" -- "$@"
-        ;;
-    debian-rustc-web)
-        # Debian's toolchain ships std's source, not a prebuilt wasm32 std.
-        PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 /usr/bin/cargo test "${TEST_ARGS[@]}" \
-            -Zbuild-std=std,panic_abort -- "$@"
-        ;;
-    *)
-        log "unknown wasm toolchain: $toolchain"
-        exit 1
-        ;;
-esac
+# Debian's toolchain ships std's source, not a prebuilt wasm32 std.
+PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 /usr/bin/cargo test "${TEST_ARGS[@]}" \
+    -Zbuild-std=std,panic_abort -- "$@"

@@ -1,12 +1,12 @@
-//! The proxy-wasm ABI calls the filter makes, declared here rather than
-//! through the SDK's `hostcalls`, which panic (trapping the VM) on unexpected
-//! statuses and on header values that are not UTF-8. Every call returns a
-//! typed error instead. Memory the host returns was allocated through the
-//! SDK's exported `proxy_on_memory_allocate`, so it is owned as a `Vec`.
+//! The proxy-wasm ABI calls the filter makes. Every call returns a typed
+//! error; nothing here panics, whatever the host answers (the SDK's
+//! `hostcalls` panic, trapping the VM, on unexpected statuses and on header
+//! values that are not UTF-8). Memory the host returns was allocated through
+//! the module's exported `proxy_on_memory_allocate`, so it is owned as a `Vec`.
 
 use std::ptr::{null, null_mut};
 
-use crate::host::HostError;
+use crate::host::{HeaderMap, HostError};
 
 pub const MAP_REQUEST_HEADERS: u32 = 0;
 pub const MAP_RESPONSE_HEADERS: u32 = 2;
@@ -163,7 +163,7 @@ pub fn set_buffer(
     })
 }
 
-pub fn get_header_map(map_type: u32) -> Result<Vec<(String, String)>, HostError> {
+pub fn get_header_map(map_type: u32) -> Result<HeaderMap, HostError> {
     let mut data = null_mut();
     let mut size = 0usize;
     check("get_header_map_pairs", unsafe {
@@ -296,9 +296,9 @@ fn encode_header_map(headers: &[(String, String)]) -> Vec<u8> {
 }
 
 /// Values that are not UTF-8 are decoded lossily rather than trapping.
-pub fn decode_header_map(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+pub fn decode_header_map(bytes: &[u8]) -> Option<HeaderMap> {
     if bytes.is_empty() {
-        return Some(Vec::new());
+        return Some(HeaderMap::default());
     }
     let read_u32 = |at: usize| -> Option<usize> {
         let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
@@ -306,7 +306,7 @@ pub fn decode_header_map(bytes: &[u8]) -> Option<Vec<(String, String)>> {
     };
     let count = read_u32(0)?;
     let mut cursor = count.checked_mul(8)?.checked_add(4)?;
-    let mut pairs = Vec::with_capacity(count.min(1024));
+    let mut map = HeaderMap::with_capacity(count.min(1024), bytes.len().saturating_sub(cursor));
     for index in 0..count {
         let sizes_at = 4 + index * 8;
         let name_len = read_u32(sizes_at)?;
@@ -315,10 +315,10 @@ pub fn decode_header_map(bytes: &[u8]) -> Option<Vec<(String, String)>> {
         cursor = cursor.checked_add(name_len)?.checked_add(1)?;
         let value = bytes.get(cursor..cursor.checked_add(value_len)?)?;
         cursor = cursor.checked_add(value_len)?.checked_add(1)?;
-        pairs.push((
-            String::from_utf8_lossy(name).into_owned(),
-            String::from_utf8_lossy(value).into_owned(),
-        ));
+        map.push(
+            &String::from_utf8_lossy(name),
+            &String::from_utf8_lossy(value),
+        );
     }
-    Some(pairs)
+    Some(map)
 }

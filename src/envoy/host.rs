@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::abi;
 use crate::counter::{Entry, SharedStore, StoreError};
-use crate::host::{Host, HostError, LocalReply};
+use crate::host::{HeaderMap, Host, HostError, LocalReply};
 
 pub struct EnvoyHost;
 
@@ -48,7 +48,7 @@ impl Host for EnvoyHost {
         abi::now_nanos()
     }
 
-    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+    fn request_headers(&self) -> Result<HeaderMap, HostError> {
         abi::get_header_map(abi::MAP_REQUEST_HEADERS)
     }
 
@@ -64,7 +64,7 @@ impl Host for EnvoyHost {
         abi::set_buffer(abi::BUFFER_REQUEST_BODY, start, len, data)
     }
 
-    fn response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+    fn response_headers(&self) -> Result<HeaderMap, HostError> {
         abi::get_header_map(abi::MAP_RESPONSE_HEADERS)
     }
 

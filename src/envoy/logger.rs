@@ -42,7 +42,7 @@ impl log::Log for HostLogger {
     fn flush(&self) {}
 }
 
-/// Called from `_initialize`, where host calls are not yet allowed.
+/// Installs the logger; the first root context does it.
 pub fn install() {
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(log::LevelFilter::Info);

@@ -42,13 +42,21 @@ impl HttpFilter {
     /// The token and cookies never go upstream, and responses must come back
     /// in a form the filter can read.
     pub(super) fn scrub_request_headers(&self, host: &dyn Host) -> Result<(), HostError> {
-        host.set_request_header("authorization", None)?;
-        host.set_request_header("cookie", None)?;
-        host.set_request_header("accept-encoding", Some("identity"))
+        let headers = &self.head.headers;
+        for name in ["authorization", "cookie"] {
+            if headers.get(name).is_some() {
+                host.set_request_header(name, None)?;
+            }
+        }
+        let mut encodings = headers.get_all("accept-encoding");
+        if !(encodings.next() == Some("identity") && encodings.next().is_none()) {
+            host.set_request_header("accept-encoding", Some("identity"))?;
+        }
+        Ok(())
     }
 
     pub(super) fn decide_bodyless(&mut self, host: &dyn Host) -> Action {
-        self.audit.method = Some(self.head.method.clone());
+        self.audit.method = Some(self.head.method().to_string());
         if let Auth::Refused(message) = &self.auth {
             let reply = reply::unauthenticated(None, message);
             return self.reply(host, &reply, Outcome::Unauthenticated);
@@ -66,7 +74,7 @@ impl HttpFilter {
             return self.reply(host, &reply, Outcome::Denied);
         }
         if let Auth::Granted(grant) = &self.auth {
-            if self.head.method == "GET" {
+            if self.head.method() == "GET" {
                 self.plan = ResponsePlan::Stream(Box::new(StreamRewriter::new(
                     grant.name.clone(),
                     self.visibility(grant),
@@ -84,7 +92,7 @@ impl HttpFilter {
         host: &dyn Host,
         messages: &[Message],
     ) -> Option<LocalReply> {
-        let version = self.head.protocol_version.as_deref();
+        let version = self.head.protocol_version();
         for message in messages {
             if !crate::mcp::uses_mirrored_headers(version, message) {
                 continue;
@@ -125,9 +133,9 @@ impl HttpFilter {
     /// transport's `sessionId`/`session_id` query parameter.
     pub(super) fn session(&self) -> Option<String> {
         self.head
-            .session_id
-            .clone()
-            .or_else(|| legacy::session_of_path(&self.head.path))
+            .session_id()
+            .map(str::to_string)
+            .or_else(|| legacy::session_of_path(self.head.path()))
     }
 
     /// A session obtained by another grant is answered as an unknown one.
@@ -233,7 +241,7 @@ impl HttpFilter {
 
     pub(super) fn body_declared_too_large(&self) -> bool {
         self.head
-            .content_length
+            .content_length()
             .is_some_and(|length| length > self.config.settings.max_body_bytes as u64)
     }
 

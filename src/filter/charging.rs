@@ -97,12 +97,16 @@ impl HttpFilter {
         }
         match charge {
             Charge::Admitted(reservation) => {
-                observe::count(host, "counter_cas_retries", u64::from(reservation.retries));
+                observe::count(
+                    host,
+                    observe::COUNTER_CAS_RETRIES,
+                    u64::from(reservation.retries),
+                );
                 Ok(reservation)
             }
             Charge::Unavailable(detail) => {
                 log::error!("counter store unavailable, refusing: {detail}");
-                observe::count(host, "fail_closed", 1);
+                observe::count(host, observe::FAIL_CLOSED, 1);
                 Err(unavailable_for_all(messages, verdicts, &detail))
             }
             Charge::Refused(limit_refusals) => {

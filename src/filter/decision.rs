@@ -19,7 +19,7 @@ impl HttpFilter {
             Ok(body) => body,
             Err(error) => return self.fail_closed(host, None, &error),
         };
-        observe::count(host, "body_bytes_inspected", body.len() as u64);
+        observe::count(host, observe::BODY_BYTES_INSPECTED, body.len() as u64);
         let grant = match &self.auth {
             Auth::Granted(grant) => Rc::clone(grant),
             Auth::Refused(message) => {
@@ -44,12 +44,7 @@ impl HttpFilter {
         };
         self.note_messages(&messages, is_batch);
         if is_batch {
-            if let Some(version) = self
-                .head
-                .protocol_version
-                .as_deref()
-                .filter(|v| *v >= "2025-06-18")
-            {
+            if let Some(version) = self.head.protocol_version().filter(|v| *v >= "2025-06-18") {
                 let reply = reply::protocol_error(
                     400,
                     None,
@@ -80,7 +75,7 @@ impl HttpFilter {
         is_batch: bool,
     ) -> Action {
         let policy = Rc::clone(&grant.policy);
-        let session = self.head.session_id.clone();
+        let session = self.head.session_id().map(str::to_string);
         let (verdicts, mut refusals) =
             decide_all(&policy, messages, &grant.name, session.as_deref());
 
@@ -100,7 +95,7 @@ impl HttpFilter {
                             message.method() == Some("tools/call")
                                 && (message.params().is_some_and(|p| p.get("task").is_some())
                                     || crate::mcp::uses_mirrored_headers(
-                                        self.head.protocol_version.as_deref(),
+                                        self.head.protocol_version(),
                                         message,
                                     ))
                         });
@@ -162,7 +157,7 @@ impl HttpFilter {
         let outcome = self.note_refusals(&refusals);
 
         if let Some(session) =
-            legacy::session_of_path(&self.head.path).filter(|_| self.head.session_id.is_none())
+            legacy::session_of_path(self.head.path()).filter(|_| self.head.session_id().is_none())
         {
             return self
                 .refuse_on_legacy_stream(host, grant, &session, messages, refusals, outcome);

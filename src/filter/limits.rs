@@ -35,7 +35,7 @@ pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
     let scope = match &limit.scope {
         Scope::Grant => format!("grant:{}", subject.grant),
         Scope::Global => "global".to_string(),
-        Scope::Session => match &subject.head.session_id {
+        Scope::Session => match subject.head.session_id() {
             Some(session) => format!("session:{session}"),
             None => format!("grant:{}", subject.grant),
         },

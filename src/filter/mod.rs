@@ -28,12 +28,12 @@ use std::rc::Rc;
 
 use crate::config::{Config, Grant};
 use crate::counter::release;
-use crate::host::{Action, Host, HostError, LocalReply};
+use crate::host::{Action, HeaderMap, Host, HostError, LocalReply};
 use crate::mcp::{RequestId, ToolsListStreamFilter};
 
 use observe::{Audit, Outcome};
 use request_head::RequestHead;
-use response::{header, rewrite_json, BodyRewrite, ResponsePlan};
+use response::{rewrite_json, BodyRewrite, ResponsePlan};
 
 pub use reply::{POLICY_DENIED, UNAUTHENTICATED, UNAVAILABLE};
 pub use request_head::is_json_media_type;
@@ -96,7 +96,7 @@ impl HttpFilter {
         self.head = RequestHead::from_headers(headers);
         self.auth = self.authenticate();
         self.audit.session = self.session();
-        self.audit.protocol_version = self.head.protocol_version.clone();
+        self.audit.protocol_version = self.head.protocol_version().map(str::to_string);
         if let Auth::Granted(grant) = &self.auth {
             self.audit.grant = Some(grant.name.clone());
         }
@@ -159,11 +159,12 @@ impl HttpFilter {
         }
         let headers = host.response_headers().unwrap_or_else(|error| {
             log::error!("cannot read response headers: {error}");
-            Vec::new()
+            HeaderMap::default()
         });
         self.bind_issued_session(host, &headers);
         self.watch_response_headers(host, &headers);
-        let content_type = header(&headers, "content-type")
+        let content_type = headers
+            .get("content-type")
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
@@ -184,7 +185,8 @@ impl HttpFilter {
         if end_of_stream {
             return Action::Continue;
         }
-        let encoded = header(&headers, "content-encoding")
+        let encoded = headers
+            .get("content-encoding")
             .is_some_and(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"));
         if encoded {
             log::warn!(
@@ -340,7 +342,7 @@ impl HttpFilter {
         error: &HostError,
     ) -> Action {
         log::error!("refusing request: {error}");
-        observe::count(host, "fail_closed", 1);
+        observe::count(host, observe::FAIL_CLOSED, 1);
         let reply = reply::protocol_error(
             500,
             id,

@@ -5,11 +5,16 @@
 
 use crate::host::Host;
 
-/// Every metric name starts with this; Envoy exports it as
-/// `wasmcustom.mcp_policy.*` (`wasmcustom_mcp_policy_*` in Prometheus).
-pub const METRIC_PREFIX: &str = "mcp_policy";
+// Every metric name starts with `mcp_policy.`; Envoy exports them as
+// `wasmcustom.mcp_policy.*` (`wasmcustom_mcp_policy_*` in Prometheus).
 /// The tool bucket for tools the policy does not name.
 pub const OTHER_TOOL: &str = "other";
+
+/// Counter metrics outside the per-decision ones.
+pub const BODY_BYTES_INSPECTED: &str = "mcp_policy.body_bytes_inspected";
+pub const COUNTER_CAS_RETRIES: &str = "mcp_policy.counter_cas_retries";
+pub const FAIL_CLOSED: &str = "mcp_policy.fail_closed";
+pub const REFUNDS: &str = "mcp_policy.refunds";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -34,6 +39,32 @@ impl Outcome {
             Outcome::DryRunWouldDeny => "dry_run_would_deny",
         }
     }
+
+    /// `mcp_policy.decisions.outcome.<outcome>`.
+    fn metric(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "mcp_policy.decisions.outcome.allowed",
+            Outcome::Denied => "mcp_policy.decisions.outcome.denied",
+            Outcome::Hidden => "mcp_policy.decisions.outcome.hidden",
+            Outcome::RateLimited => "mcp_policy.decisions.outcome.rate_limited",
+            Outcome::InvalidRequest => "mcp_policy.decisions.outcome.invalid_request",
+            Outcome::Unauthenticated => "mcp_policy.decisions.outcome.unauthenticated",
+            Outcome::DryRunWouldDeny => "mcp_policy.decisions.outcome.dry_run_would_deny",
+        }
+    }
+}
+
+/// `mcp_policy.tool_decisions.tool.<tool>.outcome.<outcome>`.
+fn tool_metric(tool: &str, outcome: Outcome) -> String {
+    const HEAD: &str = "mcp_policy.tool_decisions.tool.";
+    const MIDDLE: &str = ".outcome.";
+    let outcome = outcome.as_str();
+    let mut name = String::with_capacity(HEAD.len() + tool.len() + MIDDLE.len() + outcome.len());
+    name.push_str(HEAD);
+    name.push_str(tool);
+    name.push_str(MIDDLE);
+    name.push_str(outcome);
+    name
 }
 
 /// The facts of one decision, published as filter state.
@@ -65,23 +96,20 @@ pub fn tool_bucket<'a>(tool: &'a str, named: &std::collections::HashSet<String>)
     }
 }
 
-pub fn count(host: &dyn Host, name: &str, delta: u64) {
+/// Adds `delta` to the counter `metric` (a full name, `mcp_policy.*`).
+pub fn count(host: &dyn Host, metric: &str, delta: u64) {
     if delta == 0 {
         return;
     }
-    if let Err(error) = host.increment_counter(&format!("{METRIC_PREFIX}.{name}"), delta) {
-        log::warn!("metric {name} not recorded: {error}");
+    if let Err(error) = host.increment_counter(metric, delta) {
+        log::warn!("metric {metric} not recorded: {error}");
     }
 }
 
 pub fn publish(host: &dyn Host, outcome: Outcome, audit: &Audit, tool: Option<&str>) {
-    count(host, &format!("decisions.outcome.{}", outcome.as_str()), 1);
+    count(host, outcome.metric(), 1);
     if let Some(tool) = tool {
-        count(
-            host,
-            &format!("tool_decisions.tool.{tool}.outcome.{}", outcome.as_str()),
-            1,
-        );
+        count(host, &tool_metric(tool, outcome), 1);
     }
     let decide_micros = audit.decide_micros.to_string();
     let arg_keys = audit.arg_keys.join(",");

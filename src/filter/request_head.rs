@@ -1,18 +1,21 @@
 //! What the filter reads from request headers.
 
-/// The parts of the request headers the filter decides on.
+use crate::host::HeaderMap;
+
+/// The request headers as the proxy gave them, where the ones the filter
+/// decides on are, and the bearer token. Where one of those is repeated, the
+/// last one counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestHead {
-    pub method: String,
-    pub path: String,
+    pub headers: HeaderMap,
     pub bearer: Bearer,
-    pub session_id: Option<String>,
-    pub content_type: Option<String>,
-    pub content_encoding: Option<String>,
-    pub content_length: Option<u64>,
-    pub protocol_version: Option<String>,
-    /// Every header, names lowercased, for `header:<name>` scopes.
-    pub headers: Vec<(String, String)>,
+    method: Option<usize>,
+    path: Option<usize>,
+    session_id: Option<usize>,
+    protocol_version: Option<usize>,
+    content_type: Option<usize>,
+    content_encoding: Option<usize>,
+    content_length: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,57 +27,84 @@ pub enum Bearer {
 }
 
 impl RequestHead {
-    pub fn from_headers(headers: Vec<(String, String)>) -> RequestHead {
+    pub fn from_headers(headers: HeaderMap) -> RequestHead {
         let mut head = RequestHead::default();
+        let mut authorization = None;
         let mut authorizations = 0;
-        for (name, value) in &headers {
-            match name.to_ascii_lowercase().as_str() {
-                ":method" => head.method = value.clone(),
-                ":path" => head.path = value.clone(),
-                "authorization" => {
+        for (index, (name, value)) in headers.iter().enumerate() {
+            let slot = match name.len() {
+                5 if name == ":path" => &mut head.path,
+                7 if name == ":method" => &mut head.method,
+                12 if name.eq_ignore_ascii_case("content-type") => &mut head.content_type,
+                13 if name.eq_ignore_ascii_case("authorization") => {
                     authorizations += 1;
-                    head.bearer = parse_bearer(value);
+                    authorization = Some(value);
+                    continue;
                 }
-                "mcp-session-id" => head.session_id = Some(value.clone()),
-                "content-type" => head.content_type = Some(value.clone()),
-                "content-encoding" => head.content_encoding = Some(value.clone()),
-                "content-length" => head.content_length = value.trim().parse().ok(),
-                "mcp-protocol-version" => head.protocol_version = Some(value.clone()),
-                _ => {}
-            }
+                14 if name.eq_ignore_ascii_case("mcp-session-id") => &mut head.session_id,
+                14 if name.eq_ignore_ascii_case("content-length") => &mut head.content_length,
+                16 if name.eq_ignore_ascii_case("content-encoding") => &mut head.content_encoding,
+                20 if name.eq_ignore_ascii_case("mcp-protocol-version") => {
+                    &mut head.protocol_version
+                }
+                _ => continue,
+            };
+            *slot = Some(index);
         }
-        if authorizations > 1 {
-            head.bearer = Bearer::Malformed;
-        }
-        head.headers = headers
-            .into_iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value))
-            .collect();
+        head.bearer = match (authorization, authorizations) {
+            (Some(value), 1) => parse_bearer(value),
+            (None, _) => Bearer::Missing,
+            _ => Bearer::Malformed,
+        };
+        head.headers = headers;
         head
     }
 
+    fn value(&self, index: Option<usize>) -> Option<&str> {
+        self.headers.value(index?)
+    }
+
+    pub fn method(&self) -> &str {
+        self.value(self.method).unwrap_or("")
+    }
+
+    pub fn path(&self) -> &str {
+        self.value(self.path).unwrap_or("")
+    }
+
+    pub fn session_id(&self) -> Option<&str> {
+        self.value(self.session_id)
+    }
+
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.value(self.protocol_version)
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.value(self.content_length)
+            .and_then(|value| value.trim().parse().ok())
+    }
+
+    /// The first value of a header, for `header:<name>` scopes.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(candidate, _)| candidate == name)
-            .map(|(_, value)| value.as_str())
+        self.headers.get(name)
     }
 
     /// Methods whose requests carry a JSON-RPC body.
     pub fn expects_body(&self) -> bool {
-        !matches!(self.method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS")
+        !matches!(self.method(), "GET" | "HEAD" | "DELETE" | "OPTIONS")
     }
 
     /// True when the body is declared with an encoding other than identity.
     pub fn body_is_encoded(&self) -> bool {
-        self.content_encoding
-            .as_deref()
+        self.value(self.content_encoding)
             .is_some_and(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"))
     }
 
     /// True when the content type is `application/json`, in any case, with any parameters.
     pub fn body_is_json(&self) -> bool {
-        self.content_type.as_deref().is_some_and(is_json_media_type)
+        self.value(self.content_type)
+            .is_some_and(is_json_media_type)
     }
 }
 
@@ -100,12 +130,7 @@ mod tests {
     use super::*;
 
     fn head(pairs: &[(&str, &str)]) -> RequestHead {
-        RequestHead::from_headers(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-        )
+        RequestHead::from_headers(pairs.iter().copied().collect())
     }
 
     #[test]
@@ -131,6 +156,26 @@ mod tests {
             head(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]).bearer,
             Bearer::Malformed
         );
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_header_counts() {
+        let head = head(&[
+            (":method", "POST"),
+            (":path", "/mcp"),
+            ("Mcp-Session-Id", "a"),
+            ("mcp-session-id", "b"),
+            ("content-length", " 12 "),
+            ("MCP-Protocol-Version", "2025-06-18"),
+        ]);
+        assert_eq!(head.method(), "POST");
+        assert_eq!(head.path(), "/mcp");
+        assert_eq!(head.session_id(), Some("b"));
+        assert_eq!(head.content_length(), Some(12));
+        assert_eq!(head.protocol_version(), Some("2025-06-18"));
+        assert_eq!(head.header("mcp-session-id"), Some("a"));
+        assert!(!head.body_is_json());
+        assert_eq!(RequestHead::default().method(), "");
     }
 
     #[test]

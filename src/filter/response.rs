@@ -45,14 +45,6 @@ pub enum ResponsePlan {
     },
 }
 
-/// A response header by name, in any case.
-pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.as_str())
-}
-
 pub enum BodyRewrite {
     /// Forward what was received.
     Unchanged,

@@ -3,16 +3,15 @@
 
 use super::observe;
 use super::refund;
-use super::response::header;
 use super::sessions::{self, Binding};
 use super::{Auth, HttpFilter};
 use crate::counter::release;
-use crate::host::Host;
+use crate::host::{HeaderMap, Host};
 
 impl HttpFilter {
     /// A session id issued by the server (initialize response) belongs to the
     /// grant that asked for it.
-    pub(super) fn bind_issued_session(&self, host: &dyn Host, headers: &[(String, String)]) {
+    pub(super) fn bind_issued_session(&self, host: &dyn Host, headers: &HeaderMap) {
         let Auth::Granted(grant) = &self.auth else {
             return;
         };
@@ -20,7 +19,7 @@ impl HttpFilter {
         if self.audit.method.as_deref() != Some("initialize") {
             return;
         }
-        let Some(session) = header(headers, "mcp-session-id") else {
+        let Some(session) = headers.get("mcp-session-id") else {
             return;
         };
         let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
@@ -61,18 +60,20 @@ impl HttpFilter {
         if verdict == refund::Verdict::Refund {
             if let Some(reservation) = watch.take_reservation() {
                 log::info!("the upstream did not run the call; its quota is refunded");
-                observe::count(host, "refunds", 1);
+                observe::count(host, observe::REFUNDS, 1);
                 release(host, &reservation);
             }
         }
     }
 
-    pub(super) fn watch_response_headers(&mut self, host: &dyn Host, headers: &[(String, String)]) {
+    pub(super) fn watch_response_headers(&mut self, host: &dyn Host, headers: &HeaderMap) {
         let Some(watch) = self.refund.as_mut() else {
             return;
         };
-        let status = header(headers, ":status").and_then(|status| status.trim().parse().ok());
-        let verdict = watch.on_headers(status, header(headers, "content-type").unwrap_or(""));
+        let status = headers
+            .get(":status")
+            .and_then(|status| status.trim().parse().ok());
+        let verdict = watch.on_headers(status, headers.get("content-type").unwrap_or(""));
         self.settle_refund(host, verdict);
     }
 

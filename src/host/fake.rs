@@ -4,7 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use super::{Host, HostError, LocalReply};
+use super::{HeaderMap, Host, HostError, LocalReply};
 use crate::counter::{Entry, MemoryStore, SharedStore, StoreError};
 
 #[derive(Default)]
@@ -71,6 +71,14 @@ fn set_header(map: &RefCell<Vec<(String, String)>>, name: &str, value: Option<&s
     }
 }
 
+/// Envoy hands header names over lowercased, whatever the client sent.
+fn as_envoy_gives(headers: &[(String, String)]) -> HeaderMap {
+    headers
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
+        .collect()
+}
+
 fn splice(buffer: &RefCell<Vec<u8>>, start: usize, len: usize, data: &[u8]) {
     let mut body = buffer.borrow_mut();
     let end = start.saturating_add(len).min(body.len());
@@ -97,11 +105,11 @@ impl Host for FakeHost {
         Ok(self.now_millis.get())
     }
 
-    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+    fn request_headers(&self) -> Result<HeaderMap, HostError> {
         if self.broken_headers.get() {
             return Err(HostError::new("get_map", "injected failure"));
         }
-        Ok(self.request_headers.borrow().clone())
+        Ok(as_envoy_gives(&self.request_headers.borrow()))
     }
 
     fn set_request_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
@@ -118,8 +126,8 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
-        Ok(self.response_headers.borrow().clone())
+    fn response_headers(&self) -> Result<HeaderMap, HostError> {
+        Ok(as_envoy_gives(&self.response_headers.borrow()))
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {

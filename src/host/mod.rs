@@ -8,6 +8,9 @@ use crate::counter::SharedStore;
 
 #[cfg(any(test, feature = "fake-host"))]
 pub mod fake;
+mod header_map;
+
+pub use header_map::HeaderMap;
 
 /// What a stream callback tells the proxy to do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,13 +60,13 @@ pub trait Host: SharedStore {
             .map(|millis| millis.saturating_mul(1_000_000))
     }
 
-    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError>;
+    fn request_headers(&self) -> Result<HeaderMap, HostError>;
     fn set_request_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
     fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
     /// Replaces `len` bytes at `start` of the buffered request body.
     fn replace_request_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError>;
 
-    fn response_headers(&self) -> Result<Vec<(String, String)>, HostError>;
+    fn response_headers(&self) -> Result<HeaderMap, HostError>;
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
     /// Replaces `len` bytes at `start` of the buffered response body.

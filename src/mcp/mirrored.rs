@@ -8,6 +8,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::message::Message;
+use crate::host::HeaderMap;
 
 /// JSON-RPC code for headers that disagree with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
@@ -56,11 +57,8 @@ pub fn decode_header_value(value: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-fn single<'h>(headers: &'h [(String, String)], name: &str) -> Result<Option<&'h str>, String> {
-    let mut found = headers
-        .iter()
-        .filter(|(candidate, _)| candidate == name)
-        .map(|(_, value)| value.as_str());
+fn single<'h>(headers: &'h HeaderMap, name: &'h str) -> Result<Option<&'h str>, String> {
+    let mut found = headers.get_all(name);
     let first = found.next();
     if found.next().is_some() {
         return Err(format!("header {name} is sent more than once"));
@@ -69,10 +67,10 @@ fn single<'h>(headers: &'h [(String, String)], name: &str) -> Result<Option<&'h 
 }
 
 /// Checks the mirrored headers of a 2026-07-28 request against its body.
-/// `headers` have lowercased names. `params` is the tool's learned
+/// Header names are lowercase, as Envoy gives them. `params` is the tool's learned
 /// `Mcp-Param-*` map when the filter has seen its schema.
 pub fn check(
-    headers: &[(String, String)],
+    headers: &HeaderMap,
     header_version: Option<&str>,
     message: &Message,
     params: Option<&[ParamHeader]>,
@@ -129,11 +127,11 @@ pub fn check(
 }
 
 fn check_params(
-    headers: &[(String, String)],
+    headers: &HeaderMap,
     arguments: Option<&Value>,
     params: &[ParamHeader],
 ) -> Result<(), String> {
-    for (name, _) in headers {
+    for (name, _) in headers.iter() {
         if let Some(token) = name.strip_prefix(PARAM_PREFIX) {
             if !params.iter().any(|param| param.token == token) {
                 return Err(format!("header {name} mirrors no argument of this tool"));
@@ -268,11 +266,8 @@ mod tests {
         }
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs.iter().copied().collect()
     }
 
     fn call(arguments: Value) -> Message {
@@ -347,9 +342,10 @@ mod tests {
         assert_eq!(params.len(), 2);
         let base = [("mcp-method", "tools/call"), ("mcp-name", "send_text")];
         let with = |extra: &[(&str, &str)]| {
-            let mut all = headers(&base);
-            all.extend(headers(extra));
-            all
+            headers(&base)
+                .iter()
+                .chain(headers(extra).iter())
+                .collect::<HeaderMap>()
         };
         let msg = call(json!({"number":"+54911","count":3,"text":"hi"}));
         assert_eq!(

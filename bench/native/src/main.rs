@@ -20,7 +20,7 @@ use mcp_policy_filter::config::Config;
 use mcp_policy_filter::counter::{Entry, MemoryStore, SharedStore, StoreError};
 use mcp_policy_filter::filter::HttpFilter;
 use mcp_policy_filter::host::fake::FakeHost;
-use mcp_policy_filter::host::{Action, Host, HostError, LocalReply};
+use mcp_policy_filter::host::{Action, HeaderMap, Host, HostError, LocalReply};
 
 // --- allocations -----------------------------------------------------------------------
 
@@ -139,8 +139,8 @@ impl CountingHost {
     }
 }
 
-fn header_bytes(headers: &[(String, String)]) -> usize {
-    4 + headers.iter().map(|(n, v)| 8 + n.len() + v.len() + 2).sum::<usize>()
+fn header_bytes<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> usize {
+    4 + headers.into_iter().map(|(n, v)| 8 + n.len() + v.len() + 2).sum::<usize>()
 }
 
 impl SharedStore for CountingHost {
@@ -170,10 +170,10 @@ impl Host for CountingHost {
         self.inner.now_nanos()
     }
 
-    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+    fn request_headers(&self) -> Result<HeaderMap, HostError> {
         self.count(GET_HEADERS);
         let headers = self.inner.request_headers()?;
-        self.from_host(header_bytes(&headers));
+        self.from_host(header_bytes(headers.iter()));
         Ok(headers)
     }
 
@@ -196,10 +196,10 @@ impl Host for CountingHost {
         self.inner.replace_request_body(start, len, data)
     }
 
-    fn response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+    fn response_headers(&self) -> Result<HeaderMap, HostError> {
         self.count(GET_HEADERS);
         let headers = self.inner.response_headers()?;
-        self.from_host(header_bytes(&headers));
+        self.from_host(header_bytes(headers.iter()));
         Ok(headers)
     }
 
@@ -224,7 +224,7 @@ impl Host for CountingHost {
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError> {
         self.count(LOCAL_RESPONSE);
-        self.to_host(reply.body.len() + header_bytes(&reply.headers));
+        self.to_host(reply.body.len() + header_bytes(reply.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))));
         self.inner.send_reply(reply)
     }
 

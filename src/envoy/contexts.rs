@@ -1,0 +1,182 @@
+//! The module's contexts: one root per plugin configuration (it holds the
+//! validated `Config`), one stream per HTTP request (it holds the
+//! `HttpFilter`). A VM runs one callback at a time.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{abi, host::EnvoyHost, logger, GIT_REVISION, VERSION};
+use crate::config::Config;
+use crate::filter::{reply, HttpFilter};
+use crate::host::{Action, Host};
+
+/// Proxy-wasm's `Action` values.
+const CONTINUE: u32 = 0;
+const PAUSE: u32 = 1;
+
+#[derive(Default)]
+struct Root {
+    config: Option<Rc<Config>>,
+}
+
+enum Stream {
+    Filtering(Rc<RefCell<HttpFilter>>),
+    /// Created while its root had no configuration: refused, never forwarded.
+    Unconfigured,
+}
+
+thread_local! {
+    static ROOTS: RefCell<HashMap<u32, Root>> = RefCell::new(HashMap::new());
+    static STREAMS: RefCell<HashMap<u32, Stream>> = RefCell::new(HashMap::new());
+}
+
+pub fn create(context_id: u32, root_context_id: u32) {
+    if root_context_id == 0 {
+        logger::install();
+        ROOTS.with(|roots| roots.borrow_mut().insert(context_id, Root::default()));
+        return;
+    }
+    let config = ROOTS.with(|roots| {
+        roots
+            .borrow()
+            .get(&root_context_id)
+            .and_then(|root| root.config.clone())
+    });
+    let stream = match config {
+        Some(config) => Stream::Filtering(Rc::new(RefCell::new(HttpFilter::new(config)))),
+        None => Stream::Unconfigured,
+    };
+    STREAMS.with(|streams| streams.borrow_mut().insert(context_id, stream));
+}
+
+pub fn delete(context_id: u32) {
+    let removed = STREAMS.with(|streams| streams.borrow_mut().remove(&context_id));
+    if removed.is_none() {
+        ROOTS.with(|roots| roots.borrow_mut().remove(&context_id));
+    }
+}
+
+pub fn vm_start(_root_context_id: u32, _vm_configuration_size: usize) -> bool {
+    logger::follow_host_level();
+    log::info!("mcp-policy-filter {VERSION} (git {GIT_REVISION}) started");
+    true
+}
+
+/// Validates the plugin configuration. A rejected one leaves the previous
+/// one (if any) in force, and Envoy keeps the old filter configuration.
+pub fn configure(root_context_id: u32, configuration_size: usize) -> bool {
+    logger::follow_host_level();
+    let bytes = match abi::get_buffer(abi::BUFFER_PLUGIN_CONFIGURATION, 0, configuration_size) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            log::error!("cannot read the plugin configuration: {error}");
+            return false;
+        }
+    };
+    ROOTS.with(|roots| {
+        let mut roots = roots.borrow_mut();
+        let root = roots.entry(root_context_id).or_default();
+        match Config::from_bytes(&bytes) {
+            Ok(config) => {
+                if config.grants.is_empty() {
+                    log::warn!("configuration has no grants: every request will be answered 401");
+                }
+                log::info!(
+                    "policy configuration loaded: {} grant(s)",
+                    config.grants.names().len()
+                );
+                root.config = Some(Rc::new(config));
+                true
+            }
+            Err(error) => {
+                let kept = if root.config.is_some() {
+                    "; the previous configuration stays in force"
+                } else {
+                    ""
+                };
+                log::error!("rejected policy configuration{kept}:\n{error}");
+                false
+            }
+        }
+    })
+}
+
+fn to_abi(action: Action) -> u32 {
+    match action {
+        Action::Continue => CONTINUE,
+        Action::Pause => PAUSE,
+    }
+}
+
+fn stream_filter(context_id: u32) -> Option<Rc<RefCell<HttpFilter>>> {
+    STREAMS.with(|streams| match streams.borrow().get(&context_id) {
+        Some(Stream::Filtering(filter)) => Some(Rc::clone(filter)),
+        _ => None,
+    })
+}
+
+/// Runs a request callback. A stream without a filter is refused.
+fn on_request(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> u32 {
+    let Some(filter) = stream_filter(context_id) else {
+        return refuse_unfiltered(context_id);
+    };
+    let Ok(mut filter) = filter.try_borrow_mut() else {
+        return refuse_unfiltered(context_id);
+    };
+    to_abi(callback(&mut filter))
+}
+
+/// Runs a response callback; a response on a stream without a filter was
+/// refused on the way in, so it passes as it is.
+fn on_response(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> u32 {
+    let Some(filter) = stream_filter(context_id) else {
+        return CONTINUE;
+    };
+    let Ok(mut filter) = filter.try_borrow_mut() else {
+        return CONTINUE;
+    };
+    to_abi(callback(&mut filter))
+}
+
+fn refuse_unfiltered(context_id: u32) -> u32 {
+    log::error!("stream {context_id} has no policy configuration; refusing it");
+    let refusal = reply::protocol_error(
+        503,
+        None,
+        reply::INTERNAL_ERROR,
+        "The policy filter has no configuration",
+    );
+    if let Err(error) = EnvoyHost.send_reply(&refusal) {
+        log::error!("cannot send local reply: {error}");
+    }
+    PAUSE
+}
+
+pub fn request_headers(context_id: u32, end_of_stream: bool) -> u32 {
+    on_request(context_id, |filter| {
+        filter.on_request_headers(&EnvoyHost, end_of_stream)
+    })
+}
+
+pub fn request_body(context_id: u32, body_size: usize, end_of_stream: bool) -> u32 {
+    on_request(context_id, |filter| {
+        filter.on_request_body(&EnvoyHost, body_size, end_of_stream)
+    })
+}
+
+pub fn request_trailers(context_id: u32) -> u32 {
+    on_request(context_id, |filter| filter.on_request_trailers(&EnvoyHost))
+}
+
+pub fn response_headers(context_id: u32, end_of_stream: bool) -> u32 {
+    on_response(context_id, |filter| {
+        filter.on_response_headers(&EnvoyHost, end_of_stream)
+    })
+}
+
+pub fn response_body(context_id: u32, body_size: usize, end_of_stream: bool) -> u32 {
+    on_response(context_id, |filter| {
+        filter.on_response_body(&EnvoyHost, body_size, end_of_stream)
+    })
+}
