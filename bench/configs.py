@@ -78,6 +78,11 @@ def afip_config():
     return {"policy": seed_policy(), "grants": demo_grants()}
 
 
+def afip_lean_config():
+    """Scenario 2n: as 2, publishing no filter state (no access log reads it)."""
+    return {**afip_config(), "filter_state": "none"}
+
+
 def afip_hide_config():
     """Scenario 6 (45 tools): the seed policy plus hidden destructive tools."""
     policy = seed_policy()

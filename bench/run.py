@@ -113,6 +113,8 @@ def gateway_specs(module=MODULE):
     return {
         "passthrough": ("Envoy, buffer filter, no policy", [c.BUFFER]),
         "afip": ("filter, seed policy + get_server_status", [c.wasm_filter(module, c.afip_config(), "afip")]),
+        "afip-lean": ("filter, as afip with filter_state none",
+                      [c.wasm_filter(module, c.afip_lean_config(), "afip-lean")]),
         "afip-hide": ("filter, seed policy + 3 hidden tools", [c.wasm_filter(module, c.afip_hide_config(), "afip-hide")]),
         "big": ("filter, 1,300-tool policy", [c.wasm_filter(module, c.big_config(), "big")]),
         "rate": ("filter, per-grant limit, 10,000 grants", [c.wasm_filter(module, c.rate_config(), "rate")]),
@@ -322,6 +324,8 @@ def scenarios(gateways, workdir):
                  baseline=None, verify=verify_allowed(g["passthrough"], c.ALLOWED_CALL)),
         Scenario("2", "Filter, seed policy + get_server_status: allowed call", "afip", c.ALLOWED_CALL,
                  verify=verify_allowed(g["afip"], c.ALLOWED_CALL)),
+        Scenario("2n", "Filter as in 2, filter_state none (no filter state published)", "afip-lean",
+                 c.ALLOWED_CALL, verify=verify_allowed(g["afip-lean"], c.ALLOWED_CALL)),
         Scenario("3", "Filter, 1,300-tool policy: call with 7 conditions + a global limit", "big", c.HOT_CALL,
                  verify=verify_big, after=after_big),
         Scenario("4a", "Filter, per-grant limit: 1 grant (one hot key)", "rate", c.ALLOWED_CALL,

@@ -18,7 +18,7 @@ use std::rc::Rc;
 use crate::policy::Policy;
 
 pub use grants::{hash_token, to_hex, Grant, GrantTable, TokenHash};
-pub use settings::Settings;
+pub use settings::{FilterStateFields, Settings, FILTER_STATE_FIELDS};
 
 #[derive(Debug)]
 pub struct Config {

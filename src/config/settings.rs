@@ -7,6 +7,45 @@ pub const DEFAULT_JWT_PAYLOAD_METADATA_KEY: &str = "jwt_payload";
 /// JSON nesting deeper than this is refused.
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
+/// The filter-state fields a decision can publish, as `wasm.mcp_policy_<field>`.
+pub const FILTER_STATE_FIELDS: [&str; 10] = [
+    "decision",
+    "rule",
+    "grant",
+    "session",
+    "protocol",
+    "method",
+    "tool",
+    "limit",
+    "arg_keys",
+    "decide_us",
+];
+
+/// Which of [`FILTER_STATE_FIELDS`] are published: each one is a host call
+/// per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FilterStateFields(u16);
+
+impl FilterStateFields {
+    pub const ALL: FilterStateFields = FilterStateFields((1 << FILTER_STATE_FIELDS.len()) - 1);
+    pub const NONE: FilterStateFields = FilterStateFields(0);
+
+    /// `None` for a name that is not one of [`FILTER_STATE_FIELDS`].
+    pub fn with(self, field: &str) -> Option<FilterStateFields> {
+        let index = FILTER_STATE_FIELDS
+            .iter()
+            .position(|known| *known == field)?;
+        Some(FilterStateFields(self.0 | 1 << index))
+    }
+
+    pub fn includes(self, field: &str) -> bool {
+        FILTER_STATE_FIELDS
+            .iter()
+            .position(|known| *known == field)
+            .is_some_and(|index| self.0 & 1 << index != 0)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Also remove from `tools/list` every tool the grant can never call.
@@ -18,6 +57,7 @@ pub struct Settings {
     pub jwt_payload_metadata_key: String,
     /// Slots in each rate-limit counter table (enforced and dry run).
     pub counter_slots: u32,
+    pub filter_state: FilterStateFields,
 }
 
 impl Default for Settings {
@@ -28,6 +68,7 @@ impl Default for Settings {
             max_json_depth: DEFAULT_MAX_JSON_DEPTH,
             jwt_payload_metadata_key: DEFAULT_JWT_PAYLOAD_METADATA_KEY.to_string(),
             counter_slots: crate::counter::DEFAULT_SLOTS,
+            filter_state: FilterStateFields::ALL,
         }
     }
 }

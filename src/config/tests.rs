@@ -112,3 +112,30 @@ fn invalid_policy_inside_wrapper_is_rejected_with_its_path() {
     let text = json!({"policy": {"version": "2", "default": "deny"}, "grants": []}).to_string();
     assert!(problems(&text).contains("/policy/version"));
 }
+
+#[test]
+fn filter_state_names_the_published_fields() {
+    use super::FilterStateFields;
+    let with = |value: serde_json::Value| {
+        Config::from_json_text(&json!({"filter_state": value}).to_string())
+            .map(|config| config.settings.filter_state)
+    };
+    assert_eq!(
+        Config::from_json_text("{}").map(|c| c.settings.filter_state),
+        Ok(FilterStateFields::ALL)
+    );
+    assert_eq!(with(json!("all")), Ok(FilterStateFields::ALL));
+    assert_eq!(with(json!("none")), Ok(FilterStateFields::NONE));
+    let chosen = with(json!(["decision", "tool"])).unwrap();
+    assert!(chosen.includes("decision") && chosen.includes("tool"));
+    assert!(!chosen.includes("rule") && !chosen.includes("grant"));
+    let report = problems(&json!({"filter_state": ["decision", "toool", 3]}).to_string());
+    assert!(
+        report.contains(
+            "/filter_state/1: must be \"all\", \"none\" or a list of fields from decision, rule"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("/filter_state/2:"), "{report}");
+    assert!(problems(&json!({"filter_state": true}).to_string()).contains("/filter_state: must be"));
+}

@@ -11,7 +11,8 @@
 //!   "max_body_bytes": 1048576,
 //!   "max_json_depth": 64,
 //!   "jwt_payload_metadata_key": "jwt_payload",
-//!   "counter_slots": 65536
+//!   "counter_slots": 65536,
+//!   "filter_state": "all"
 //! }
 //! ```
 //! Every field is optional; unknown fields are errors.
@@ -22,15 +23,16 @@ use std::rc::Rc;
 use serde_json::{Map, Value};
 
 use super::grants::{parse_token_hash, Grant, GrantTable};
-use super::settings::Settings;
+use super::settings::{FilterStateFields, Settings, FILTER_STATE_FIELDS};
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::policy::Policy;
 
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "policy",
     "policies",
     "grants",
     "hide_denied_tools",
+    "filter_state",
     "max_body_bytes",
     "max_json_depth",
     "jwt_payload_metadata_key",
@@ -155,6 +157,11 @@ fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
     ) {
         settings.counter_slots = u32::try_from(slots).unwrap_or(crate::counter::DEFAULT_SLOTS);
     }
+    if let Some(value) = object.get("filter_state") {
+        if let Some(fields) = filter_state(value, problems) {
+            settings.filter_state = fields;
+        }
+    }
     match object.get("jwt_payload_metadata_key") {
         None => {}
         Some(Value::String(key)) if !key.is_empty() => {
@@ -166,6 +173,38 @@ fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
         ),
     }
     settings
+}
+
+/// `"all"`, `"none"`, or a list of field names.
+fn filter_state(value: &Value, problems: &mut Problems) -> Option<FilterStateFields> {
+    let expected = || {
+        format!(
+            "must be \"all\", \"none\" or a list of fields from {}",
+            FILTER_STATE_FIELDS.join(", ")
+        )
+    };
+    match value {
+        Value::String(word) if word == "all" => Some(FilterStateFields::ALL),
+        Value::String(word) if word == "none" => Some(FilterStateFields::NONE),
+        Value::Array(names) => {
+            let mut fields = FilterStateFields::NONE;
+            let mut valid = true;
+            for (index, name) in names.iter().enumerate() {
+                match name.as_str().and_then(|name| fields.with(name)) {
+                    Some(more) => fields = more,
+                    None => {
+                        problems.add(format!("/filter_state/{index}"), expected());
+                        valid = false;
+                    }
+                }
+            }
+            valid.then_some(fields)
+        }
+        _ => {
+            problems.add("/filter_state", expected());
+            None
+        }
+    }
 }
 
 fn positive_integer(

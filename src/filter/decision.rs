@@ -253,7 +253,13 @@ impl HttpFilter {
             self.audit.decide_micros = now.saturating_sub(self.decide_started_nanos) / 1000;
         }
         let bucket = tool.map(|tool| observe::tool_bucket(tool, &self.config.metric_tools));
-        observe::publish(host, outcome, &self.audit, bucket);
+        observe::publish(
+            host,
+            outcome,
+            &self.audit,
+            bucket,
+            self.config.settings.filter_state,
+        );
     }
 
     /// Legacy transport: forward pings in place of the refused requests and

@@ -3,6 +3,7 @@
 //! filters read. Argument values and tokens never appear; only the top-level
 //! argument keys do.
 
+use crate::config::FilterStateFields;
 use crate::host::Host;
 
 // Every metric name starts with `mcp_policy.`; Envoy exports them as
@@ -106,33 +107,53 @@ pub fn count(host: &dyn Host, metric: &str, delta: u64) {
     }
 }
 
-pub fn publish(host: &dyn Host, outcome: Outcome, audit: &Audit, tool: Option<&str>) {
+/// Counts the decision, and publishes the audit fields `published` names.
+pub fn publish(
+    host: &dyn Host,
+    outcome: Outcome,
+    audit: &Audit,
+    tool: Option<&str>,
+    published: FilterStateFields,
+) {
     count(host, outcome.metric(), 1);
     if let Some(tool) = tool {
         count(host, &tool_metric(tool, outcome), 1);
     }
+    if published == FilterStateFields::NONE {
+        return;
+    }
     let decide_micros = audit.decide_micros.to_string();
     let arg_keys = audit.arg_keys.join(",");
-    let fields: [(&str, Option<&str>); 10] = [
-        ("mcp_policy_decision", Some(outcome.as_str())),
-        ("mcp_policy_rule", audit.rule.as_deref()),
-        ("mcp_policy_grant", audit.grant.as_deref()),
-        ("mcp_policy_session", audit.session.as_deref()),
-        ("mcp_policy_protocol", audit.protocol_version.as_deref()),
-        ("mcp_policy_method", audit.method.as_deref()),
-        ("mcp_policy_tool", audit.target.as_deref()),
-        ("mcp_policy_limit", audit.limit.as_deref()),
+    let fields: [(&str, &str, Option<&str>); 10] = [
+        ("decision", "mcp_policy_decision", Some(outcome.as_str())),
+        ("rule", "mcp_policy_rule", audit.rule.as_deref()),
+        ("grant", "mcp_policy_grant", audit.grant.as_deref()),
+        ("session", "mcp_policy_session", audit.session.as_deref()),
         (
+            "protocol",
+            "mcp_policy_protocol",
+            audit.protocol_version.as_deref(),
+        ),
+        ("method", "mcp_policy_method", audit.method.as_deref()),
+        ("tool", "mcp_policy_tool", audit.target.as_deref()),
+        ("limit", "mcp_policy_limit", audit.limit.as_deref()),
+        (
+            "arg_keys",
             "mcp_policy_arg_keys",
             (!arg_keys.is_empty()).then_some(arg_keys.as_str()),
         ),
-        ("mcp_policy_decide_us", Some(decide_micros.as_str())),
+        (
+            "decide_us",
+            "mcp_policy_decide_us",
+            Some(decide_micros.as_str()),
+        ),
     ];
-    for (name, value) in fields {
-        if let Some(value) = value {
-            if let Err(error) = host.set_filter_state(name, value) {
-                log::warn!("filter state {name} not set: {error}");
-            }
+    for (field, name, value) in fields {
+        let Some(value) = value.filter(|_| published.includes(field)) else {
+            continue;
+        };
+        if let Err(error) = host.set_filter_state(name, value) {
+            log::warn!("filter state {name} not set: {error}");
         }
     }
 }

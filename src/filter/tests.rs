@@ -826,6 +826,34 @@ fn mirrored_headers_must_agree_with_the_body_in_2026() {
 }
 
 #[test]
+fn filter_state_publishes_only_the_configured_fields() {
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_server_status","arguments":{"a":1}}});
+    for (setting, expected) in [
+        (
+            json!(["decision", "tool"]),
+            vec!["mcp_policy_decision", "mcp_policy_tool"],
+        ),
+        (json!("none"), vec![]),
+    ] {
+        let host = FakeHost::default();
+        let config = config(seed_policy(), json!({ "filter_state": setting }));
+        let mut filter = HttpFilter::new(Rc::clone(&config));
+        assert_eq!(
+            send(
+                &mut filter,
+                &host,
+                post_headers(Some(ALICE)),
+                call.to_string().as_bytes()
+            ),
+            Action::Continue
+        );
+        let published: Vec<String> = host.filter_state.borrow().keys().cloned().collect();
+        assert_eq!(published, expected, "filter_state {setting}");
+        assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 1);
+    }
+}
+
+#[test]
 fn decisions_are_counted_and_published_as_filter_state() {
     let host = FakeHost::default();
     let config = config(seed_policy(), json!({}));
