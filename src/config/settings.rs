@@ -32,18 +32,21 @@ impl FilterStateFields {
 
     /// `None` for a name that is not one of [`FILTER_STATE_FIELDS`].
     pub fn with(self, field: &str) -> Option<FilterStateFields> {
-        let index = FILTER_STATE_FIELDS
-            .iter()
-            .position(|known| *known == field)?;
-        Some(FilterStateFields(self.0 | 1 << index))
+        Some(FilterStateFields(self.0 | 1 << index_of(field)?))
     }
 
     pub fn includes(self, field: &str) -> bool {
-        FILTER_STATE_FIELDS
-            .iter()
-            .position(|known| *known == field)
-            .is_some_and(|index| self.0 & 1 << index != 0)
+        index_of(field).is_some_and(|index| self.includes_index(index))
     }
+
+    /// Whether `FILTER_STATE_FIELDS[index]` is published.
+    pub fn includes_index(self, index: usize) -> bool {
+        index < FILTER_STATE_FIELDS.len() && self.0 & 1 << index != 0
+    }
+}
+
+fn index_of(field: &str) -> Option<usize> {
+    FILTER_STATE_FIELDS.iter().position(|known| *known == field)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,15 +20,12 @@ struct Root {
     config: Option<Rc<Config>>,
 }
 
-enum Stream {
-    Filtering(Rc<RefCell<HttpFilter>>),
-    /// Created while its root had no configuration: refused, never forwarded.
-    Unconfigured,
-}
-
 thread_local! {
     static ROOTS: RefCell<HashMap<u32, Root>> = RefCell::new(HashMap::new());
-    static STREAMS: RefCell<HashMap<u32, Stream>> = RefCell::new(HashMap::new());
+    /// A stream created while its root had no configuration has no entry:
+    /// it is refused, never forwarded.
+    static STREAMS: RefCell<HashMap<u32, Rc<RefCell<HttpFilter>>>> =
+        RefCell::new(HashMap::new());
 }
 
 pub fn create(context_id: u32, root_context_id: u32) {
@@ -43,18 +40,15 @@ pub fn create(context_id: u32, root_context_id: u32) {
             .get(&root_context_id)
             .and_then(|root| root.config.clone())
     });
-    let stream = match config {
-        Some(config) => Stream::Filtering(Rc::new(RefCell::new(HttpFilter::new(config)))),
-        None => Stream::Unconfigured,
-    };
-    STREAMS.with(|streams| streams.borrow_mut().insert(context_id, stream));
+    if let Some(config) = config {
+        let filter = Rc::new(RefCell::new(HttpFilter::new(config)));
+        STREAMS.with(|streams| streams.borrow_mut().insert(context_id, filter));
+    }
 }
 
 pub fn delete(context_id: u32) {
-    let removed = STREAMS.with(|streams| streams.borrow_mut().remove(&context_id));
-    if removed.is_none() {
-        ROOTS.with(|roots| roots.borrow_mut().remove(&context_id));
-    }
+    STREAMS.with(|streams| streams.borrow_mut().remove(&context_id));
+    ROOTS.with(|roots| roots.borrow_mut().remove(&context_id));
 }
 
 pub fn vm_start(_root_context_id: u32, _vm_configuration_size: usize) -> bool {
@@ -109,34 +103,23 @@ fn to_abi(action: Action) -> u32 {
     }
 }
 
-fn stream_filter(context_id: u32) -> Option<Rc<RefCell<HttpFilter>>> {
-    STREAMS.with(|streams| match streams.borrow().get(&context_id) {
-        Some(Stream::Filtering(filter)) => Some(Rc::clone(filter)),
-        _ => None,
-    })
+/// Runs a callback on the stream's filter; `None` when the stream has none
+/// (or, were the host to re-enter, when it is already in a callback).
+fn with_filter(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> Option<u32> {
+    let filter = STREAMS.with(|streams| streams.borrow().get(&context_id).map(Rc::clone))?;
+    let mut filter = filter.try_borrow_mut().ok()?;
+    Some(to_abi(callback(&mut filter)))
 }
 
 /// Runs a request callback. A stream without a filter is refused.
 fn on_request(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> u32 {
-    let Some(filter) = stream_filter(context_id) else {
-        return refuse_unfiltered(context_id);
-    };
-    let Ok(mut filter) = filter.try_borrow_mut() else {
-        return refuse_unfiltered(context_id);
-    };
-    to_abi(callback(&mut filter))
+    with_filter(context_id, callback).unwrap_or_else(|| refuse_unfiltered(context_id))
 }
 
 /// Runs a response callback; a response on a stream without a filter was
 /// refused on the way in, so it passes as it is.
 fn on_response(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> u32 {
-    let Some(filter) = stream_filter(context_id) else {
-        return CONTINUE;
-    };
-    let Ok(mut filter) = filter.try_borrow_mut() else {
-        return CONTINUE;
-    };
-    to_abi(callback(&mut filter))
+    with_filter(context_id, callback).unwrap_or(CONTINUE)
 }
 
 fn refuse_unfiltered(context_id: u32) -> u32 {

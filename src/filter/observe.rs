@@ -107,6 +107,21 @@ pub fn count(host: &dyn Host, metric: &str, delta: u64) {
     }
 }
 
+/// Filter-state keys, in the order of `config::FILTER_STATE_FIELDS`: Envoy
+/// keeps them as `wasm.<key>`.
+const FILTER_STATE_KEYS: [&str; 10] = [
+    "mcp_policy_decision",
+    "mcp_policy_rule",
+    "mcp_policy_grant",
+    "mcp_policy_session",
+    "mcp_policy_protocol",
+    "mcp_policy_method",
+    "mcp_policy_tool",
+    "mcp_policy_limit",
+    "mcp_policy_arg_keys",
+    "mcp_policy_decide_us",
+];
+
 /// Counts the decision, and publishes the audit fields `published` names.
 pub fn publish(
     host: &dyn Host,
@@ -122,38 +137,45 @@ pub fn publish(
     if published == FilterStateFields::NONE {
         return;
     }
-    let decide_micros = audit.decide_micros.to_string();
-    let arg_keys = audit.arg_keys.join(",");
-    let fields: [(&str, &str, Option<&str>); 10] = [
-        ("decision", "mcp_policy_decision", Some(outcome.as_str())),
-        ("rule", "mcp_policy_rule", audit.rule.as_deref()),
-        ("grant", "mcp_policy_grant", audit.grant.as_deref()),
-        ("session", "mcp_policy_session", audit.session.as_deref()),
-        (
-            "protocol",
-            "mcp_policy_protocol",
-            audit.protocol_version.as_deref(),
-        ),
-        ("method", "mcp_policy_method", audit.method.as_deref()),
-        ("tool", "mcp_policy_tool", audit.target.as_deref()),
-        ("limit", "mcp_policy_limit", audit.limit.as_deref()),
-        (
-            "arg_keys",
-            "mcp_policy_arg_keys",
-            (!arg_keys.is_empty()).then_some(arg_keys.as_str()),
-        ),
-        (
-            "decide_us",
-            "mcp_policy_decide_us",
-            Some(decide_micros.as_str()),
-        ),
+    let arg_keys = published
+        .includes("arg_keys")
+        .then(|| audit.arg_keys.join(","))
+        .filter(|keys| !keys.is_empty());
+    let decide_micros = published
+        .includes("decide_us")
+        .then(|| audit.decide_micros.to_string());
+    // In the order of FILTER_STATE_KEYS.
+    let values: [Option<&str>; 10] = [
+        Some(outcome.as_str()),
+        audit.rule.as_deref(),
+        audit.grant.as_deref(),
+        audit.session.as_deref(),
+        audit.protocol_version.as_deref(),
+        audit.method.as_deref(),
+        audit.target.as_deref(),
+        audit.limit.as_deref(),
+        arg_keys.as_deref(),
+        decide_micros.as_deref(),
     ];
-    for (field, name, value) in fields {
-        let Some(value) = value.filter(|_| published.includes(field)) else {
+    for (index, (key, value)) in FILTER_STATE_KEYS.iter().zip(values).enumerate() {
+        let Some(value) = value.filter(|_| published.includes_index(index)) else {
             continue;
         };
-        if let Err(error) = host.set_filter_state(name, value) {
-            log::warn!("filter state {name} not set: {error}");
+        if let Err(error) = host.set_filter_state(key, value) {
+            log::warn!("filter state {key} not set: {error}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FILTER_STATE_KEYS;
+    use crate::config::FILTER_STATE_FIELDS;
+
+    #[test]
+    fn filter_state_keys_follow_the_field_names() {
+        for (key, field) in FILTER_STATE_KEYS.iter().zip(FILTER_STATE_FIELDS) {
+            assert_eq!(*key, format!("mcp_policy_{field}"));
         }
     }
 }

@@ -60,11 +60,6 @@ impl HeaderMap {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.get_all(name).next()
     }
-
-    /// The last value of the header `name`, compared in any case.
-    pub fn last(&self, name: &str) -> Option<&str> {
-        self.get_all(name).last()
-    }
 }
 
 impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for HeaderMap {
@@ -92,7 +87,6 @@ mod tests {
             vec![(":path", "/mcp"), ("x-a", ""), ("X-A", "2"), ("é", "ü")]
         );
         assert_eq!(map.get("x-a"), Some(""));
-        assert_eq!(map.last("x-a"), Some("2"));
         assert_eq!(map.get_all("X-a").collect::<Vec<_>>(), vec!["", "2"]);
         assert_eq!(map.get("É"), None);
         assert_eq!(map.get("é"), Some("ü"));

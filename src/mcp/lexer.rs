@@ -192,12 +192,13 @@ pub(crate) fn decode_string(bytes: &[u8], token: Token) -> Result<String, &'stat
         .ok_or("string out of range")?;
     // The lexer has checked the quotes and control characters: without
     // escapes, the text between the quotes is the string.
-    if let Some(inner) = text.get(1..text.len().saturating_sub(1)) {
-        if text.len() >= 2 && !inner.contains(&b'\\') {
-            return std::str::from_utf8(inner)
-                .map(str::to_owned)
-                .map_err(|_| "invalid string (invalid UTF-8)");
-        }
+    let inner = text
+        .strip_prefix(b"\"")
+        .and_then(|rest| rest.strip_suffix(b"\""));
+    if let Some(inner) = inner.filter(|inner| !inner.contains(&b'\\')) {
+        return std::str::from_utf8(inner)
+            .map(str::to_owned)
+            .map_err(|_| "invalid string (invalid UTF-8)");
     }
     serde_json::from_slice::<String>(text)
         .map_err(|_| "invalid string (bad escape, lone surrogate or invalid UTF-8)")
