@@ -84,6 +84,7 @@ const env = {
   proxy_define_metric: (type, np, nl, out) => { count('define_metric'); view().setUint32(out, 1, true); return 0; },
   proxy_increment_metric: () => { count('increment_metric'); return 0; },
   proxy_set_property: () => { count('set_property'); return 0; },
+  proxy_call_foreign_function: () => { count('call_foreign_function'); return 0; },
   proxy_get_property: () => { count('get_property'); return 1; },
   proxy_send_local_response: () => { count('send_local_response'); replies++; return 0; },
 };

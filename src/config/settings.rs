@@ -7,7 +7,8 @@ pub const DEFAULT_JWT_PAYLOAD_METADATA_KEY: &str = "jwt_payload";
 /// JSON nesting deeper than this is refused.
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
-/// The filter-state fields a decision can publish, as `wasm.mcp_policy_<field>`.
+/// The filter-state fields a decision can publish: in the `wasm.mcp_policy`
+/// object, and as their own keys `wasm.mcp_policy_<field>`.
 pub const FILTER_STATE_FIELDS: [&str; 10] = [
     "decision",
     "rule",
@@ -21,8 +22,8 @@ pub const FILTER_STATE_FIELDS: [&str; 10] = [
     "decide_us",
 ];
 
-/// Which of [`FILTER_STATE_FIELDS`] are published: each one is a host call
-/// per request.
+/// Which of [`FILTER_STATE_FIELDS`] are published. The object costs one host
+/// call per request whatever it holds; each key costs one more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FilterStateFields(u16);
 
@@ -60,7 +61,10 @@ pub struct Settings {
     pub jwt_payload_metadata_key: String,
     /// Slots in each rate-limit counter table (enforced and dry run).
     pub counter_slots: u32,
+    /// Fields in the `wasm.mcp_policy` object.
     pub filter_state: FilterStateFields,
+    /// Fields also published as their own string key `wasm.mcp_policy_<field>`.
+    pub filter_state_keys: FilterStateFields,
 }
 
 impl Default for Settings {
@@ -72,6 +76,7 @@ impl Default for Settings {
             jwt_payload_metadata_key: DEFAULT_JWT_PAYLOAD_METADATA_KEY.to_string(),
             counter_slots: crate::counter::DEFAULT_SLOTS,
             filter_state: FilterStateFields::ALL,
+            filter_state_keys: FilterStateFields::NONE,
         }
     }
 }

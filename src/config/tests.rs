@@ -138,4 +138,17 @@ fn filter_state_names_the_published_fields() {
     );
     assert!(report.contains("/filter_state/2:"), "{report}");
     assert!(problems(&json!({"filter_state": true}).to_string()).contains("/filter_state: must be"));
+
+    let keys = |value: serde_json::Value| {
+        Config::from_json_text(&json!({"filter_state_keys": value}).to_string())
+            .map(|config| config.settings.filter_state_keys)
+    };
+    assert_eq!(
+        Config::from_json_text("{}").map(|c| c.settings.filter_state_keys),
+        Ok(FilterStateFields::NONE)
+    );
+    assert_eq!(keys(json!("all")), Ok(FilterStateFields::ALL));
+    assert!(keys(json!(["tool"])).unwrap().includes("tool"));
+    let report = problems(&json!({"filter_state_keys": ["tol"]}).to_string());
+    assert!(report.contains("/filter_state_keys/0: must be"), "{report}");
 }

@@ -12,7 +12,8 @@
 //!   "max_json_depth": 64,
 //!   "jwt_payload_metadata_key": "jwt_payload",
 //!   "counter_slots": 65536,
-//!   "filter_state": "all"
+//!   "filter_state": "all",
+//!   "filter_state_keys": "none"
 //! }
 //! ```
 //! Every field is optional; unknown fields are errors.
@@ -27,12 +28,13 @@ use super::settings::{FilterStateFields, Settings, FILTER_STATE_FIELDS};
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::policy::Policy;
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "policy",
     "policies",
     "grants",
     "hide_denied_tools",
     "filter_state",
+    "filter_state_keys",
     "max_body_bytes",
     "max_json_depth",
     "jwt_payload_metadata_key",
@@ -158,8 +160,13 @@ fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
         settings.counter_slots = u32::try_from(slots).unwrap_or(crate::counter::DEFAULT_SLOTS);
     }
     if let Some(value) = object.get("filter_state") {
-        if let Some(fields) = filter_state(value, problems) {
+        if let Some(fields) = filter_state("filter_state", value, problems) {
             settings.filter_state = fields;
+        }
+    }
+    if let Some(value) = object.get("filter_state_keys") {
+        if let Some(fields) = filter_state("filter_state_keys", value, problems) {
+            settings.filter_state_keys = fields;
         }
     }
     match object.get("jwt_payload_metadata_key") {
@@ -176,7 +183,11 @@ fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
 }
 
 /// `"all"`, `"none"`, or a list of field names.
-fn filter_state(value: &Value, problems: &mut Problems) -> Option<FilterStateFields> {
+fn filter_state(
+    setting: &str,
+    value: &Value,
+    problems: &mut Problems,
+) -> Option<FilterStateFields> {
     let expected = || {
         format!(
             "must be \"all\", \"none\" or a list of fields from {}",
@@ -193,7 +204,7 @@ fn filter_state(value: &Value, problems: &mut Problems) -> Option<FilterStateFie
                 match name.as_str().and_then(|name| fields.with(name)) {
                     Some(more) => fields = more,
                     None => {
-                        problems.add(format!("/filter_state/{index}"), expected());
+                        problems.add(format!("/{setting}/{index}"), expected());
                         valid = false;
                     }
                 }
@@ -201,7 +212,7 @@ fn filter_state(value: &Value, problems: &mut Problems) -> Option<FilterStateFie
             valid.then_some(fields)
         }
         _ => {
-            problems.add("/filter_state", expected());
+            problems.add(format!("/{setting}"), expected());
             None
         }
     }

@@ -85,6 +85,14 @@ extern "C" {
         return_value_data: *mut *mut u8,
         return_value_size: *mut usize,
     ) -> u32;
+    fn proxy_call_foreign_function(
+        function_name_data: *const u8,
+        function_name_size: usize,
+        arguments_data: *const u8,
+        arguments_size: usize,
+        return_results_data: *mut *mut u8,
+        return_results_size: *mut usize,
+    ) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -237,6 +245,44 @@ pub fn set_property(name: &str, value: &[u8]) -> Result<(), HostError> {
     check("set_property", unsafe {
         proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len())
     })
+}
+
+/// Envoy's `declare_property` foreign function: `wasm.<name>` is a
+/// protobuf of type `type_url` (so CEL and `TYPED` access logs read its
+/// fields), kept for the filter chain.
+pub fn declare_protobuf_property(name: &str, type_url: &str) -> Result<(), HostError> {
+    // envoy.source.extensions.common.wasm.DeclarePropertyArguments:
+    // name = 1, type = 3 (WasmType Protobuf = 3), schema = 4; span 0 (FilterChain).
+    let mut arguments = Vec::with_capacity(name.len() + type_url.len() + 8);
+    push_delimited(&mut arguments, 0x0a, name.as_bytes());
+    arguments.extend_from_slice(&[0x18, 3]);
+    push_delimited(&mut arguments, 0x22, type_url.as_bytes());
+    let function = "declare_property";
+    let mut data = null_mut();
+    let mut size = 0usize;
+    let status = unsafe {
+        proxy_call_foreign_function(
+            function.as_ptr(),
+            function.len(),
+            arguments.as_ptr(),
+            arguments.len(),
+            &mut data,
+            &mut size,
+        )
+    };
+    drop(unsafe { take(data, size) });
+    check("call_foreign_function(declare_property)", status)
+}
+
+fn push_delimited(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    let mut len = bytes.len();
+    while len >= 0x80 {
+        out.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(bytes);
 }
 
 /// Reads a property by path (segments joined with NUL); `None` if absent.

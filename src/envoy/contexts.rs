@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use super::{abi, host::EnvoyHost, logger, GIT_REVISION, VERSION};
 use crate::config::Config;
-use crate::filter::{reply, HttpFilter};
+use crate::filter::{reply, HttpFilter, STATE_OBJECT};
 use crate::host::{Action, Host};
 
 /// Proxy-wasm's `Action` values.
@@ -80,6 +80,13 @@ pub fn configure(root_context_id: u32, configuration_size: usize) -> bool {
                     "policy configuration loaded: {} grant(s)",
                     config.grants.names().len()
                 );
+                if let Err(error) =
+                    abi::declare_protobuf_property(STATE_OBJECT, crate::host::STRUCT_TYPE_URL)
+                {
+                    log::warn!(
+                        "wasm.{STATE_OBJECT} not declared as a google.protobuf.Struct ({error}); access logs cannot read its fields"
+                    );
+                }
                 root.config = Some(Rc::new(config));
                 true
             }

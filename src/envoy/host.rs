@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::abi;
 use crate::counter::{Entry, SharedStore, StoreError};
-use crate::host::{HeaderMap, Host, HostError, LocalReply};
+use crate::host::{encode_struct, HeaderMap, Host, HostError, LocalReply, StateValue};
 
 pub struct EnvoyHost;
 
@@ -96,6 +96,14 @@ impl Host for EnvoyHost {
 
     fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError> {
         abi::set_property(name, value.as_bytes())
+    }
+
+    fn set_filter_state_struct(
+        &self,
+        name: &str,
+        fields: &[(&str, StateValue)],
+    ) -> Result<(), HostError> {
+        abi::set_property(name, &encode_struct(fields))
     }
 
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {

@@ -39,8 +39,7 @@ impl HttpFilter {
         }
     }
 
-    /// The token and cookies never go upstream, and responses must come back
-    /// in a form the filter can read.
+    /// The token and cookies never go upstream.
     pub(super) fn scrub_request_headers(&self, host: &dyn Host) -> Result<(), HostError> {
         let headers = &self.head.headers;
         for name in ["authorization", "cookie"] {
@@ -48,11 +47,21 @@ impl HttpFilter {
                 host.set_request_header(name, None)?;
             }
         }
-        let mut encodings = headers.get_all("accept-encoding");
-        if !(encodings.next() == Some("identity") && encodings.next().is_none()) {
-            host.set_request_header("accept-encoding", Some("identity"))?;
-        }
         Ok(())
+    }
+
+    /// A response the filter will read (a tools/list, an event stream, a call
+    /// whose quota may be refunded or that may create a task) must come back
+    /// unencoded. Other responses keep the client's `Accept-Encoding`.
+    pub(super) fn request_readable_response(&self, host: &dyn Host) -> Result<(), HostError> {
+        if self.refund.is_none() && matches!(self.plan, ResponsePlan::Untouched) {
+            return Ok(());
+        }
+        let mut encodings = self.head.headers.get_all("accept-encoding");
+        if encodings.next() == Some("identity") && encodings.next().is_none() {
+            return Ok(());
+        }
+        host.set_request_header("accept-encoding", Some("identity"))
     }
 
     pub(super) fn decide_bodyless(&mut self, host: &dyn Host) -> Action {
@@ -80,6 +89,9 @@ impl HttpFilter {
                     self.visibility(grant),
                 )));
             }
+        }
+        if let Err(error) = self.request_readable_response(host) {
+            return self.fail_closed(host, None, &error);
         }
         self.stage = Stage::Forwarded;
         self.publish(host, Outcome::Allowed, None);

@@ -144,6 +144,9 @@ impl HttpFilter {
 
         if refusals.iter().all(Option::is_none) {
             self.plan_response(grant, messages);
+            if let Err(error) = self.request_readable_response(host) {
+                return self.fail_closed(host, None, &error);
+            }
             self.stage = Stage::Forwarded;
             match would_deny_rule.or_else(|| self.shadow_refusal.take()) {
                 Some(rule) => {
@@ -259,6 +262,7 @@ impl HttpFilter {
             &self.audit,
             bucket,
             self.config.settings.filter_state,
+            self.config.settings.filter_state_keys,
         );
     }
 

@@ -35,6 +35,7 @@ use observe::{Audit, Outcome};
 use request_head::RequestHead;
 use response::{rewrite_json, BodyRewrite, ResponsePlan};
 
+pub use observe::STATE_OBJECT;
 pub use reply::{POLICY_DENIED, UNAUTHENTICATED, UNAVAILABLE};
 pub use request_head::is_json_media_type;
 

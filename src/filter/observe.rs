@@ -1,10 +1,14 @@
 //! What the filter tells operators about each decision: Envoy counter
-//! metrics, and filter state (`wasm.mcp_policy_*`) that access logs and later
-//! filters read. Argument values and tokens never appear; only the top-level
-//! argument keys do.
+//! metrics, and filter state that access logs and later filters read: one
+//! object `wasm.mcp_policy` with every field, and, where configured, each
+//! field as its own string `wasm.mcp_policy_<field>`. Argument values and
+//! tokens never appear; only the top-level argument keys do.
 
-use crate::config::FilterStateFields;
-use crate::host::Host;
+use crate::config::{FilterStateFields, FILTER_STATE_FIELDS};
+use crate::host::{Host, StateValue};
+
+/// The filter-state object holding the decision (`wasm.mcp_policy`).
+pub const STATE_OBJECT: &str = "mcp_policy";
 
 // Every metric name starts with `mcp_policy.`; Envoy exports them as
 // `wasmcustom.mcp_policy.*` (`wasmcustom_mcp_policy_*` in Prometheus).
@@ -122,30 +126,25 @@ const FILTER_STATE_KEYS: [&str; 10] = [
     "mcp_policy_decide_us",
 ];
 
-/// Counts the decision, and publishes the audit fields `published` names.
+/// Counts the decision, and publishes the audit fields `in_object` names as
+/// the `wasm.mcp_policy` object and those `as_keys` names as their own keys.
 pub fn publish(
     host: &dyn Host,
     outcome: Outcome,
     audit: &Audit,
     tool: Option<&str>,
-    published: FilterStateFields,
+    in_object: FilterStateFields,
+    as_keys: FilterStateFields,
 ) {
     count(host, outcome.metric(), 1);
     if let Some(tool) = tool {
         count(host, &tool_metric(tool, outcome), 1);
     }
-    if published == FilterStateFields::NONE {
+    if in_object == FilterStateFields::NONE && as_keys == FilterStateFields::NONE {
         return;
     }
-    let arg_keys = published
-        .includes("arg_keys")
-        .then(|| audit.arg_keys.join(","))
-        .filter(|keys| !keys.is_empty());
-    let decide_micros = published
-        .includes("decide_us")
-        .then(|| audit.decide_micros.to_string());
-    // In the order of FILTER_STATE_KEYS.
-    let values: [Option<&str>; 10] = [
+    // In the order of FILTER_STATE_FIELDS.
+    let texts: [Option<&str>; 8] = [
         Some(outcome.as_str()),
         audit.rule.as_deref(),
         audit.grant.as_deref(),
@@ -154,11 +153,42 @@ pub fn publish(
         audit.method.as_deref(),
         audit.target.as_deref(),
         audit.limit.as_deref(),
-        arg_keys.as_deref(),
-        decide_micros.as_deref(),
     ];
+    const ARG_KEYS: usize = 8;
+    const DECIDE_US: usize = 9;
+    let arg_keys = (in_object.includes_index(ARG_KEYS) || as_keys.includes_index(ARG_KEYS))
+        .then(|| audit.arg_keys.join(","))
+        .filter(|keys| !keys.is_empty());
+    if in_object != FilterStateFields::NONE {
+        let mut fields: Vec<(&str, StateValue)> = Vec::with_capacity(FILTER_STATE_FIELDS.len());
+        for (index, (name, text)) in FILTER_STATE_FIELDS.iter().zip(texts).enumerate() {
+            if let Some(text) = text.filter(|_| in_object.includes_index(index)) {
+                fields.push((name, StateValue::Text(text)));
+            }
+        }
+        if let Some(keys) = arg_keys
+            .as_deref()
+            .filter(|_| in_object.includes_index(ARG_KEYS))
+        {
+            fields.push(("arg_keys", StateValue::Text(keys)));
+        }
+        if in_object.includes_index(DECIDE_US) {
+            fields.push(("decide_us", StateValue::Number(audit.decide_micros as f64)));
+        }
+        if let Err(error) = host.set_filter_state_struct(STATE_OBJECT, &fields) {
+            log::warn!("filter state {STATE_OBJECT} not set: {error}");
+        }
+    }
+    if as_keys == FilterStateFields::NONE {
+        return;
+    }
+    let decide_micros = as_keys
+        .includes_index(DECIDE_US)
+        .then(|| audit.decide_micros.to_string());
+    let extra = [arg_keys.as_deref(), decide_micros.as_deref()];
+    let values = texts.iter().copied().chain(extra);
     for (index, (key, value)) in FILTER_STATE_KEYS.iter().zip(values).enumerate() {
-        let Some(value) = value.filter(|_| published.includes_index(index)) else {
+        let Some(value) = value.filter(|_| as_keys.includes_index(index)) else {
             continue;
         };
         if let Err(error) = host.set_filter_state(key, value) {

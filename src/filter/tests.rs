@@ -103,10 +103,31 @@ fn allowed_call_is_forwarded_without_credentials() {
     assert!(host.replies.borrow().is_empty());
     assert_eq!(host.request_header("authorization"), None);
     assert_eq!(host.request_header("cookie"), None);
+    // Its reply is not read, so it may come back compressed.
     assert_eq!(
         host.request_header("accept-encoding").as_deref(),
-        Some("identity")
+        Some("gzip")
     );
+}
+
+#[test]
+fn responses_the_filter_reads_are_asked_for_unencoded() {
+    let list = json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}).to_string();
+    let limited = call("logout_instance", 3);
+    for body in [list.as_bytes(), &limited[..]] {
+        let host = FakeHost::default();
+        let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+        assert_eq!(
+            send(&mut filter, &host, post_headers(Some(ALICE)), body),
+            Action::Continue
+        );
+        assert_eq!(
+            host.request_header("accept-encoding").as_deref(),
+            Some("identity"),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
 }
 
 #[test]
@@ -825,18 +846,57 @@ fn mirrored_headers_must_agree_with_the_body_in_2026() {
     );
 }
 
+/// A field of the `wasm.mcp_policy` object, as text (lists joined with ",").
+fn field(host: &FakeHost, name: &str) -> Option<String> {
+    match host.state_field(super::STATE_OBJECT, name)? {
+        Value::String(text) => Some(text),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        other => Some(other.to_string()),
+    }
+}
+
 #[test]
 fn filter_state_publishes_only_the_configured_fields() {
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_server_status","arguments":{"a":1}}});
-    for (setting, expected) in [
+    let everything = [
+        "arg_keys",
+        "decide_us",
+        "decision",
+        "grant",
+        "method",
+        "rule",
+        "tool",
+    ];
+    for (settings, in_object, as_keys) in [
+        (json!({}), &everything[..], &[][..]),
         (
-            json!(["decision", "tool"]),
-            vec!["mcp_policy_decision", "mcp_policy_tool"],
+            json!({"filter_state": ["decision", "tool"], "filter_state_keys": ["tool", "grant"]}),
+            &["decision", "tool"][..],
+            &["mcp_policy_grant", "mcp_policy_tool"][..],
         ),
-        (json!("none"), vec![]),
+        (
+            json!({"filter_state": "none", "filter_state_keys": "all"}),
+            &[][..],
+            &[
+                "mcp_policy_arg_keys",
+                "mcp_policy_decide_us",
+                "mcp_policy_decision",
+                "mcp_policy_grant",
+                "mcp_policy_method",
+                "mcp_policy_rule",
+                "mcp_policy_tool",
+            ][..],
+        ),
+        (json!({"filter_state": "none"}), &[][..], &[][..]),
     ] {
         let host = FakeHost::default();
-        let config = config(seed_policy(), json!({ "filter_state": setting }));
+        let config = config(seed_policy(), settings.clone());
         let mut filter = HttpFilter::new(Rc::clone(&config));
         assert_eq!(
             send(
@@ -847,8 +907,16 @@ fn filter_state_publishes_only_the_configured_fields() {
             ),
             Action::Continue
         );
-        let published: Vec<String> = host.filter_state.borrow().keys().cloned().collect();
-        assert_eq!(published, expected, "filter_state {setting}");
+        let object: Vec<String> = host
+            .state_objects
+            .borrow()
+            .get(super::STATE_OBJECT)
+            .and_then(Value::as_object)
+            .map(|object| object.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(object, in_object, "object with {settings}");
+        let keys: Vec<String> = host.filter_state.borrow().keys().cloned().collect();
+        assert_eq!(keys, as_keys, "keys with {settings}");
         assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 1);
     }
 }
@@ -873,25 +941,16 @@ fn decisions_are_counted_and_published_as_filter_state() {
         host.counter("mcp_policy.tool_decisions.tool.get_server_status.outcome.allowed"),
         1
     );
+    assert_eq!(field(&host, "decision").as_deref(), Some("allowed"));
+    assert_eq!(field(&host, "grant").as_deref(), Some("alice"));
+    assert_eq!(field(&host, "tool").as_deref(), Some("get_server_status"));
     assert_eq!(
-        host.state("mcp_policy_decision").as_deref(),
-        Some("allowed")
-    );
-    assert_eq!(host.state("mcp_policy_grant").as_deref(), Some("alice"));
-    assert_eq!(
-        host.state("mcp_policy_tool").as_deref(),
-        Some("get_server_status")
-    );
-    assert_eq!(
-        host.state("mcp_policy_rule").as_deref(),
+        field(&host, "rule").as_deref(),
         Some("/tools/get_server_status")
     );
-    assert_eq!(
-        host.state("mcp_policy_arg_keys").as_deref(),
-        Some("secret_arg")
-    );
+    assert_eq!(field(&host, "arg_keys").as_deref(), Some("secret_arg"));
     assert!(host.counter("mcp_policy.body_bytes_inspected") > 0);
-    let everything = format!("{:?}", host.filter_state.borrow());
+    let everything = format!("{:?}", host.state_objects.borrow());
     assert!(
         !everything.contains("s3cr3t-value") && !everything.contains(ALICE),
         "{everything}"
@@ -910,10 +969,7 @@ fn decisions_are_counted_and_published_as_filter_state() {
         host.counter("mcp_policy.tool_decisions.tool.other.outcome.denied"),
         1
     );
-    assert_eq!(
-        host.state("mcp_policy_rule").as_deref(),
-        Some("(default deny)")
-    );
+    assert_eq!(field(&host, "rule").as_deref(), Some("(default deny)"));
 
     let mut filter = HttpFilter::new(Rc::clone(&config));
     send(
@@ -961,11 +1017,11 @@ fn rate_limited_decisions_record_the_limit_state() {
     assert_eq!(host.counter("mcp_policy.decisions.outcome.rate_limited"), 1);
     assert_eq!(host.counter("mcp_policy.decisions.outcome.allowed"), 30);
     assert_eq!(
-        host.state("mcp_policy_limit").as_deref(),
+        field(&host, "limit").as_deref(),
         Some("30/30 resets_at=1795505520")
     );
     assert_eq!(
-        host.state("mcp_policy_rule").as_deref(),
+        field(&host, "rule").as_deref(),
         Some("/tools/logout_instance/limits/logout_instance_rate")
     );
 }
@@ -990,13 +1046,10 @@ fn dry_run_forwards_what_enforcement_would_refuse() {
         1
     );
     assert_eq!(
-        host.state("mcp_policy_decision").as_deref(),
+        field(&host, "decision").as_deref(),
         Some("dry_run_would_deny")
     );
-    assert_eq!(
-        host.state("mcp_policy_rule").as_deref(),
-        Some("(default deny)")
-    );
+    assert_eq!(field(&host, "rule").as_deref(), Some("(default deny)"));
 }
 
 #[test]
@@ -1023,7 +1076,7 @@ fn dry_run_limits_count_in_shadow_and_never_refuse() {
         1
     );
     assert_eq!(
-        host.state("mcp_policy_rule").as_deref(),
+        field(&host, "rule").as_deref(),
         Some("/tools/send_text/limits/texts")
     );
 }

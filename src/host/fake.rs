@@ -4,7 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use super::{HeaderMap, Host, HostError, LocalReply};
+use super::{HeaderMap, Host, HostError, LocalReply, StateValue};
 use crate::counter::{Entry, MemoryStore, SharedStore, StoreError};
 
 #[derive(Default)]
@@ -21,6 +21,8 @@ pub struct FakeHost {
     pub broken_headers: Cell<bool>,
     pub counters: RefCell<std::collections::BTreeMap<String, u64>>,
     pub filter_state: RefCell<std::collections::BTreeMap<String, String>>,
+    /// Filter-state objects (`set_filter_state_struct`), as JSON objects.
+    pub state_objects: RefCell<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Properties by path joined with '/'.
     pub properties: RefCell<std::collections::BTreeMap<String, Vec<u8>>>,
 }
@@ -56,6 +58,11 @@ impl FakeHost {
 
     pub fn state(&self, name: &str) -> Option<String> {
         self.filter_state.borrow().get(name).cloned()
+    }
+
+    /// Field `field` of the filter-state object `name`.
+    pub fn state_field(&self, name: &str, field: &str) -> Option<serde_json::Value> {
+        self.state_objects.borrow().get(name)?.get(field).cloned()
     }
 
     pub fn last_reply(&self) -> Option<LocalReply> {
@@ -167,6 +174,27 @@ impl Host for FakeHost {
         self.filter_state
             .borrow_mut()
             .insert(name.to_string(), value.to_string());
+        Ok(())
+    }
+
+    fn set_filter_state_struct(
+        &self,
+        name: &str,
+        fields: &[(&str, StateValue)],
+    ) -> Result<(), HostError> {
+        let object = fields
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    StateValue::Text(text) => serde_json::Value::from(*text),
+                    StateValue::Number(number) => serde_json::Value::from(*number),
+                };
+                (key.to_string(), value)
+            })
+            .collect();
+        self.state_objects
+            .borrow_mut()
+            .insert(name.to_string(), serde_json::Value::Object(object));
         Ok(())
     }
 

@@ -9,8 +9,10 @@ use crate::counter::SharedStore;
 #[cfg(any(test, feature = "fake-host"))]
 pub mod fake;
 mod header_map;
+mod state_struct;
 
 pub use header_map::HeaderMap;
+pub use state_struct::{encode_struct, StateValue, STRUCT_TYPE_URL};
 
 /// What a stream callback tells the proxy to do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +82,13 @@ pub trait Host: SharedStore {
     /// Publishes a value as Envoy filter state `wasm.<name>`, readable by
     /// access logs (`%FILTER_STATE(wasm.<name>:PLAIN)%`) and later filters.
     fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError>;
+    /// Publishes `fields` as one filter-state object `wasm.<name>`, a
+    /// `google.protobuf.Struct` (declared so when the plugin is configured).
+    fn set_filter_state_struct(
+        &self,
+        name: &str,
+        fields: &[(&str, StateValue)],
+    ) -> Result<(), HostError>;
     /// Reads an Envoy attribute by path, e.g. dynamic metadata
     /// `["metadata", "filter_metadata", "<filter>", "<key>", ...]`.
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError>;

@@ -111,3 +111,28 @@ def test_later_filters_read_the_parsed_tool_from_filter_state(double, gateway_fa
     stats = dict(line.split(": ") for line in body.decode().splitlines() if ": " in line)
     assert stats["http.mcp.rbac.mcp_tool.shadow_allowed"] == "1"
     assert int(stats["http.mcp.rbac.mcp_tool.shadow_denied"]) >= 2  # initialize and get_server_status
+
+
+def test_fields_published_as_their_own_keys_serve_string_matchers(double, gateway_factory):
+    """With filter_state_keys, RBAC's filter_state principal matches the parsed
+    tool as a plain string key; without it that key does not exist."""
+    policy = {"version": "1", "default": "deny", "tools": {"logout_instance": {}, "get_server_status": {}}}
+
+    def string_matcher(config):
+        for listener in config["static_resources"]["listeners"]:
+            manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+            for http_filter in manager["http_filters"]:
+                if http_filter["name"] == "envoy.filters.http.rbac":
+                    rule = http_filter["typed_config"]["shadow_rules"]["policies"]["logout-calls"]
+                    rule.pop("condition")
+                    rule["principals"] = [{"filter_state": {
+                        "key": "wasm.mcp_policy_tool", "string_match": {"exact": "logout_instance"}}}]
+
+    from harness import http
+    for settings, allowed in [({"filter_state_keys": ["tool"]}, "1"), ({}, "0")]:
+        gateway = gateway_factory(double, wrapper_config(policy, **settings), mutate=string_matcher)
+        headers = session(gateway)
+        assert tool_call(gateway, headers, "logout_instance", {"instance": "a"}, 1)[0] == 200
+        _, _, body = http("GET", gateway.admin + "/stats?filter=mcp_tool.shadow")
+        stats = dict(line.split(": ") for line in body.decode().splitlines() if ": " in line)
+        assert stats["http.mcp.rbac.mcp_tool.shadow_allowed"] == allowed, settings

@@ -20,7 +20,7 @@ use mcp_policy_filter::config::Config;
 use mcp_policy_filter::counter::{Entry, MemoryStore, SharedStore, StoreError};
 use mcp_policy_filter::filter::HttpFilter;
 use mcp_policy_filter::host::fake::FakeHost;
-use mcp_policy_filter::host::{Action, HeaderMap, Host, HostError, LocalReply};
+use mcp_policy_filter::host::{encode_struct, Action, HeaderMap, Host, HostError, LocalReply, StateValue};
 
 // --- allocations -----------------------------------------------------------------------
 
@@ -235,6 +235,14 @@ impl Host for CountingHost {
     }
 
     fn set_filter_state(&self, name: &str, value: &str) -> Result<(), HostError> {
+        self.count(SET_PROPERTY);
+        self.to_host(name.len() + value.len());
+        Ok(())
+    }
+
+    fn set_filter_state_struct(&self, name: &str, fields: &[(&str, StateValue)]) -> Result<(), HostError> {
+        // Encoded as the Envoy host does, so that the work is counted.
+        let value = encode_struct(fields);
         self.count(SET_PROPERTY);
         self.to_host(name.len() + value.len());
         Ok(())
