@@ -2,7 +2,7 @@
 """The module's own time per request in V8, without Envoy.
 
 Runs the release module (built with its name section) in Node's V8, the
-engine Envoy embeds, under bench/v8/harness.cjs: a minimal proxy-wasm host in
+engine Envoy embeds, with Envoy's V8 flag (--no-liftoff: TurboFan only), under bench/v8/harness.cjs: a minimal proxy-wasm host in
 JavaScript drives scenario 2's request and response through every callback.
 Prints ns per request, the host calls made, and the functions that take the
 module's time (`node --cpu-prof`).
@@ -67,7 +67,9 @@ def main():
                                           f"mcp-protocol-version: 2025-06-18\n"
                                           f"authorization: Bearer {c.TOKEN}\n")
         (work / "body.json").write_text(c.ALLOWED_CALL)
-        result = subprocess.run(["node", "--cpu-prof", "--cpu-prof-dir", str(work), str(HARNESS), str(module),
+        # Envoy's V8 compiles every function with TurboFan (proxy-wasm-cpp-host
+        # passes --no-liftoff); Node's default tiers up from Liftoff instead.
+        result = subprocess.run(["node", "--no-liftoff", "--cpu-prof", "--cpu-prof-dir", str(work), str(HARNESS), str(module),
                                  str(work / "config.json"), str(work / "headers.txt"), str(work / "body.json"),
                                  str(args.requests)], capture_output=True, text=True, check=True, timeout=600)
         print(result.stdout.strip())
