@@ -247,17 +247,9 @@ pub fn set_property(name: &str, value: &[u8]) -> Result<(), HostError> {
     })
 }
 
-/// Envoy's `declare_property` foreign function: `wasm.<name>` is a
-/// protobuf of type `type_url` (so CEL and `TYPED` access logs read its
-/// fields), kept for the filter chain.
-pub fn declare_protobuf_property(name: &str, type_url: &str) -> Result<(), HostError> {
-    // envoy.source.extensions.common.wasm.DeclarePropertyArguments:
-    // name = 1, type = 3 (WasmType Protobuf = 3), schema = 4; span 0 (FilterChain).
-    let mut arguments = Vec::with_capacity(name.len() + type_url.len() + 8);
-    push_delimited(&mut arguments, 0x0a, name.as_bytes());
-    arguments.extend_from_slice(&[0x18, 3]);
-    push_delimited(&mut arguments, 0x22, type_url.as_bytes());
-    let function = "declare_property";
+/// Calls the foreign function `function` with serialized `arguments`; its
+/// results, if any, are dropped.
+pub fn call_foreign_function(function: &str, arguments: &[u8]) -> Result<(), HostError> {
     let mut data = null_mut();
     let mut size = 0usize;
     let status = unsafe {
@@ -271,18 +263,7 @@ pub fn declare_protobuf_property(name: &str, type_url: &str) -> Result<(), HostE
         )
     };
     drop(unsafe { take(data, size) });
-    check("call_foreign_function(declare_property)", status)
-}
-
-fn push_delimited(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
-    out.push(tag);
-    let mut len = bytes.len();
-    while len >= 0x80 {
-        out.push((len as u8 & 0x7f) | 0x80);
-        len >>= 7;
-    }
-    out.push(len as u8);
-    out.extend_from_slice(bytes);
+    check("call_foreign_function", status)
 }
 
 /// Reads a property by path (segments joined with NUL); `None` if absent.

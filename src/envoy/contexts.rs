@@ -80,9 +80,9 @@ pub fn configure(root_context_id: u32, configuration_size: usize) -> bool {
                     "policy configuration loaded: {} grant(s)",
                     config.grants.names().len()
                 );
-                if let Err(error) =
-                    abi::declare_protobuf_property(STATE_OBJECT, crate::host::STRUCT_TYPE_URL)
-                {
+                let declaration =
+                    crate::host::declare_property_arguments(STATE_OBJECT, crate::host::STRUCT_TYPE_URL);
+                if let Err(error) = abi::call_foreign_function("declare_property", &declaration) {
                     log::warn!(
                         "wasm.{STATE_OBJECT} not declared as a google.protobuf.Struct ({error}); access logs cannot read its fields"
                     );

@@ -143,55 +143,44 @@ pub fn publish(
     if in_object == FilterStateFields::NONE && as_keys == FilterStateFields::NONE {
         return;
     }
-    // In the order of FILTER_STATE_FIELDS.
-    let texts: [Option<&str>; 8] = [
-        Some(outcome.as_str()),
-        audit.rule.as_deref(),
-        audit.grant.as_deref(),
-        audit.session.as_deref(),
-        audit.protocol_version.as_deref(),
-        audit.method.as_deref(),
-        audit.target.as_deref(),
-        audit.limit.as_deref(),
-    ];
-    const ARG_KEYS: usize = 8;
-    const DECIDE_US: usize = 9;
-    let arg_keys = (in_object.includes_index(ARG_KEYS) || as_keys.includes_index(ARG_KEYS))
+    let arg_keys = (in_object.includes("arg_keys") || as_keys.includes("arg_keys"))
         .then(|| audit.arg_keys.join(","))
         .filter(|keys| !keys.is_empty());
+    // In the order of FILTER_STATE_FIELDS (and FILTER_STATE_KEYS).
+    let values: [Option<StateValue>; 10] = [
+        Some(StateValue::Text(outcome.as_str())),
+        audit.rule.as_deref().map(StateValue::Text),
+        audit.grant.as_deref().map(StateValue::Text),
+        audit.session.as_deref().map(StateValue::Text),
+        audit.protocol_version.as_deref().map(StateValue::Text),
+        audit.method.as_deref().map(StateValue::Text),
+        audit.target.as_deref().map(StateValue::Text),
+        audit.limit.as_deref().map(StateValue::Text),
+        arg_keys.as_deref().map(StateValue::Text),
+        Some(StateValue::Number(audit.decide_micros as f64)),
+    ];
     if in_object != FilterStateFields::NONE {
-        let mut fields: Vec<(&str, StateValue)> = Vec::with_capacity(FILTER_STATE_FIELDS.len());
-        for (index, (name, text)) in FILTER_STATE_FIELDS.iter().zip(texts).enumerate() {
-            if let Some(text) = text.filter(|_| in_object.includes_index(index)) {
-                fields.push((name, StateValue::Text(text)));
-            }
-        }
-        if let Some(keys) = arg_keys
-            .as_deref()
-            .filter(|_| in_object.includes_index(ARG_KEYS))
-        {
-            fields.push(("arg_keys", StateValue::Text(keys)));
-        }
-        if in_object.includes_index(DECIDE_US) {
-            fields.push(("decide_us", StateValue::Number(audit.decide_micros as f64)));
-        }
+        let fields: Vec<(&str, StateValue)> = FILTER_STATE_FIELDS
+            .iter()
+            .zip(values)
+            .enumerate()
+            .filter(|(index, _)| in_object.includes_index(*index))
+            .filter_map(|(_, (name, value))| Some((*name, value?)))
+            .collect();
         if let Err(error) = host.set_filter_state_struct(STATE_OBJECT, &fields) {
             log::warn!("filter state {STATE_OBJECT} not set: {error}");
         }
     }
-    if as_keys == FilterStateFields::NONE {
-        return;
-    }
-    let decide_micros = as_keys
-        .includes_index(DECIDE_US)
-        .then(|| audit.decide_micros.to_string());
-    let extra = [arg_keys.as_deref(), decide_micros.as_deref()];
-    let values = texts.iter().copied().chain(extra);
     for (index, (key, value)) in FILTER_STATE_KEYS.iter().zip(values).enumerate() {
-        let Some(value) = value.filter(|_| as_keys.includes_index(index)) else {
+        if !as_keys.includes_index(index) {
             continue;
+        }
+        let result = match value {
+            Some(StateValue::Text(text)) => host.set_filter_state(key, text),
+            Some(StateValue::Number(number)) => host.set_filter_state(key, &number.to_string()),
+            None => continue,
         };
-        if let Err(error) = host.set_filter_state(key, value) {
+        if let Err(error) = result {
             log::warn!("filter state {key} not set: {error}");
         }
     }

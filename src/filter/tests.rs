@@ -846,17 +846,10 @@ fn mirrored_headers_must_agree_with_the_body_in_2026() {
     );
 }
 
-/// A field of the `wasm.mcp_policy` object, as text (lists joined with ",").
+/// A field of the `wasm.mcp_policy` object, as text.
 fn field(host: &FakeHost, name: &str) -> Option<String> {
     match host.state_field(super::STATE_OBJECT, name)? {
         Value::String(text) => Some(text),
-        Value::Array(items) => Some(
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
         other => Some(other.to_string()),
     }
 }

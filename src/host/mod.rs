@@ -12,7 +12,7 @@ mod header_map;
 mod state_struct;
 
 pub use header_map::HeaderMap;
-pub use state_struct::{encode_struct, StateValue, STRUCT_TYPE_URL};
+pub use state_struct::{declare_property_arguments, encode_struct, StateValue, STRUCT_TYPE_URL};
 
 /// What a stream callback tells the proxy to do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 /// The schema the property is declared with.
 pub const STRUCT_TYPE_URL: &str = "type.googleapis.com/google.protobuf.Struct";
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StateValue<'a> {
     Text(&'a str),
     Number(f64),
@@ -30,6 +30,21 @@ pub fn encode_struct(fields: &[(&str, StateValue)]) -> Vec<u8> {
         push_varint(&mut out, value_len(value));
         push_value(&mut out, value);
     }
+    out
+}
+
+/// Envoy's `envoy.source.extensions.common.wasm.DeclarePropertyArguments`
+/// for the `declare_property` foreign function: `wasm.<name>` holds a protobuf
+/// of type `type_url`, kept for the filter chain (span 0, the default).
+pub fn declare_property_arguments(name: &str, type_url: &str) -> Vec<u8> {
+    const NAME: u8 = 0x0a;
+    const TYPE: u8 = 0x18;
+    const WASM_TYPE_PROTOBUF: u8 = 3;
+    const SCHEMA: u8 = 0x22;
+    let mut out = Vec::with_capacity(delimited_len(name.len()) + 2 + delimited_len(type_url.len()));
+    push_bytes(&mut out, NAME, name.as_bytes());
+    out.extend_from_slice(&[TYPE, WASM_TYPE_PROTOBUF]);
+    push_bytes(&mut out, SCHEMA, type_url.as_bytes());
     out
 }
 
@@ -84,7 +99,7 @@ fn entry_len(key: &str, value: &StateValue) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{encode_struct, StateValue};
+    use super::{declare_property_arguments, encode_struct, StateValue};
 
     /// Reads one length-delimited field: (tag, payload, rest).
     fn field(bytes: &[u8]) -> (u8, &[u8], &[u8]) {
@@ -146,6 +161,13 @@ mod tests {
                 (long_key.clone(), String::new()),
             ]
         );
+    }
+
+    #[test]
+    fn declares_a_protobuf_property() {
+        let mut expected = vec![0x0a, 0x01, b'p', 0x18, 3, 0x22, 0x05];
+        expected.extend_from_slice(b"t/x.Y");
+        assert_eq!(declare_property_arguments("p", "t/x.Y"), expected);
     }
 
     #[test]
