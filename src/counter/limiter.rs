@@ -254,7 +254,7 @@ fn read_candidates(
 ) -> Result<Vec<Candidate>, StoreError> {
     let horizon = now_secs.saturating_add(MAX_CLOCK_LEAD_SECS);
     let mut candidates = Vec::new();
-    for index in table.candidates(identity) {
+    for index in table.probe(identity) {
         let key = table.slot_key(index);
         let entry = store.get(&key)?;
         let record = entry

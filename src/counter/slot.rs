@@ -74,6 +74,8 @@
 //! shared data keeps them, so memory stays bounded by the largest count ever
 //! configured since Envoy started.
 
+use std::cell::RefCell;
+
 use sha2::{Digest, Sha256};
 
 /// The default slot count per region. At about 72 bytes of key and value
@@ -161,35 +163,98 @@ impl Table {
             Region::Enforced => ENFORCED_PREFIX,
             Region::Shadow => SHADOW_PREFIX,
         };
-        format!("{prefix}{index}")
+        let mut key = String::with_capacity(prefix.len() + 10);
+        key.push_str(prefix);
+        push_decimal(&mut key, index);
+        key
     }
 
     /// The candidate slot indexes of a counter, in probe order: distinct,
     /// `min(PROBES, slots)` of them.
     pub fn candidates(self, identity: &Identity) -> Vec<u32> {
-        let wanted = PROBES.min(self.slots) as usize;
-        let mut candidates: Vec<u32> = Vec::with_capacity(wanted);
-        let mut probe = identity.home;
-        for _ in 0..PROBES * 4 {
-            if candidates.len() == wanted {
-                return candidates;
+        self.probe(identity).collect()
+    }
+
+    /// The candidates of [`Table::candidates`], computed as they are read
+    /// (a sparse table reads two).
+    pub fn probe(self, identity: &Identity) -> Probe {
+        Probe {
+            slots: self.slots,
+            wanted: PROBES.min(self.slots) as usize,
+            found: [0; PROBES as usize],
+            count: 0,
+            hash: identity.home,
+            hashes_left: PROBES * 4,
+            fill: None,
+        }
+    }
+}
+
+/// The candidate slots of one counter, in probe order.
+pub struct Probe {
+    slots: u32,
+    wanted: usize,
+    found: [u32; PROBES as usize],
+    count: usize,
+    hash: u64,
+    hashes_left: u32,
+    /// Tiny tables: the last successor of the home slot tried.
+    fill: Option<u32>,
+}
+
+impl Iterator for Probe {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        if self.count >= self.wanted {
+            return None;
+        }
+        while self.hashes_left > 0 {
+            self.hashes_left -= 1;
+            let index = jump_hash(self.hash, self.slots);
+            self.hash = split_mix(self.hash);
+            if let Some(index) = self.accept(index) {
+                return Some(index);
             }
-            let index = jump_hash(probe, self.slots);
-            if !candidates.contains(&index) {
-                candidates.push(index);
-            }
-            probe = split_mix(probe);
         }
         // Tiny tables: fill up with the home slot's successors.
-        let home = candidates.first().copied().unwrap_or(0);
-        let mut next = home;
-        while candidates.len() < wanted {
+        let mut next = self.fill.unwrap_or_else(|| self.found.first().copied().unwrap_or(0));
+        loop {
             next = if next + 1 >= self.slots { 0 } else { next + 1 };
-            if !candidates.contains(&next) {
-                candidates.push(next);
+            self.fill = Some(next);
+            if let Some(index) = self.accept(next) {
+                return Some(index);
             }
         }
-        candidates
+    }
+}
+
+impl Probe {
+    fn accept(&mut self, index: u32) -> Option<u32> {
+        let known = self.found.get(..self.count).unwrap_or(&[]);
+        if known.contains(&index) {
+            return None;
+        }
+        *self.found.get_mut(self.count)? = index;
+        self.count += 1;
+        Some(index)
+    }
+}
+
+fn push_decimal(text: &mut String, value: u32) {
+    let mut digits = [0u8; 10];
+    let mut rest = value;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        text.push(char::from(digit));
     }
 }
 
@@ -219,6 +284,15 @@ pub struct Identity {
 impl Identity {
     /// The identity of the counter named by `key` (a `CounterSpec::key`).
     pub fn of(key: &str) -> Identity {
+        RECENT
+            .try_with(|recent| match recent.try_borrow_mut() {
+                Ok(mut recent) => recent.identity(key),
+                Err(_) => Identity::digest(key),
+            })
+            .unwrap_or_else(|_| Identity::digest(key))
+    }
+
+    fn digest(key: &str) -> Identity {
         let digest = Sha256::new()
             .chain_update(DOMAIN)
             .chain_update(key.as_bytes())
@@ -236,6 +310,50 @@ impl Identity {
             owner: u128::from_le_bytes(owner),
         }
     }
+}
+
+thread_local! {
+    static RECENT: RefCell<RecentIdentities> = RefCell::new(RecentIdentities::default());
+}
+
+/// The identities of recently used counters, so that a hot counter's SHA-256
+/// is not recomputed on every call: a direct-mapped table of
+/// `RECENT_ENTRIES`, each entry holding its key, checked in full on a hit.
+#[derive(Default)]
+struct RecentIdentities {
+    entries: Vec<Option<(String, Identity)>>,
+}
+
+const RECENT_ENTRIES: usize = 64;
+/// Longer keys (a long header value in a `header:` scope) are not kept.
+const RECENT_MAX_KEY: usize = 160;
+
+impl RecentIdentities {
+    fn identity(&mut self, key: &str) -> Identity {
+        if key.len() > RECENT_MAX_KEY {
+            return Identity::digest(key);
+        }
+        if self.entries.is_empty() {
+            self.entries.resize(RECENT_ENTRIES, None);
+        }
+        let Some(entry) = self.entries.get_mut(fnv1a(key) as usize % RECENT_ENTRIES) else {
+            return Identity::digest(key);
+        };
+        match entry {
+            Some((known, identity)) if known == key => *identity,
+            _ => {
+                let identity = Identity::digest(key);
+                *entry = Some((key.to_string(), identity));
+                identity
+            }
+        }
+    }
+}
+
+fn fnv1a(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Jump consistent hash (Lamping and Veach, 2014): a bucket in `0..buckets`
@@ -272,6 +390,7 @@ mod tests {
             id.owner
         );
         assert_ne!(Identity::of("a").owner, Identity::of("b").owner);
+        assert_eq!(Identity::digest("mcp-policy/v1/c/calls\u{1f}grant:alice"), id);
         // Checked with an independent Python implementation.
         assert_eq!(
             Table::default().candidates(&id),
@@ -333,6 +452,63 @@ mod tests {
         }
     }
 
+    /// The probe order as first specified: all candidates at once.
+    fn eager_candidates(table: Table, identity: &Identity) -> Vec<u32> {
+        let wanted = PROBES.min(table.slots) as usize;
+        let mut candidates: Vec<u32> = Vec::new();
+        let mut probe = identity.home;
+        for _ in 0..PROBES * 4 {
+            if candidates.len() == wanted {
+                return candidates;
+            }
+            let index = jump_hash(probe, table.slots);
+            if !candidates.contains(&index) {
+                candidates.push(index);
+            }
+            probe = split_mix(probe);
+        }
+        let mut next = candidates.first().copied().unwrap_or(0);
+        while candidates.len() < wanted {
+            next = if next + 1 >= table.slots { 0 } else { next + 1 };
+            if !candidates.contains(&next) {
+                candidates.push(next);
+            }
+        }
+        candidates
+    }
+
+    #[test]
+    fn lazy_probe_yields_the_specified_order() {
+        for slots in (1..=20).chain([63, 64, 1000, DEFAULT_SLOTS]) {
+            let table = Table::enforced(slots);
+            for key in 0..200 {
+                let identity = Identity::of(&format!("k{key}"));
+                assert_eq!(
+                    table.probe(&identity).collect::<Vec<_>>(),
+                    eager_candidates(table, &identity),
+                    "{slots} slots, key {key}"
+                );
+                // Read one at a time, as read_candidates does.
+                let mut probe = table.probe(&identity);
+                assert_eq!(probe.next(), eager_candidates(table, &identity).first().copied());
+            }
+        }
+    }
+
+    #[test]
+    fn recent_identities_are_the_digests() {
+        let mut recent = RecentIdentities::default();
+        let long = "x".repeat(RECENT_MAX_KEY + 1);
+        // Enough keys to collide in the table, asked twice each.
+        for round in 0..2 {
+            for key in (0..300).map(|n| format!("k{n}")).chain([long.clone(), String::new()]) {
+                assert_eq!(recent.identity(&key), Identity::digest(&key), "{key} round {round}");
+            }
+        }
+        assert!(recent.entries.iter().flatten().all(|(key, id)| *id == Identity::digest(key)));
+        assert!(recent.entries.iter().flatten().all(|(key, _)| key.len() <= RECENT_MAX_KEY));
+    }
+
     #[test]
     fn slot_counts_are_clamped_and_regions_apart() {
         assert_eq!(Table::enforced(0).slots(), 1);
@@ -340,5 +516,10 @@ mod tests {
         assert_eq!(Table::default().slots(), DEFAULT_SLOTS);
         assert_eq!(Table::enforced(8).slot_key(3), "mcp-policy/v1/slot/3");
         assert_eq!(Table::shadow(8).slot_key(3), "mcp-policy/v1/dry-slot/3");
+        assert_eq!(Table::enforced(8).slot_key(0), "mcp-policy/v1/slot/0");
+        assert_eq!(
+            Table::enforced(8).slot_key(u32::MAX),
+            "mcp-policy/v1/slot/4294967295"
+        );
     }
 }

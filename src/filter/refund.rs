@@ -104,6 +104,11 @@ impl RefundWatch {
                 }
                 buffer.extend_from_slice(chunk);
                 if end_of_stream {
+                    if cannot_name_error_or_task(buffer) {
+                        // Whether or not it is the reply, the verdict is Keep.
+                        self.body = Body::Ignored;
+                        return Verdict::Keep;
+                    }
                     match read_reply(buffer, id) {
                         Some((verdict, task)) => {
                             self.task_id = task;
@@ -136,6 +141,14 @@ impl RefundWatch {
         }
         verdict
     }
+}
+
+/// True when `body` cannot hold an `error` member or a task id: it spells
+/// neither word and has no `\u` escape that could spell one. Any reply to the
+/// call's id is then a result without a task, as `read_reply` would find.
+fn cannot_name_error_or_task(body: &[u8]) -> bool {
+    let has = |word: &[u8]| body.windows(word.len()).any(|window| window == word);
+    !has(b"error") && !has(b"task") && !has(b"\\u")
 }
 
 /// `Some(Refund)` for an error reply to `id`, `Some(Keep)` for a result
@@ -241,6 +254,22 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":7,"result":{"task":{"taskId":"t-42","status":"working"}}}"#;
         assert_eq!(w.on_body(created, true), Verdict::Keep);
         assert_eq!(w.take_task_id().as_deref(), Some("t-42"));
+    }
+
+    #[test]
+    fn members_spelled_with_escapes_are_still_read() {
+        let mut w = watch();
+        w.on_headers(Some(200), "application/json");
+        let escaped = br#"{"jsonrpc":"2.0","id":7,"\u0065rror":{"code":-1,"message":"m"}}"#;
+        assert_eq!(w.on_body(escaped, true), Verdict::Refund);
+        let mut w = watch();
+        w.on_headers(Some(200), "application/json");
+        let task = br#"{"jsonrpc":"2.0","id":7,"result":{"\u0074ask":{"\u0074askId":"t-1"}}}"#;
+        assert_eq!(w.on_body(task, true), Verdict::Keep);
+        assert_eq!(w.take_task_id().as_deref(), Some("t-1"));
+        assert!(cannot_name_error_or_task(
+            br#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":false}}"#
+        ));
     }
 
     #[test]

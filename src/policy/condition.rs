@@ -20,6 +20,8 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use regex_lite::{Regex, RegexBuilder};
+
+use super::regex_prefilter::Prefilter;
 use serde_json::{Number, Value};
 
 use super::error::Issues;
@@ -87,7 +89,7 @@ enum Op {
     In(Vec<Value>),
     NotIn(Vec<Value>),
     Order(Order, Number),
-    Regex(Regex),
+    Regex(Regex, Option<Prefilter>),
     Contains(Value),
     Exists(bool),
 }
@@ -370,8 +372,8 @@ impl Condition {
                 Found::Json(Value::Number(n)) => Ok(compare_numbers(n, bound).is_some_and(|o| order.holds(o))),
                 _ => Err(format!("{order} needs a number but {path} is {}", found.type_name())),
             },
-            Op::Regex(regex) => match found.as_str() {
-                Some(s) => Ok(regex.is_match(s)),
+            Op::Regex(regex, prefilter) => match found.as_str() {
+                Some(s) => Ok(prefilter.as_ref().is_none_or(|p| p.may_match(s)) && regex.is_match(s)),
                 None => Err(format!("regex needs a string but {path} is {}", found.type_name())),
             },
             Op::Contains(needle) => match found {
@@ -416,7 +418,7 @@ fn compile_op(name: &str, operand: &Value) -> Result<Op, String> {
             Value::String(pattern) => RegexBuilder::new(pattern)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
-                .map(Op::Regex)
+                .map(|regex| Op::Regex(regex, Prefilter::of(pattern)))
                 .map_err(|e| format!("invalid regex {pattern:?}: {e}")),
             other => Err(format!(
                 "regex needs a string value, not {}",

@@ -88,6 +88,7 @@ mod methods;
 mod model;
 mod pattern;
 mod pointer;
+mod regex_prefilter;
 mod text;
 
 #[cfg(test)]
