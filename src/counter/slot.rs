@@ -218,7 +218,9 @@ impl Iterator for Probe {
             }
         }
         // Tiny tables: fill up with the home slot's successors.
-        let mut next = self.fill.unwrap_or_else(|| self.found.first().copied().unwrap_or(0));
+        let mut next = self
+            .fill
+            .unwrap_or_else(|| self.found.first().copied().unwrap_or(0));
         loop {
             next = if next + 1 >= self.slots { 0 } else { next + 1 };
             self.fill = Some(next);
@@ -390,7 +392,10 @@ mod tests {
             id.owner
         );
         assert_ne!(Identity::of("a").owner, Identity::of("b").owner);
-        assert_eq!(Identity::digest("mcp-policy/v1/c/calls\u{1f}grant:alice"), id);
+        assert_eq!(
+            Identity::digest("mcp-policy/v1/c/calls\u{1f}grant:alice"),
+            id
+        );
         // Checked with an independent Python implementation.
         assert_eq!(
             Table::default().candidates(&id),
@@ -490,7 +495,10 @@ mod tests {
                 );
                 // Read one at a time, as read_candidates does.
                 let mut probe = table.probe(&identity);
-                assert_eq!(probe.next(), eager_candidates(table, &identity).first().copied());
+                assert_eq!(
+                    probe.next(),
+                    eager_candidates(table, &identity).first().copied()
+                );
             }
         }
     }
@@ -501,12 +509,27 @@ mod tests {
         let long = "x".repeat(RECENT_MAX_KEY + 1);
         // Enough keys to collide in the table, asked twice each.
         for round in 0..2 {
-            for key in (0..300).map(|n| format!("k{n}")).chain([long.clone(), String::new()]) {
-                assert_eq!(recent.identity(&key), Identity::digest(&key), "{key} round {round}");
+            for key in (0..300)
+                .map(|n| format!("k{n}"))
+                .chain([long.clone(), String::new()])
+            {
+                assert_eq!(
+                    recent.identity(&key),
+                    Identity::digest(&key),
+                    "{key} round {round}"
+                );
             }
         }
-        assert!(recent.entries.iter().flatten().all(|(key, id)| *id == Identity::digest(key)));
-        assert!(recent.entries.iter().flatten().all(|(key, _)| key.len() <= RECENT_MAX_KEY));
+        assert!(recent
+            .entries
+            .iter()
+            .flatten()
+            .all(|(key, id)| *id == Identity::digest(key)));
+        assert!(recent
+            .entries
+            .iter()
+            .flatten()
+            .all(|(key, _)| key.len() <= RECENT_MAX_KEY));
     }
 
     #[test]

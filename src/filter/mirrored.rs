@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::bytes::contains_bytes;
 use crate::counter::{SharedStore, StoreError};
 use crate::mcp::{param_headers, ParamHeader};
 use crate::shared_map::SharedMap;
@@ -39,7 +40,7 @@ pub fn learned_params(
 /// Records the `Mcp-Param-*` maps of the tools in a `tools/list` result (or
 /// a batch of responses). Only tools that declare one are stored.
 pub fn learn(store: &dyn SharedStore, body: &[u8], now_secs: u64) {
-    if !body.windows(12).any(|window| window == b"x-mcp-header") {
+    if !contains_bytes(body, b"x-mcp-header") {
         return;
     }
     let Ok(parsed) = serde_json::from_slice::<Value>(body) else {

@@ -6,6 +6,7 @@
 //! inspected the same way.
 
 mod admission;
+mod bytes;
 mod charging;
 mod decision;
 mod event_stream;

@@ -18,6 +18,7 @@
 
 use serde_json::Value;
 
+use super::bytes::contains_bytes;
 use crate::counter::Reservation;
 use crate::mcp::{RequestId, SseSplitter};
 
@@ -147,8 +148,9 @@ impl RefundWatch {
 /// neither word and has no `\u` escape that could spell one. Any reply to the
 /// call's id is then a result without a task, as `read_reply` would find.
 fn cannot_name_error_or_task(body: &[u8]) -> bool {
-    let has = |word: &[u8]| body.windows(word.len()).any(|window| window == word);
-    !has(b"error") && !has(b"task") && !has(b"\\u")
+    !contains_bytes(body, b"error")
+        && !contains_bytes(body, b"task")
+        && !contains_bytes(body, b"\\u")
 }
 
 /// `Some(Refund)` for an error reply to `id`, `Some(Keep)` for a result

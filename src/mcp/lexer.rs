@@ -131,14 +131,18 @@ impl<'a> Lexer<'a> {
     fn scan_string(&self, start: usize) -> Result<usize, LexError> {
         let mut index = start + 1;
         loop {
+            let rest = self.bytes.get(index..).unwrap_or_default();
+            let Some(offset) = rest
+                .iter()
+                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+            else {
+                return Err(self.error(start, "unterminated string"));
+            };
+            index += offset;
             match self.bytes.get(index) {
-                None => return Err(self.error(start, "unterminated string")),
                 Some(b'"') => return Ok(index + 1),
                 Some(b'\\') => index += 2,
-                Some(&byte) if byte < 0x20 => {
-                    return Err(self.error(index, "unescaped control character in string"))
-                }
-                Some(_) => index += 1,
+                _ => return Err(self.error(index, "unescaped control character in string")),
             }
         }
     }

@@ -15,7 +15,6 @@
 
 mod case_fold;
 mod js_number;
-mod json_spans;
 mod lexer;
 mod message;
 mod mirrored;
@@ -24,6 +23,7 @@ mod request_id;
 mod sniff;
 mod sse;
 mod strict_json;
+mod strict_validate;
 mod tools_list;
 mod tools_list_stream;
 

@@ -20,12 +20,13 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use std::borrow::Cow;
 
 use super::case_fold::folds_to;
-use super::json_spans::{locate_array, Seg};
+use super::lexer::{decode_string, skip_value, Lexer, Token, TokenKind};
 use super::request_id::{response_id_matches, RequestId};
 use super::strict_json::parse_strict;
+use super::strict_validate::validate_strict;
 
 /// Deepest nesting accepted in a `tools/list` response (tool schemas nest).
 pub const RESPONSE_MAX_DEPTH: usize = 128;
@@ -52,72 +53,55 @@ pub fn filter_tools_list_json(
     ids: &[RequestId],
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<Option<Vec<u8>>, RewriteError> {
-    let value = parse_strict(body, RESPONSE_MAX_DEPTH).map_err(|error| RewriteError {
+    validate_strict(body, RESPONSE_MAX_DEPTH).map_err(|error| RewriteError {
         message: format!(
             "tools/list response is not readable JSON: {}",
             error.message
         ),
     })?;
-    rewrite(body, &value, ids, keep)
+    rewrite(body, ids, keep)
 }
 
-/// One `tools` array to shorten: where it is, and which elements stay.
-struct Edit<'v> {
-    path: Vec<Seg<'v>>,
-    kept: Vec<usize>,
-    total: usize,
-}
+/// A `tools` array to replace: its span and the new text.
+type Replacement = (usize, usize, Vec<u8>);
 
-/// `value` is `body` parsed strictly.
+/// `body` has passed `validate_strict`. It is walked token by token: only
+/// ids and tool names are decoded, and the kept tools are copied as bytes.
 pub(crate) fn rewrite(
     body: &[u8],
-    value: &Value,
     ids: &[RequestId],
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<Option<Vec<u8>>, RewriteError> {
-    let mut edits = Vec::new();
-    match value {
-        Value::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                collect(item, Some(index), ids, keep, &mut edits);
+    let text = std::str::from_utf8(body).map_err(|_| internal("the response is not UTF-8"))?;
+    let walk = Walk {
+        body,
+        text,
+        ids,
+        keep,
+    };
+    let mut lexer = Lexer::new(body, 0);
+    let first = next(&mut lexer)?;
+    let mut replacements: Vec<Replacement> = Vec::new();
+    match first.kind {
+        TokenKind::BeginArray => walk.elements(&mut lexer, &mut |lexer, item| {
+            if item.kind == TokenKind::BeginObject {
+                walk.response(lexer, &mut replacements)
+            } else {
+                skip(lexer, item)
             }
-        }
-        other => collect(other, None, ids, keep, &mut edits),
+        })?,
+        TokenKind::BeginObject => walk.response(&mut lexer, &mut replacements)?,
+        _ => {}
     }
-    if edits.is_empty() {
+    if replacements.is_empty() {
         return Ok(None);
     }
-    let mut replacements: Vec<(usize, usize, Vec<u8>)> = Vec::with_capacity(edits.len());
-    for edit in &edits {
-        let spans = locate_array(body, &edit.path)
-            .filter(|spans| spans.elements.len() == edit.total)
-            .ok_or_else(|| RewriteError {
-                message: "internal error: tools array not found in the response text".into(),
-            })?;
-        let mut text = vec![b'['];
-        for (position, index) in edit.kept.iter().enumerate() {
-            let element = spans
-                .elements
-                .get(*index)
-                .and_then(|&(start, end)| body.get(start..end))
-                .ok_or_else(|| RewriteError {
-                    message: "internal error: tool element out of range".into(),
-                })?;
-            if position > 0 {
-                text.push(b',');
-            }
-            text.extend_from_slice(element);
-        }
-        text.push(b']');
-        replacements.push((spans.start, spans.end, text));
-    }
-    replacements.sort_by_key(|&(start, _, _)| start);
     let mut out = Vec::with_capacity(body.len());
     let mut copied = 0;
     for (start, end, text) in replacements {
-        let before = body.get(copied..start).ok_or_else(|| RewriteError {
-            message: "internal error: overlapping tools arrays".into(),
-        })?;
+        let before = body
+            .get(copied..start)
+            .ok_or_else(|| internal("overlapping tools arrays"))?;
         out.extend_from_slice(before);
         out.extend_from_slice(&text);
         copied = end;
@@ -126,67 +110,194 @@ pub(crate) fn rewrite(
     Ok(Some(out))
 }
 
-fn collect<'v>(
-    item: &'v Value,
-    index: Option<usize>,
-    ids: &[RequestId],
-    keep: &dyn Fn(&str) -> bool,
-    edits: &mut Vec<Edit<'v>>,
-) {
-    let Some(response) = item.as_object() else {
-        return;
-    };
-    let answers = response
-        .iter()
-        .any(|(key, id)| folds_to(key, "id") && response_id_matches(ids, id));
-    if !answers {
-        return;
+struct Walk<'b, 'k> {
+    body: &'b [u8],
+    text: &'b str,
+    ids: &'k [RequestId],
+    keep: &'k dyn Fn(&str) -> bool,
+}
+
+impl<'b> Walk<'b, '_> {
+    /// A response object, its `{` read. Its tools arrays are rewritten only
+    /// if one of its id members answers one of `ids`, wherever it stands.
+    fn response(
+        &self,
+        lexer: &mut Lexer<'b>,
+        out: &mut Vec<Replacement>,
+    ) -> Result<(), RewriteError> {
+        let mut answers = false;
+        let mut edits = Vec::new();
+        self.members(lexer, &mut |lexer, key, first| {
+            if folds_to(key, "id") {
+                let end = skip_end(lexer, first)?;
+                let id = self
+                    .body
+                    .get(first.start..end)
+                    .and_then(|raw| parse_strict(raw, RESPONSE_MAX_DEPTH).ok())
+                    .ok_or_else(|| internal("unreadable id"))?;
+                answers |= response_id_matches(self.ids, &id);
+                Ok(())
+            } else if first.kind == TokenKind::BeginObject && folds_to(key, "result") {
+                self.members(lexer, &mut |lexer, key, first| {
+                    if first.kind == TokenKind::BeginArray && folds_to(key, "tools") {
+                        if let Some(edit) = self.tools(lexer, first)? {
+                            edits.push(edit);
+                        }
+                        Ok(())
+                    } else {
+                        skip(lexer, first)
+                    }
+                })
+            } else {
+                skip(lexer, first)
+            }
+        })?;
+        if answers {
+            out.extend(edits);
+        }
+        Ok(())
     }
-    for (result_key, result) in response {
-        let Some(result) = result
-            .as_object()
-            .filter(|_| folds_to(result_key, "result"))
-        else {
-            continue;
-        };
-        for (tools_key, tools) in result {
-            let Some(tools) = tools.as_array().filter(|_| folds_to(tools_key, "tools")) else {
-                continue;
+
+    /// A tools array, its `[` read: the replacement when a tool goes.
+    fn tools(
+        &self,
+        lexer: &mut Lexer<'b>,
+        open: Token,
+    ) -> Result<Option<Replacement>, RewriteError> {
+        let mut elements: Vec<(usize, usize, bool)> = Vec::new();
+        self.elements(lexer, &mut |lexer, first| {
+            let kept = if first.kind == TokenKind::BeginObject {
+                self.tool_is_kept(lexer)?
+            } else {
+                skip(lexer, first)?;
+                false
             };
-            let kept: Vec<usize> = tools
-                .iter()
-                .enumerate()
-                .filter(|(_, tool)| tool_is_kept(tool, keep))
-                .map(|(position, _)| position)
-                .collect();
-            if kept.len() != tools.len() {
-                let mut path = Vec::with_capacity(3);
-                if let Some(index) = index {
-                    path.push(Seg::Index(index));
+            elements.push((first.start, lexer.pos(), kept));
+            Ok(())
+        })?;
+        if elements.iter().all(|&(_, _, kept)| kept) {
+            return Ok(None);
+        }
+        let mut text = vec![b'['];
+        for (start, end, _) in elements.iter().filter(|&&(_, _, kept)| kept) {
+            if text.len() > 1 {
+                text.push(b',');
+            }
+            let element = self
+                .body
+                .get(*start..*end)
+                .ok_or_else(|| internal("tool element out of range"))?;
+            text.extend_from_slice(element);
+        }
+        text.push(b']');
+        Ok(Some((open.start, lexer.pos(), text)))
+    }
+
+    /// A tool object, its `{` read. Kept only with a string `name` that
+    /// `keep` accepts, and every case variant of `name` (`"Name"`) a string
+    /// `keep` accepts too.
+    fn tool_is_kept(&self, lexer: &mut Lexer<'b>) -> Result<bool, RewriteError> {
+        let mut name_kept = false;
+        let mut variants_kept = true;
+        self.members(lexer, &mut |lexer, key, first| {
+            let exact = key == "name";
+            if !exact && !folds_to(key, "name") {
+                return skip(lexer, first);
+            }
+            let kept = match first.kind {
+                TokenKind::String => (self.keep)(&self.string(first)?),
+                _ => {
+                    skip(lexer, first)?;
+                    false
                 }
-                path.push(Seg::Key(result_key));
-                path.push(Seg::Key(tools_key));
-                edits.push(Edit {
-                    path,
-                    kept,
-                    total: tools.len(),
-                });
+            };
+            if exact {
+                name_kept = kept;
+            } else {
+                variants_kept &= kept;
+            }
+            Ok(())
+        })?;
+        Ok(name_kept && variants_kept)
+    }
+
+    /// The members of an object, its `{` read; `visit` consumes each value.
+    fn members(
+        &self,
+        lexer: &mut Lexer<'b>,
+        visit: &mut dyn FnMut(&mut Lexer<'b>, &str, Token) -> Result<(), RewriteError>,
+    ) -> Result<(), RewriteError> {
+        let mut token = next(lexer)?;
+        if token.kind == TokenKind::EndObject {
+            return Ok(());
+        }
+        loop {
+            if token.kind != TokenKind::String {
+                return Err(internal("object key expected"));
+            }
+            let key = self.string(token)?;
+            if next(lexer)?.kind != TokenKind::Colon {
+                return Err(internal("':' expected"));
+            }
+            let first = next(lexer)?;
+            visit(lexer, &key, first)?;
+            match next(lexer)?.kind {
+                TokenKind::Comma => token = next(lexer)?,
+                TokenKind::EndObject => return Ok(()),
+                _ => return Err(internal("',' or '}' expected")),
             }
         }
     }
+
+    /// The elements of an array, its `[` read; `visit` consumes each one.
+    fn elements(
+        &self,
+        lexer: &mut Lexer<'b>,
+        visit: &mut dyn FnMut(&mut Lexer<'b>, Token) -> Result<(), RewriteError>,
+    ) -> Result<(), RewriteError> {
+        let mut token = next(lexer)?;
+        if token.kind == TokenKind::EndArray {
+            return Ok(());
+        }
+        loop {
+            visit(lexer, token)?;
+            match next(lexer)?.kind {
+                TokenKind::Comma => token = next(lexer)?,
+                TokenKind::EndArray => return Ok(()),
+                _ => return Err(internal("',' or ']' expected")),
+            }
+        }
+    }
+
+    /// A string token's value: borrowed from the text unless it has escapes.
+    fn string(&self, token: Token) -> Result<Cow<'b, str>, RewriteError> {
+        let raw = self.body.get(token.start..token.end).unwrap_or_default();
+        if raw.contains(&b'\\') {
+            return decode_string(self.body, token)
+                .map(Cow::Owned)
+                .map_err(internal);
+        }
+        self.text
+            .get(token.start + 1..token.end.saturating_sub(1))
+            .map(Cow::Borrowed)
+            .ok_or_else(|| internal("string out of range"))
+    }
 }
 
-fn tool_is_kept(tool: &Value, keep: &dyn Fn(&str) -> bool) -> bool {
-    let Some(tool) = tool.as_object() else {
-        return false;
-    };
-    let Some(Value::String(name)) = tool.get("name") else {
-        return false;
-    };
-    if !keep(name) {
-        return false;
+fn next(lexer: &mut Lexer<'_>) -> Result<Token, RewriteError> {
+    lexer.next_token().map_err(|error| internal(error.message))
+}
+
+fn skip(lexer: &mut Lexer<'_>, first: Token) -> Result<(), RewriteError> {
+    skip_end(lexer, first).map(|_| ())
+}
+
+fn skip_end(lexer: &mut Lexer<'_>, first: Token) -> Result<usize, RewriteError> {
+    skip_value(lexer, first).ok_or_else(|| internal("malformed value"))
+}
+
+fn internal(what: &str) -> RewriteError {
+    RewriteError {
+        message: format!("internal error reading the tools/list response: {what}"),
     }
-    tool.iter()
-        .filter(|(key, _)| key.as_str() != "name" && folds_to(key, "name"))
-        .all(|(_, variant)| variant.as_str().is_some_and(keep))
 }

@@ -23,7 +23,7 @@ use super::reply::error_response;
 use super::request_id::{response_id_matches, RequestId};
 use super::sniff::sniff_id;
 use super::sse::{field, Block, SseSplitter};
-use super::strict_json::parse_strict;
+use super::strict_validate::validate_strict;
 use super::tools_list::{rewrite, RESPONSE_MAX_DEPTH};
 use super::INTERNAL_ERROR;
 
@@ -77,8 +77,8 @@ impl ToolsListStreamFilter {
         if !fields.has_data || !json_like {
             return block.raw.clone();
         }
-        let replacement = match parse_strict(data, RESPONSE_MAX_DEPTH) {
-            Ok(value) => match rewrite(data, &value, &self.ids, keep) {
+        let replacement = match validate_strict(data, RESPONSE_MAX_DEPTH) {
+            Ok(()) => match rewrite(data, &self.ids, keep) {
                 Ok(None) => return block.raw.clone(),
                 Ok(Some(json)) => json,
                 Err(error) => {

@@ -111,21 +111,52 @@ mod tests {
     fn word_lists_get_their_literals() {
         assert_eq!(
             literals(r"(?i)anticipo|seña|prueba|\btest\b"),
-            Some((true, vec!["anticipo".into(), "seña".into(), "prueba".into(), "test".into()]))
+            Some((
+                true,
+                vec![
+                    "anticipo".into(),
+                    "seña".into(),
+                    "prueba".into(),
+                    "test".into()
+                ]
+            ))
         );
         assert_eq!(
             literals(r"(?:gift|donation)"),
             Some((false, vec!["gift".into(), "donation".into()]))
         );
-        assert_eq!(literals(r"^@example\.com$"), Some((false, vec!["@example.com".into()])));
-        assert_eq!(literals("(?i)(a b|c-d)"), Some((true, vec!["a b".into(), "c-d".into()])));
+        assert_eq!(
+            literals(r"^@example\.com$"),
+            Some((false, vec!["@example.com".into()]))
+        );
+        assert_eq!(
+            literals("(?i)(a b|c-d)"),
+            Some((true, vec!["a b".into(), "c-d".into()]))
+        );
     }
 
     #[test]
     fn anything_else_gets_no_prefilter() {
         for pattern in [
-            "a+", "colou?r", "a.b", "[ab]", r"\d", r"\w+", "a{2}", "(a)|(b)", "a|", "|a", "^$",
-            r"\bx\b|", "(?x)a b", "(?is)a", "(?i:a)b", r"\x41", r"\n", r"a\", r"\b{start}a",
+            "a+",
+            "colou?r",
+            "a.b",
+            "[ab]",
+            r"\d",
+            r"\w+",
+            "a{2}",
+            "(a)|(b)",
+            "a|",
+            "|a",
+            "^$",
+            r"\bx\b|",
+            "(?x)a b",
+            "(?is)a",
+            "(?i:a)b",
+            r"\x41",
+            r"\n",
+            r"a\",
+            r"\b{start}a",
             "(a|b)c",
         ] {
             assert!(Prefilter::of(pattern).is_none(), "{pattern}");

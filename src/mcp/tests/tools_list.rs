@@ -203,3 +203,168 @@ fn numbers_and_unicode_survive_untouched() {
         )
     );
 }
+
+/// The rewrite as first written, on the parsed tree: the oracle for the
+/// token walk.
+mod tree_reference {
+    use serde_json::Value;
+
+    use crate::mcp::case_fold::folds_to;
+    use crate::mcp::request_id::{response_id_matches, RequestId};
+
+    pub fn rewrite(value: &Value, ids: &[RequestId], keep: &dyn Fn(&str) -> bool) -> Value {
+        match value {
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| response(item, ids, keep)).collect())
+            }
+            other => response(other, ids, keep),
+        }
+    }
+
+    fn response(item: &Value, ids: &[RequestId], keep: &dyn Fn(&str) -> bool) -> Value {
+        let Some(object) = item.as_object() else {
+            return item.clone();
+        };
+        if !object
+            .iter()
+            .any(|(key, id)| folds_to(key, "id") && response_id_matches(ids, id))
+        {
+            return item.clone();
+        }
+        let mut out = object.clone();
+        for (key, result) in out.iter_mut() {
+            let Some(result) = result.as_object_mut().filter(|_| folds_to(key, "result")) else {
+                continue;
+            };
+            for (key, tools) in result.iter_mut() {
+                if let Some(tools) = tools.as_array_mut().filter(|_| folds_to(key, "tools")) {
+                    tools.retain(|tool| kept(tool, keep));
+                }
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn kept(tool: &Value, keep: &dyn Fn(&str) -> bool) -> bool {
+        let Some(tool) = tool.as_object() else {
+            return false;
+        };
+        let Some(Value::String(name)) = tool.get("name") else {
+            return false;
+        };
+        keep(name)
+            && tool
+                .iter()
+                .filter(|(key, _)| key.as_str() != "name" && folds_to(key, "name"))
+                .all(|(_, variant)| variant.as_str().is_some_and(keep))
+    }
+}
+
+mod walk_matches_the_tree {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::tree_reference;
+    use crate::mcp::{filter_tools_list_json, RequestId};
+
+    fn tool() -> impl Strategy<Value = Value> {
+        let name = prop_oneof![
+            Just(json!("a")),
+            Just(json!("hidden")),
+            Just(json!("b")),
+            Just(json!(5)),
+            Just(json!(null)),
+        ];
+        let key = prop_oneof![
+            Just("name"),
+            Just("Name"),
+            Just("NAME"),
+            Just("title"),
+            Just("inputSchema")
+        ];
+        prop_oneof![
+            4 => proptest::collection::vec((key, name), 0..3).prop_map(|members| {
+                let mut tool = serde_json::Map::new();
+                for (key, value) in members {
+                    tool.insert(key.to_string(), value);
+                }
+                Value::Object(tool)
+            }),
+            1 => Just(json!("a")),
+            1 => Just(json!([{"name": "hidden"}])),
+        ]
+    }
+
+    fn response() -> impl Strategy<Value = Value> {
+        let id_key = prop_oneof![Just("id"), Just("ID"), Just("idx")];
+        let id = prop_oneof![
+            Just(json!(1)),
+            Just(json!("1")),
+            Just(json!(2)),
+            Just(json!(1.0)),
+            Just(json!([1]))
+        ];
+        let result_key = prop_oneof![Just("result"), Just("Result"), Just("error")];
+        let tools_key = prop_oneof![Just("tools"), Just("Tools"), Just("nextCursor")];
+        (
+            proptest::collection::vec((id_key, id), 0..4),
+            proptest::collection::vec(
+                (
+                    result_key,
+                    proptest::collection::vec(
+                        (tools_key, proptest::collection::vec(tool(), 0..4)),
+                        0..3,
+                    ),
+                ),
+                0..2,
+            ),
+        )
+            .prop_map(|(ids, results)| {
+                let mut response = serde_json::Map::new();
+                response.insert("jsonrpc".into(), json!("2.0"));
+                for (key, value) in ids {
+                    response.insert(key.to_string(), value);
+                }
+                for (key, members) in results {
+                    let mut result = serde_json::Map::new();
+                    for (tools_key, tools) in members {
+                        result.insert(tools_key.to_string(), Value::Array(tools));
+                    }
+                    response.insert(key.to_string(), Value::Object(result));
+                }
+                Value::Object(response)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn same_tools_removed(
+            responses in proptest::collection::vec(response(), 1..3),
+            batch in any::<bool>(),
+            pretty in any::<bool>(),
+        ) {
+            let value = if batch || responses.len() > 1 {
+                Value::Array(responses)
+            } else {
+                responses.into_iter().next().unwrap_or(Value::Null)
+            };
+            let body = if pretty {
+                serde_json::to_vec_pretty(&value).unwrap()
+            } else {
+                serde_json::to_vec(&value).unwrap()
+            };
+            let ids = [RequestId::from_integer(1).unwrap()];
+            let keep = |name: &str| name != "hidden";
+            let expected = tree_reference::rewrite(&value, &ids, &keep);
+            match filter_tools_list_json(&body, &ids, &keep).unwrap() {
+                None => prop_assert_eq!(&expected, &value),
+                Some(out) => {
+                    prop_assert_ne!(&expected, &value);
+                    let after: Value = serde_json::from_slice(&out).unwrap();
+                    prop_assert_eq!(after, expected);
+                }
+            }
+        }
+    }
+}
