@@ -108,7 +108,7 @@ function one(id) {
   if (x.proxy_on_request_body(id, body.length, 1) !== 0) throw new Error('body not forwarded');
   x.proxy_on_response_headers(id, responseHeaders.length, 0);
   x.proxy_on_response_body(id, responseBody.length, 1);
-  x.proxy_on_done(id);
+  if (x.proxy_on_done) x.proxy_on_done(id);
   x.proxy_on_delete(id);
 }
 for (let i = 0; i < 20000; i++) one(2 + i);  // warm-up: TurboFan tier-up

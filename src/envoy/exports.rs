@@ -1,7 +1,9 @@
 //! The functions Envoy calls: the proxy-wasm 0.2.1 ABI's exports, each
 //! handed to `contexts`. Envoy only calls the exports a module has, so
 //! callbacks this filter has no use for (ticks, queues, HTTP callouts,
-//! network filters) are not exported.
+//! network filters) are not exported. Neither is `proxy_on_done`: a context
+//! never has work pending at its end, and without the export Envoy takes it
+//! as done without a call into the VM.
 
 use super::contexts;
 
@@ -74,12 +76,6 @@ pub extern "C" fn proxy_on_response_body(
     end_of_stream: bool,
 ) -> u32 {
     contexts::response_body(context_id, body_size, end_of_stream)
-}
-
-/// True: the context has nothing pending and may be deleted.
-#[no_mangle]
-pub extern "C" fn proxy_on_done(_context_id: u32) -> bool {
-    true
 }
 
 #[no_mangle]
