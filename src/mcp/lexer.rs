@@ -5,6 +5,8 @@
 //! characters); their escapes are checked and decoded by [`decode_string`].
 //! Nothing here recurses or panics.
 
+use std::borrow::Cow;
+
 use serde_json::Number;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,6 +208,21 @@ pub(crate) fn decode_string(bytes: &[u8], token: Token) -> Result<String, &'stat
     }
     serde_json::from_slice::<String>(text)
         .map_err(|_| "invalid string (bad escape, lone surrogate or invalid UTF-8)")
+}
+
+/// A string token of `text` (already valid UTF-8) decoded: borrowed from
+/// the text when it has no escapes, otherwise as [`decode_string`] decodes it.
+pub(crate) fn decode_str(text: &str, token: Token) -> Result<Cow<'_, str>, &'static str> {
+    let raw = text
+        .as_bytes()
+        .get(token.start..token.end)
+        .ok_or("string out of range")?;
+    if raw.contains(&b'\\') {
+        return decode_string(text.as_bytes(), token).map(Cow::Owned);
+    }
+    text.get(token.start + 1..token.end.saturating_sub(1))
+        .map(Cow::Borrowed)
+        .ok_or("string out of range")
 }
 
 /// Converts a number token (grammar already checked) to a `serde_json::Number`.

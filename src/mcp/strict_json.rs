@@ -38,8 +38,9 @@ enum Frame {
     Object(Map<String, Value>, Option<String>),
 }
 
+/// What the next token may be, in a parse or a strict scan.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Expect {
+pub(crate) enum Expect {
     Value,
     FirstElementOrEnd,
     FirstKeyOrEnd,

@@ -9,8 +9,8 @@
 
 use std::borrow::Cow;
 
-use super::lexer::{decode_string, number_value, Lexer, Token, TokenKind};
-use super::strict_json::{parse_strict, JsonError, DEPTH_CEILING, UTF8_BOM};
+use super::lexer::{decode_str, number_value, Lexer, Token, TokenKind};
+use super::strict_json::{parse_strict, Expect, JsonError, DEPTH_CEILING, UTF8_BOM};
 
 /// Objects with more keys than this are checked by [`parse_strict`], so the
 /// duplicate check here can stay a linear scan.
@@ -32,15 +32,6 @@ enum Scan {
     Invalid,
     /// An object too large for the linear duplicate check: undecided.
     TooManyKeys,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Value,
-    FirstElementOrEnd,
-    FirstKeyOrEnd,
-    Key,
-    CommaOrEnd,
 }
 
 /// An open container; an object's keys are `keys[first_key..]`.
@@ -95,12 +86,12 @@ fn scan(body: &[u8], max_depth: usize) -> Scan {
                 continue;
             }
             (Expect::Value | Expect::FirstElementOrEnd, _) => {
-                if !scalar_is_strict(body, token) {
+                if !scalar_is_strict(text, body, token) {
                     return Scan::Invalid;
                 }
             }
             (Expect::FirstKeyOrEnd | Expect::Key, TokenKind::String) => {
-                let Some(key) = key_text(text, body, token) else {
+                let Ok(key) = decode_str(text, token) else {
                     return Scan::Invalid;
                 };
                 let Some(frame) = stack.last() else {
@@ -161,27 +152,13 @@ fn scan(body: &[u8], max_depth: usize) -> Scan {
     }
 }
 
-fn scalar_is_strict(body: &[u8], token: Token) -> bool {
+fn scalar_is_strict(text: &str, body: &[u8], token: Token) -> bool {
     match token.kind {
-        TokenKind::String => !has_escape(body, token) || decode_string(body, token).is_ok(),
+        TokenKind::String => decode_str(text, token).is_ok(),
         TokenKind::Number => number_value(body, token).is_ok(),
         TokenKind::True | TokenKind::False | TokenKind::Null => true,
         _ => false,
     }
-}
-
-/// A key as decoded: borrowed from the text when it has no escapes.
-fn key_text<'t>(text: &'t str, body: &[u8], token: Token) -> Option<Cow<'t, str>> {
-    if has_escape(body, token) {
-        return decode_string(body, token).ok().map(Cow::Owned);
-    }
-    text.get(token.start + 1..token.end.checked_sub(1)?)
-        .map(Cow::Borrowed)
-}
-
-fn has_escape(body: &[u8], token: Token) -> bool {
-    body.get(token.start..token.end)
-        .is_none_or(|raw| raw.contains(&b'\\'))
 }
 
 #[cfg(test)]

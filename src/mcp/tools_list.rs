@@ -23,7 +23,7 @@ use std::fmt;
 use std::borrow::Cow;
 
 use super::case_fold::folds_to;
-use super::lexer::{decode_string, skip_value, Lexer, Token, TokenKind};
+use super::lexer::{decode_str, skip_value, Lexer, Token, TokenKind};
 use super::request_id::{response_id_matches, RequestId};
 use super::strict_json::parse_strict;
 use super::strict_validate::validate_strict;
@@ -271,16 +271,7 @@ impl<'b> Walk<'b, '_> {
 
     /// A string token's value: borrowed from the text unless it has escapes.
     fn string(&self, token: Token) -> Result<Cow<'b, str>, RewriteError> {
-        let raw = self.body.get(token.start..token.end).unwrap_or_default();
-        if raw.contains(&b'\\') {
-            return decode_string(self.body, token)
-                .map(Cow::Owned)
-                .map_err(internal);
-        }
-        self.text
-            .get(token.start + 1..token.end.saturating_sub(1))
-            .map(Cow::Borrowed)
-            .ok_or_else(|| internal("string out of range"))
+        decode_str(self.text, token).map_err(internal)
     }
 }
 
