@@ -15,38 +15,15 @@ import argparse
 import json
 import pathlib
 import statistics
-import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import configs as c  # noqa: E402
+from probe import build, probe_filter  # noqa: E402
 import run  # noqa: E402
 
-ROOT = c.ROOT
-PROJECT = ROOT / "bench" / "hostcalls"
-MODULE = ROOT / "target" / "bench-hostcalls" / "wasm32-unknown-unknown" / "release" / "mcp_policy_bench_hostcalls.wasm"
 CALLS = ["get_header_map_pairs", "get_header", "replace_header", "remove_header", "set_property",
          "get_property", "current_time", "increment_metric", "shared_data_cas", "log_info"]
-
-
-def build():
-    import os
-    command = ["/usr/bin/cargo", "build", "--release", "--quiet", "--target", "wasm32-unknown-unknown",
-               "-Zbuild-std=std,panic_abort"]
-    env = dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"], RUSTC_BOOTSTRAP="1")
-    subprocess.run(command, cwd=PROJECT, check=True, timeout=900, env=env)
-    return MODULE
-
-
-def probe_filter(call, count):
-    return {"name": "probe", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-        "config": {"name": "probe", "root_id": "probe",
-                   "vm_config": {"vm_id": f"probe-{call}-{count}", "runtime": "envoy.wasm.runtime.v8",
-                                 "code": {"local": {"filename": str(MODULE)}}},
-                   "allow_on_headers_stop_iteration": True, "failure_policy": "FAIL_CLOSED",
-                   "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
-                                     "value": f"{call} {count}"}}}}
 
 
 def main():

@@ -9,8 +9,9 @@
    under valgrind --tool=callgrind, grouped by what the filter is doing.
    The fake host's own work is excluded: in Envoy it is Envoy's.
 3. Where `perf` works: where Envoy's CPU goes in scenario 2 against
-   passthrough (the Envoy binary, V8's generated code for the module, the
-   kernel), from cpu-clock samples.
+   passthrough and against the minimal Wasm filter of scenario 1w (the Envoy
+   binary, V8's generated code for the module, the kernel), from cpu-clock
+   samples.
 
     bench/profile.py [--cases s2-allowed,s5-denied] [--no-perf]
 
@@ -27,6 +28,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import configs as c  # noqa: E402
+import probe  # noqa: E402
 import run  # noqa: E402
 
 ROOT = c.ROOT
@@ -149,7 +151,8 @@ def profile_case(binary, case, iterations, native):
 
 
 def perf_split(seconds=5):
-    """Envoy's CPU per request by DSO (cpu-clock samples), passthrough vs scenario 2."""
+    """Envoy's CPU per request by DSO (cpu-clock samples): passthrough, the
+    minimal Wasm filter (1w) and scenario 2."""
     if shutil.which("perf") is None:
         return None
     probe = subprocess.run(["perf", "stat", "-e", "cpu-clock", "true"], capture_output=True, text=True)
@@ -158,7 +161,8 @@ def perf_split(seconds=5):
     specs = run.gateway_specs()
     results = {}
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, key in (("passthrough", "1"), ("afip", "2")):
+    probe.build()
+    for name, key in (("passthrough", "1"), ("floor", "1w"), ("afip", "2")):
         gateway = run.Gateway(name, *specs[name], run.upstream_responses(), OUT, True)
         gateway.start()
         try:
@@ -227,15 +231,17 @@ def markdown(report):
             lines.append(f"| `{row['function'][:110]}` | {row['instructions_per_request']:,} |")
     if report.get("perf"):
         lines.append("")
-        lines.append("| Envoy CPU µs/req by where it runs (perf cpu-clock) | passthrough | scenario 2 | Δ |")
-        lines.append("|---|---|---|---|")
-        p, a = report["perf"]["passthrough"], report["perf"]["afip"]
-        for dso in sorted(set(p["by_dso_us"]) | set(a["by_dso_us"]), key=lambda d: -a["by_dso_us"].get(d, 0)):
-            pv, av = p["by_dso_us"].get(dso, 0), a["by_dso_us"].get(dso, 0)
-            if max(pv, av) >= 0.5:
-                lines.append(f"| {dso} | {pv:.1f} | {av:.1f} | {av - pv:+.1f} |")
-        lines.append(f"| total | {p['cpu_us_per_request']:.1f} | {a['cpu_us_per_request']:.1f} | "
-                     f"{a['cpu_us_per_request'] - p['cpu_us_per_request']:+.1f} |")
+        lines.append("| Envoy CPU µs/req by where it runs (perf cpu-clock) | passthrough (1) | minimal Wasm "
+                     "filter (1w) | scenario 2 | 2 − 1 | 2 − 1w |")
+        lines.append("|---|---|---|---|---|---|")
+        p, f, a = report["perf"]["passthrough"], report["perf"]["floor"], report["perf"]["afip"]
+        for dso in sorted(set(p["by_dso_us"]) | set(f["by_dso_us"]) | set(a["by_dso_us"]),
+                          key=lambda d: -a["by_dso_us"].get(d, 0)):
+            pv, fv, av = (r["by_dso_us"].get(dso, 0) for r in (p, f, a))
+            if max(pv, fv, av) >= 0.5:
+                lines.append(f"| {dso} | {pv:.1f} | {fv:.1f} | {av:.1f} | {av - pv:+.1f} | {av - fv:+.1f} |")
+        pt, ft, at = (r["cpu_us_per_request"] for r in (p, f, a))
+        lines.append(f"| total | {pt:.1f} | {ft:.1f} | {at:.1f} | {at - pt:+.1f} | {at - ft:+.1f} |")
     return "\n".join(lines)
 
 

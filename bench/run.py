@@ -38,6 +38,7 @@ import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import configs as c  # noqa: E402
+import probe  # noqa: E402
 
 ROOT = c.ROOT
 OUT = ROOT / ".build" / "bench"
@@ -113,6 +114,8 @@ def gateway_specs(module=MODULE):
     module = pathlib.Path(module).resolve()
     return {
         "passthrough": ("Envoy, buffer filter, no policy", [c.BUFFER]),
+        "floor": ("the issue's minimal Wasm filter (bench/hostcalls, minimal mode)",
+                  [probe.probe_filter("minimal", 1)]),
         "afip": ("filter, seed policy + get_server_status", [c.wasm_filter(module, c.afip_config(), "afip")]),
         "afip-lean": ("filter, as afip with filter_state none",
                       [c.wasm_filter(module, c.afip_lean_config(), "afip-lean")]),
@@ -305,6 +308,12 @@ def scenarios(gateways, workdir):
         status, _ = gateway.post(c.ALLOWED_CALL, token="not-a-grant")
         expect(status == 401, f"rate: unknown token answered {status}")
 
+    def verify_floor():
+        gateway = g["floor"]
+        check_upstream_result(*gateway.post(c.ALLOWED_CALL), "floor: call")
+        status, _ = gateway.post("not json")
+        expect(status == 400, f"floor: an unreadable body answered {status}")
+
     def verify_denied():
         check_denied(*g["afip"].post(c.DENIED_CALL), "afip: denied call", "(default deny)")
 
@@ -323,6 +332,8 @@ def scenarios(gateways, workdir):
                  c.ALLOWED_CALL, response="direct", verify=verify_allowed(g["passthrough"], c.ALLOWED_CALL, "direct")),
         Scenario("1", "Passthrough: buffer filter, no policy (tools/call)", "passthrough", c.ALLOWED_CALL,
                  baseline=None, verify=verify_allowed(g["passthrough"], c.ALLOWED_CALL)),
+        Scenario("1w", "Floor: minimal Wasm filter (body held, serde_json::Value parse, one CAS)", "floor",
+                 c.ALLOWED_CALL, verify=verify_floor),
         Scenario("2", "Filter, seed policy + get_server_status: allowed call", "afip", c.ALLOWED_CALL,
                  verify=verify_allowed(g["afip"], c.ALLOWED_CALL)),
         Scenario("2n", "Filter as in 2, filter_state none (no filter state published)", "afip-lean",
@@ -351,6 +362,9 @@ def scenarios(gateways, workdir):
                  c.ALLOWED_CALL, verify=verify_envoy_mcp),
         # The first measurements had no upstream hop: the front
         # listener answered itself. The same comparison in that topology:
+        Scenario("1wd", "No upstream hop: minimal Wasm filter as in 1w, direct_response", "floor",
+                 c.ALLOWED_CALL, response="direct", baseline="0",
+                 verify=verify_allowed(g["floor"], c.ALLOWED_CALL, "direct")),
         Scenario("2d", "No upstream hop: filter as in 2, direct_response", "afip", c.ALLOWED_CALL,
                  response="direct", baseline="0", verify=verify_allowed(g["afip"], c.ALLOWED_CALL, "direct")),
         Scenario("7d", "No upstream hop: Envoy MCP filter + RBAC as in 7, direct_response", "envoy-mcp",
@@ -547,6 +561,12 @@ def verdicts(summary, runs_by_key):
     if r27d is not None:
         lines.append(("(no upstream hop) scenario 2d >= 2.5x scenario 7d", r27d >= 2.5,
                       both(r27d, paired("2d", "7d", "cpu"))))
+    # Not targets: where scenario 2 stands against the minimal filter.
+    for key, base in (("2", "1w"), ("2d", "1wd")):
+        ratio = paired(key, base)
+        if ratio is not None:
+            lines.append((f"(reference) scenario {key} against the minimal Wasm filter {base}", None,
+                          both(ratio, paired(key, base, "cpu"))))
     kib = summary["module_bytes"] / 1024
     lines.append(("release module <= 400 KiB", kib <= 400, f"{kib:.0f} KiB"))
     return lines
@@ -642,6 +662,9 @@ def main():
         scenario_list = [s for s in scenario_list if s.key in wanted | baselines]
     used = {s.gateway for s in scenario_list}
     gateways = {name: gw for name, gw in gateways.items() if name in used}
+    if "floor" in gateways:
+        say("bench: building the probe module for the floor scenarios (bench/hostcalls)")
+        probe.build()
 
     raise_priority()
     if args.wait_quiet:
@@ -721,7 +744,10 @@ def main():
     print(text)
     print()
     for target, met, value in checks:
-        print(f"target: {target}: {'met' if met else 'MISSED'} ({value})")
+        if met is None:
+            print(f"{target}: {value}")
+        else:
+            print(f"target: {target}: {'met' if met else 'MISSED'} ({value})")
     rows = {row["key"]: row for row in summary["rows"]}
     if "2" in rows and rows["2"].get("ratio") is not None:
         print(f"filter/passthrough throughput: {rows['2']['ratio']:.2f}×")

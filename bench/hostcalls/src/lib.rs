@@ -3,6 +3,10 @@
 //! on_http_request_headers, then continues. `body <count>` holds the headers
 //! until the whole body is in, as the policy filter does, then reads the body
 //! `count` times. `none 0` is the baseline: the cost of any Wasm filter.
+//! `minimal 1` is the reference filter, the floor `make bench`
+//! compares the policy filter with: headers held, the body read once, parsed
+//! into a `serde_json::Value`, its `params.name` read, and one shared-data
+//! compare-and-swap; an unreadable body gets a 400.
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
@@ -97,9 +101,35 @@ impl Stream {
     }
 }
 
+impl Stream {
+    fn holds_headers(&self) -> bool {
+        matches!(self.probe.call.as_str(), "body" | "minimal")
+    }
+
+    fn minimal(&self, body_size: usize) -> Action {
+        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+        let tool = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|value| value.pointer("/params/name").and_then(|name| name.as_str().map(str::len)));
+        let Some(tool_len) = tool else {
+            self.send_http_response(400, vec![], Some(b"unreadable body"));
+            return Action::Pause;
+        };
+        let key = "bench_minimal_counter";
+        let (value, cas) = self.get_shared_data(key);
+        let count = value
+            .and_then(|bytes| bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes))
+            .unwrap_or(0);
+        std::hint::black_box(tool_len);
+        let next = count + 1;
+        let _ = self.set_shared_data(key, Some(&next.to_le_bytes()), cas);
+        Action::Continue
+    }
+}
+
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
-        if self.probe.call != "body" || end_of_stream {
+        if !self.holds_headers() || end_of_stream {
             self.run(0);
             return Action::Continue;
         }
@@ -108,9 +138,12 @@ impl HttpContext for Stream {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if self.probe.call == "body" {
+        if self.holds_headers() {
             if !end_of_stream {
                 return Action::Pause;
+            }
+            if self.probe.call == "minimal" {
+                return self.minimal(body_size);
             }
             self.run(body_size);
         }
