@@ -155,8 +155,8 @@ def perf_split(seconds=5):
     minimal Wasm filter (1w) and scenario 2."""
     if shutil.which("perf") is None:
         return None
-    probe = subprocess.run(["perf", "stat", "-e", "cpu-clock", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
+    perf_works = subprocess.run(["perf", "stat", "-e", "cpu-clock", "true"], capture_output=True, text=True)
+    if perf_works.returncode != 0:
         return None
     specs = run.gateway_specs()
     results = {}
