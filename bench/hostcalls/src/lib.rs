@@ -99,30 +99,25 @@ impl Stream {
             }
         }
     }
-}
 
-impl Stream {
     fn holds_headers(&self) -> bool {
         matches!(self.probe.call.as_str(), "body" | "minimal")
     }
 
     fn minimal(&self, body_size: usize) -> Action {
         let body = self.get_http_request_body(0, body_size).unwrap_or_default();
-        let tool = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|value| value.pointer("/params/name").and_then(|name| name.as_str().map(str::len)));
-        let Some(tool_len) = tool else {
+        let names_a_tool = serde_json::from_slice::<serde_json::Value>(&body)
+            .is_ok_and(|value| value.pointer("/params/name").is_some_and(serde_json::Value::is_string));
+        if !names_a_tool {
             self.send_http_response(400, vec![], Some(b"unreadable body"));
             return Action::Pause;
-        };
+        }
         let key = "bench_minimal_counter";
         let (value, cas) = self.get_shared_data(key);
         let count = value
             .and_then(|bytes| bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes))
             .unwrap_or(0);
-        std::hint::black_box(tool_len);
-        let next = count + 1;
-        let _ = self.set_shared_data(key, Some(&next.to_le_bytes()), cas);
+        let _ = self.set_shared_data(key, Some(&(count + 1).to_le_bytes()), cas);
         Action::Continue
     }
 }
