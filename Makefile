@@ -21,10 +21,10 @@ run: build
 test: setup lint test-unit fuzz-corpus test-wasm build validate test-e2e test-deploy bench-smoke
 
 lint:
-	cargo clippy --no-default-features --features cli --all-targets -- -D warnings
+	cargo clippy --no-default-features --features cli,fake-host --all-targets -- -D warnings
 
 test-unit:
-	cargo test --no-default-features --features cli
+	cargo test --no-default-features --features cli,fake-host
 	cargo bench --no-default-features --bench policy -- --test
 
 # The policy engine's criterion benchmark (docs/benchmarks.md).

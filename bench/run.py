@@ -109,10 +109,16 @@ def upstream_responses():
     }
 
 
-def gateway_specs(module=MODULE):
-    """name -> (description, front filters)."""
+def gateway_specs(module=MODULE, before=None):
+    """name -> (description, front filters); `before` adds scenario 2 on
+    another build of the module, to compare two builds in one run."""
     module = pathlib.Path(module).resolve()
-    return {
+    extra = {}
+    if before is not None:
+        before = pathlib.Path(before).resolve()
+        extra["afip-before"] = ("filter as in afip, the --before module",
+                                [c.wasm_filter(before, c.afip_config(), "afip-before")])
+    return extra | {
         "passthrough": ("Envoy, buffer filter, no policy", [c.BUFFER]),
         "floor": ("the issue's minimal Wasm filter (bench/hostcalls, minimal mode)",
                   [probe.probe_filter("minimal", 1)]),
@@ -327,7 +333,11 @@ def scenarios(gateways, workdir):
         status, body = http("POST", gateway.url, "not json", request_headers())
         expect(status >= 400, f"envoy-mcp: a non-MCP body answered {status} (REJECT_NO_MCP)")
 
-    return [
+    before = []
+    if "afip-before" in g:
+        before.append(Scenario("2-before", "Scenario 2 on the --before module", "afip-before", c.ALLOWED_CALL,
+                               verify=verify_allowed(g["afip-before"], c.ALLOWED_CALL)))
+    return before + [
         Scenario("0", "No upstream hop: Envoy alone, buffer filter + direct_response", "passthrough",
                  c.ALLOWED_CALL, response="direct", verify=verify_allowed(g["passthrough"], c.ALLOWED_CALL, "direct")),
         Scenario("1", "Passthrough: buffer filter, no policy (tools/call)", "passthrough", c.ALLOWED_CALL,
@@ -574,10 +584,13 @@ def verdicts(summary, runs_by_key):
 
 def references(runs_by_key):
     """Not targets: where scenarios 2 and 2d stand against the issue's minimal
-    filter (1w, 1wd), as (label, throughput ratio, CPU ratio)."""
-    return [(f"scenario {key} against the minimal Wasm filter {base}",
+    filter (1w, 1wd), and scenario 2 against the --before build, as (label,
+    throughput ratio, CPU ratio)."""
+    pairs = (("2", "1w", "the minimal Wasm filter 1w"), ("2d", "1wd", "the minimal Wasm filter 1wd"),
+             ("2", "2-before", "the --before module (2-before)"))
+    return [(f"scenario {key} against {what}",
              paired_ratio(runs_by_key, key, base), paired_ratio(runs_by_key, key, base, "cpu"))
-            for key, base in (("2", "1w"), ("2d", "1wd")) if runs_by_key.get(key) and runs_by_key.get(base)]
+            for key, base, what in pairs if runs_by_key.get(key) and runs_by_key.get(base)]
 
 
 def fmt(value, spec, missing="–"):
@@ -640,6 +653,9 @@ def main():
     parser.add_argument("--only", help="comma-separated scenario keys (e.g. 1,2,7)")
     parser.add_argument("--module", default=os.environ.get("BENCH_MODULE", str(MODULE)),
                         help="the Wasm module to measure (default dist/mcp_policy_filter.wasm)")
+    parser.add_argument("--before", default=os.environ.get("BENCH_BEFORE"),
+                        help="another build of the module: scenario 2 also runs on it (2-before), "
+                             "and the paired ratio of the two is reported")
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.rounds, args.warmup, args.wait_quiet = 1, 1, 0, 0
@@ -657,7 +673,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     workdir = OUT
     responses = upstream_responses()
-    specs = gateway_specs(module)
+    specs = gateway_specs(module, args.before)
     gateways = {name: Gateway(name, description, filters, responses, workdir, pin)
                 for name, (description, filters) in specs.items()}
     scenario_list = scenarios(gateways, workdir)

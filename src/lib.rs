@@ -13,7 +13,7 @@ pub mod filter;
 pub mod host;
 pub mod mcp;
 pub mod policy;
-pub mod shared_map;
+pub mod store;
 
 #[cfg(feature = "proxy-wasm-host")]
 mod envoy;

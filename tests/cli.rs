@@ -352,11 +352,12 @@ fn explain_spent_budget_and_conditions() {
                 {"conditions":[{"path":"args.amount_total","op":"gt","value":100000}],"on_deny":"Too large"},
                 {"conditions":[{"path":"args.amount_total","op":"gt","value":50000}],"on_deny":"Large","mode":"dry_run"}]}}}"#,
     );
+    // At the start of an hour, a spent hourly budget resets in 3600 s.
     let (_, explained) = explain_json(
         "explain_limits",
         s(&policy),
         &tool_call(json!(1), "frozen", json!({})),
-        &[],
+        &["--now", "1800000000"],
     );
     assert_eq!(explained["decision"], "deny");
     assert_eq!(

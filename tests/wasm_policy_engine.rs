@@ -20,7 +20,7 @@ use mcp_policy_filter::policy::{
     Decision, DenialKind, Listing, Policy, PolicyError, Request, Scope,
 };
 
-const AFIP_POLICY: &str = include_str!("../benches/fixtures/mcp-afip-45.json");
+const AFIP_POLICY: &str = include_str!("../bench/fixtures/mcp-afip-45.json");
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -1,81 +1,82 @@
-//! `mcp-policy explain`: what the filter would decide for one JSON-RPC body,
-//! and the exact reply the agent would get.
+//! `mcp-policy explain`: what the filter decides for one request, and the
+//! exact reply the agent would get. It runs the filter's own decision
+//! (`filter::decide`) on a request head built from the options, with the
+//! configuration's grant table, an in-memory counter store (optionally holding
+//! counts already spent) and a given clock.
+
+use std::rc::Rc;
 
 use serde_json::{json, Value};
 
-use crate::config::Settings;
-use crate::counter::Window;
-use crate::filter::reply;
-use crate::filter::verdict::{decide_all, Reason, Refusal, Verdict};
-use crate::host::LocalReply;
+use crate::config::{Config, Grant};
+use crate::counter::{reserve_in, CounterSpec, Table, Window};
+use crate::filter::decide::charge::{counter_key, NoClaims, Subject};
+use crate::filter::decide::replies;
+use crate::filter::decide::verdict::{decide_all, MessageRefusal, Reason, Verdict};
+use crate::filter::decide::{self, Context, Disposition};
+use crate::filter::refusal::Outcome;
+use crate::filter::request::RequestHead;
+use crate::host::{HeaderMap, LocalReply};
 use crate::mcp::{read_payload, Message, MessageKind, ReadLimits};
-use crate::policy::{Denial, DenialKind, Limit, Listing, Policy, Scope};
-
-use super::json::escape_token;
+use crate::policy::{Denial, DenialKind, Limit, Listing, Scope};
+use crate::store::MemoryStore;
 
 /// The grant name used when none is given.
 pub const DEFAULT_GRANT: &str = "cli";
 
-/// The policy a grant of a wrapper gets, and how to describe it.
-pub struct Selected {
-    pub policy: Policy,
-    pub grant: String,
-    /// `policy /policy`, `policy /policies/<name>`, `bare policy` or `no policy`.
-    pub source: String,
+/// Counts spent at most this far ahead of a decision (`--used`).
+const MAX_USED: u64 = 1_000_000;
+
+/// The request to explain, as the filter would see it.
+pub struct Request {
+    /// Headers besides the defaults (`:method: POST`, `:path: /mcp`,
+    /// `content-type: application/json`); a name given again replaces it.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The clock, in seconds since the Unix epoch.
+    pub now_secs: u64,
+    /// Units already spent, by counter name, in the counters this request
+    /// draws from.
+    pub used: Vec<(String, u64)>,
 }
 
-/// Picks the policy of `grant` in a (valid) wrapper configuration, as the
-/// filter does: the grant's named policy, else the wrapper's `policy`, else
-/// the deny-everything stand-in. Without a grant: the wrapper's `policy`.
-pub fn select(wrapper: &Value, grant: Option<&str>) -> Result<Selected, String> {
-    let grants: &[Value] = wrapper
-        .get("grants")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice);
-    let reference = match grant {
-        None => None,
-        Some(name) => {
-            let Some(entry) = grants
-                .iter()
-                .find(|g| g.get("name").and_then(Value::as_str) == Some(name))
-            else {
-                let names: Vec<&str> = grants
-                    .iter()
-                    .filter_map(|g| g.get("name").and_then(Value::as_str))
-                    .collect();
-                return Err(if names.is_empty() {
-                    format!("no grant named {name:?}: the configuration has no grants")
-                } else {
-                    format!(
-                        "no grant named {name:?}; the grants are: {}",
-                        names.join(", ")
-                    )
-                });
-            };
-            entry.get("policy").and_then(Value::as_str)
-        }
+/// The grant a request is explained for: a grant of the configuration's
+/// grant table, as the filter picks it, or, without a name, a caller that
+/// gets the default policy.
+pub fn select(config: &Config, grant: Option<&str>) -> Result<Rc<Grant>, String> {
+    let stand_in = |name: &str| {
+        Rc::new(Grant {
+            name: name.to_owned(),
+            policy: Rc::clone(&config.default_policy),
+            source: config.default_source.clone(),
+        })
     };
-    let grant = grant.unwrap_or(DEFAULT_GRANT).to_owned();
-    let (value, source) = match reference {
-        Some(name) => (
-            wrapper.get("policies").and_then(|p| p.get(name)),
-            format!("/policies/{}", escape_token(name)),
-        ),
-        None => (wrapper.get("policy"), "/policy".to_owned()),
+    let Some(name) = grant else {
+        return Ok(stand_in(DEFAULT_GRANT));
     };
-    match value {
-        None => Ok(Selected {
-            policy: Policy::deny_all_no_policy(),
-            grant,
-            source: "no policy: every call is denied".to_owned(),
-        }),
-        Some(value) => Policy::from_value(value, &source)
-            .map(|policy| Selected {
-                policy,
-                grant,
-                source: format!("policy {source}"),
-            })
-            .map_err(|errors| errors.to_string()),
+    if config.grants.is_bare_policy() {
+        return Ok(stand_in(name));
+    }
+    if let Some(grant) = config.grants.by_name(name) {
+        return Ok(Rc::clone(grant));
+    }
+    let names = config.grants.names();
+    Err(if names.is_empty() {
+        format!("no grant named {name:?}: the configuration has no grants")
+    } else {
+        format!(
+            "no grant named {name:?}; the grants are: {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// How a grant's policy is described.
+pub fn source_text(source: &str) -> String {
+    match source {
+        "(no policy)" => "no policy: every call is denied".to_owned(),
+        "bare policy" => source.to_owned(),
+        pointer => format!("policy {pointer}"),
     }
 }
 
@@ -113,30 +114,208 @@ pub struct Explanation {
     pub source: String,
     pub messages: Vec<MessageReport>,
     pub is_batch: bool,
-    /// The local reply when the body is refused; `None` when it is forwarded.
+    /// The local reply when the request is refused; `None` when forwarded.
     pub reply: Option<LocalReply>,
+    /// The decision as it counts in metrics and the audit log.
+    pub outcome: Outcome,
+    /// The rule the audit log names.
+    pub rule: Option<String>,
+    /// Forwarded with this body instead (the 2024-11-05 transport's pings).
+    pub replacement_body: Option<Vec<u8>>,
 }
 
 impl Explanation {
     pub fn denied(&self) -> bool {
-        self.reply.is_some()
+        self.reply.is_some() || self.replacement_body.is_some()
+    }
+
+    /// Refused before any policy applied: the request itself is malformed.
+    pub fn invalid(&self) -> bool {
+        self.outcome == Outcome::InvalidRequest
     }
 }
 
-/// A request body the filter answers itself before any policy applies.
-pub struct BadRequest {
-    pub message: String,
-    pub reply: LocalReply,
+/// The request head the filter would see.
+pub fn request_head(headers: &[(String, String)]) -> RequestHead {
+    let mut all: Vec<(String, String)> = vec![
+        (":method".into(), "POST".into()),
+        (":path".into(), "/mcp".into()),
+        ("content-type".into(), "application/json".into()),
+    ];
+    for (name, value) in headers {
+        let name = name.to_ascii_lowercase();
+        all.retain(|(known, _)| *known != name);
+        all.push((name, value.clone()));
+    }
+    let map: HeaderMap = all.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    RequestHead::from_headers(map)
+}
+
+/// Explains what the filter decides for `request` from `grant`.
+pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation {
+    let head = request_head(&request.headers);
+    let store = MemoryStore::new();
+    preload(config, grant, &head, &store, request);
+    let context = Context {
+        config,
+        head: &head,
+        grant,
+        store: &store,
+        claims: &NoClaims,
+        now_secs: request.now_secs,
+    };
+    let decision = decide::decide_request(&context, &request.body);
+    let mut reports = Vec::new();
+    for ((message, verdict), refusal) in decision
+        .messages
+        .iter()
+        .zip(&decision.verdicts)
+        .zip(&decision.refusals)
+    {
+        reports.push(report(grant, message, verdict, refusal.as_ref()));
+    }
+    let (reply, replacement_body, outcome) = match decision.disposition {
+        Disposition::Refuse(refusal) => (Some(refusal.reply), None, refusal.outcome),
+        Disposition::Forward(forward) => (None, forward.replacement_body, forward.outcome),
+    };
+    Explanation {
+        grant: grant.name.clone(),
+        source: source_text(&grant.source),
+        messages: reports,
+        is_batch: decision.is_batch,
+        reply,
+        outcome,
+        rule: decision.facts.rule,
+        replacement_body,
+    }
+}
+
+/// Spends `request.used` units in the counters the request's allowed
+/// messages draw from, as earlier calls would have.
+fn preload(
+    config: &Config,
+    grant: &Grant,
+    head: &RequestHead,
+    store: &MemoryStore,
+    request: &Request,
+) {
+    if request.used.is_empty() {
+        return;
+    }
+    let limits = ReadLimits {
+        max_depth: config.settings.max_json_depth,
+    };
+    let Ok(payload) = read_payload(&request.body, &limits) else {
+        return;
+    };
+    let messages = payload.into_messages();
+    let (verdicts, _) = decide_all(&grant.policy, &messages, &grant.name, head.session_id());
+    let subject = Subject {
+        grant: &grant.name,
+        head,
+        claims: &NoClaims,
+    };
+    let mut done: Vec<String> = Vec::new();
+    for verdict in &verdicts {
+        let Verdict::Allow { limits, .. } = verdict else {
+            continue;
+        };
+        for limit in limits {
+            let Some((_, used)) = request.used.iter().find(|(name, _)| *name == limit.counter)
+            else {
+                continue;
+            };
+            let spec = CounterSpec {
+                key: counter_key(limit, &subject),
+                window: limit.window,
+                max: limit.max,
+            };
+            if done.contains(&spec.key) {
+                continue;
+            }
+            let table = if limit.dry_run {
+                Table::shadow(config.settings.counter_slots)
+            } else {
+                Table::enforced(config.settings.counter_slots)
+            };
+            for _ in 0..(*used).min(limit.max).min(MAX_USED) {
+                let _ = reserve_in(store, table, request.now_secs, std::slice::from_ref(&spec));
+            }
+            done.push(spec.key);
+        }
+    }
+}
+
+fn report(
+    grant: &Grant,
+    message: &Message,
+    verdict: &Verdict<'_>,
+    refusal: Option<&MessageRefusal>,
+) -> MessageReport {
+    let method = message.method().map(str::to_owned);
+    let target = message.target().map(str::to_owned);
+    let listing = match (&method, &target) {
+        (Some(m), Some(t)) if m == "tools/call" => Some(grant.policy.listing(t)),
+        _ => None,
+    };
+    let id = match &message.kind {
+        MessageKind::Request { .. } => message.id.as_ref().map(|id| id.as_json().to_owned()),
+        _ => None,
+    };
+    let mut report = MessageReport {
+        method,
+        target,
+        id,
+        decision: "pass",
+        rule: None,
+        kind: None,
+        denial: None,
+        would_deny: None,
+        limits: Vec::new(),
+        listing,
+    };
+    match (verdict, refusal) {
+        (Verdict::Pass, _) => {}
+        (_, Some(refusal)) if refusal.reason != Reason::BatchNotForwarded => {
+            report.decision = "deny";
+            report.rule = Some(refusal.rule().to_owned());
+            report.kind = Some(match &refusal.reason {
+                Reason::Policy(denial) => kind_text(denial.kind),
+                _ => "rate limited",
+            });
+            report.denial = match &refusal.reason {
+                Reason::Policy(denial) => Some(denial.clone()),
+                Reason::RateLimited { message, rule, .. } => Some(Denial {
+                    kind: DenialKind::Denied,
+                    rule: rule.clone(),
+                    message: message.clone(),
+                }),
+                Reason::BatchNotForwarded => None,
+            };
+            if let Verdict::Allow { limits, .. } = verdict {
+                report.limits = limit_reports(message, limits);
+            }
+        }
+        (
+            Verdict::Allow {
+                rule,
+                limits,
+                would_deny,
+            },
+            _,
+        ) => {
+            report.decision = "allow";
+            report.rule = Some(rule.clone());
+            report.would_deny = would_deny.clone();
+            report.limits = limit_reports(message, limits);
+        }
+        (Verdict::Refuse(_), _) => {}
+    }
+    report
 }
 
 fn retry_after(window: Window) -> u64 {
     window.length_secs()
-}
-
-fn rate_limited(message: &Message, limit: &Limit) -> Refusal {
-    // The limit state is for the audit log only; it is not part of the reply.
-    let state = format!("{max}/{max} (simulated)", max = limit.max);
-    Refusal::rate_limited(message, limit, retry_after(limit.window), state)
 }
 
 fn body_json(body: &[u8]) -> Value {
@@ -144,149 +323,15 @@ fn body_json(body: &[u8]) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
-/// Explains what `policy` decides for the JSON-RPC `body`, read as the
-/// filter reads it under `settings`.
-pub fn explain(
-    policy: &Policy,
-    grant: &str,
-    source: &str,
-    session: Option<&str>,
-    settings: &Settings,
-    body: &[u8],
-) -> Result<Explanation, BadRequest> {
-    if body.len() > settings.max_body_bytes {
-        let message = format!(
-            "Request body is larger than the policy filter's limit of {} bytes",
-            settings.max_body_bytes
-        );
-        return Err(BadRequest {
-            reply: reply::protocol_error(413, None, reply::INVALID_REQUEST, &message),
-            message,
-        });
-    }
-    let limits = ReadLimits {
-        max_depth: settings.max_json_depth,
-    };
-    let payload = read_payload(body, &limits).map_err(|error| BadRequest {
-        message: error.to_string(),
-        reply: reply::protocol_error(400, error.id.as_ref(), error.code, &error.message),
-    })?;
-    let is_batch = payload.is_batch();
-    let messages = payload.into_messages();
-    let (verdicts, mut refusals) = decide_all(policy, &messages, grant, session);
-    // Limits are charged only when nothing was refused; a budget of 0 is
-    // spent before the first call.
-    if refusals.iter().all(Option::is_none) {
-        for ((message, verdict), slot) in messages.iter().zip(&verdicts).zip(refusals.iter_mut()) {
-            if let Verdict::Allow { limits, .. } = verdict {
-                let spent = limits
-                    .iter()
-                    .filter(|l| !l.dry_run && l.max == 0)
-                    .max_by_key(|l| retry_after(l.window));
-                if let Some(limit) = spent {
-                    *slot = Some(rate_limited(message, limit));
-                }
-            }
-        }
-    }
-
-    let mut reports = Vec::new();
-    for ((message, verdict), refusal) in messages.iter().zip(&verdicts).zip(&refusals) {
-        let method = message.method().map(str::to_owned);
-        let target = message.target().map(str::to_owned);
-        let listing = match (&method, &target) {
-            (Some(m), Some(t)) if m == "tools/call" => Some(policy.listing(t)),
-            _ => None,
-        };
-        let id = match &message.kind {
-            MessageKind::Request { .. } => message.id.as_ref().map(|id| id.as_json().to_owned()),
-            _ => None,
-        };
-        let mut report = MessageReport {
-            method,
-            target,
-            id,
-            decision: "pass",
-            rule: None,
-            kind: None,
-            denial: None,
-            would_deny: None,
-            limits: Vec::new(),
-            listing,
-        };
-        match (verdict, refusal) {
-            (Verdict::Pass, _) => {}
-            (_, Some(refusal)) => {
-                report.decision = "deny";
-                report.rule = Some(refusal.rule().to_owned());
-                report.kind = Some(match &refusal.reason {
-                    Reason::Policy(denial) => kind_text(denial.kind),
-                    _ => "rate limited",
-                });
-                report.denial = match &refusal.reason {
-                    Reason::Policy(denial) => Some(denial.clone()),
-                    Reason::RateLimited { message, rule, .. } => Some(Denial {
-                        kind: DenialKind::Denied,
-                        rule: rule.clone(),
-                        message: message.clone(),
-                    }),
-                    _ => None,
-                };
-                if let Verdict::Allow { limits, .. } = verdict {
-                    report.limits = limit_reports(message, limits);
-                }
-            }
-            (
-                Verdict::Allow {
-                    rule,
-                    limits,
-                    would_deny,
-                },
-                None,
-            ) => {
-                report.decision = "allow";
-                report.rule = Some(rule.clone());
-                report.would_deny = would_deny.clone();
-                report.limits = limit_reports(message, limits);
-            }
-            (Verdict::Refuse(_), None) => {}
-        }
-        reports.push(report);
-    }
-
-    let reply = if refusals.iter().all(Option::is_none) {
-        None
-    } else if is_batch {
-        let all: Vec<Refusal> = messages
-            .iter()
-            .zip(refusals)
-            .map(|(message, refusal)| {
-                refusal.unwrap_or_else(|| Refusal::of(message, Reason::BatchNotForwarded))
-            })
-            .collect();
-        Some(reply::batch(&all))
-    } else {
-        refusals
-            .into_iter()
-            .flatten()
-            .next()
-            .map(|refusal| reply::single(&refusal))
-    };
-    Ok(Explanation {
-        grant: grant.to_owned(),
-        source: source.to_owned(),
-        messages: reports,
-        is_batch,
-        reply,
-    })
-}
-
 fn limit_reports(message: &Message, limits: &[&Limit]) -> Vec<LimitReport> {
     limits
         .iter()
         .map(|limit| {
-            let refusal = rate_limited(message, limit);
-            let exhausted = reply::refusal_body(&refusal)
+            // The limit state is for the audit log only; it is not part of the reply.
+            let state = format!("{max}/{max} (simulated)", max = limit.max);
+            let refusal =
+                MessageRefusal::rate_limited(message, limit, retry_after(limit.window), state);
+            let exhausted = replies::refusal_body(&refusal)
                 .map(|body| String::from_utf8_lossy(&body).into_owned())
                 .unwrap_or_default();
             LimitReport {
@@ -357,6 +402,12 @@ pub fn render_text(explanation: &Explanation) -> String {
             &format!("{} messages; {overall}", explanation.messages.len()),
         );
     }
+    if explanation.messages.is_empty() {
+        line("decision:", overall);
+        if let Some(reply) = &explanation.reply {
+            line("why:", reply.details);
+        }
+    }
     for (index, report) in explanation.messages.iter().enumerate() {
         if explanation.is_batch {
             out.push_str(&format!("\nmessage {}:\n", index + 1));
@@ -367,7 +418,16 @@ pub fn render_text(explanation: &Explanation) -> String {
         }
     }
     match &explanation.reply {
-        None => out.push_str("reply:    none: the request is forwarded to the server\n"),
+        None => {
+            match &explanation.replacement_body {
+                None => out.push_str("reply:    none: the request is forwarded to the server\n"),
+                Some(body) => {
+                    out.push_str("reply:    on the GET stream; forwarded instead (the 2024-11-05 transport):\n");
+                    out.push_str(&String::from_utf8_lossy(body));
+                    out.push('\n');
+                }
+            }
+        }
         Some(reply) if reply.body.is_empty() => out.push_str(&format!(
             "reply:    HTTP {} with no body (a refused notification is dropped)\n",
             reply.status
@@ -515,13 +575,17 @@ pub fn render_json(explanation: &Explanation) -> Value {
         "grant": explanation.grant,
         "source": explanation.source,
         "decision": if explanation.denied() { "deny" } else { "allow" },
+        "outcome": explanation.outcome.as_str(),
+        "rule": explanation.rule,
         "messages": messages,
         "reply": explanation.reply.as_ref().map(|r| json!({
             "status": r.status,
             "headers": reply_headers(r),
             "body": if r.body.is_empty() { Value::Null } else { body_json(&r.body) },
             "body_text": String::from_utf8_lossy(&r.body),
+            "details": r.details,
         })),
+        "forwarded_body": explanation.replacement_body.as_deref().map(String::from_utf8_lossy),
     })
 }
 

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{hash_token, to_hex, Config, Settings};
+use crate::config::{hash_token, to_hex, Config};
 use crate::policy::Policy;
 
 use json::Node;
@@ -78,8 +78,10 @@ struct CheckArgs {
 /// exact JSON reply the filter would send; for an allowed call, the limits it
 /// would be charged and the reply once each is spent, and any denial a
 /// dry-run rule would have made. Batches are explained element by element.
-/// Rate-limit counters are not simulated: every budget is taken as unspent,
-/// except a max of 0.
+/// It runs the filter's own decision: the request head is built from the
+/// options (a POST to /mcp with Content-Type: application/json, plus
+/// --header), the grant comes from the configuration's grant table, and rate
+/// limits are counted from empty counters (or --used) at --now.
 ///
 /// Exit 0 whatever the decision (1 for deny with --exit-code), 2 on input errors.
 #[derive(Debug, Args)]
@@ -98,6 +100,17 @@ struct ExplainArgs {
     /// The MCP session id (request.session conditions, session-scoped limits).
     #[arg(long, value_name = "ID")]
     session: Option<String>,
+    /// A request header, "Name: value" (repeatable), e.g.
+    /// "MCP-Protocol-Version: 2026-07-28" or ":path: /messages?sessionId=s1".
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// The clock, in seconds since the Unix epoch (default: now).
+    #[arg(long, value_name = "SECONDS")]
+    now: Option<u64>,
+    /// Units already spent in a counter this request draws from,
+    /// "COUNTER=N" (repeatable).
+    #[arg(long, value_name = "COUNTER=N")]
+    used: Vec<String>,
     /// Print the explanation as JSON.
     #[arg(long)]
     json: bool,
@@ -283,23 +296,9 @@ fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
 
 fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     let loaded = load::load(&args.file)?;
-    let (selected, settings) = match loaded.document {
-        Document::Bare(policy) => (
-            explain::Selected {
-                policy,
-                grant: args
-                    .grant
-                    .clone()
-                    .unwrap_or_else(|| explain::DEFAULT_GRANT.to_owned()),
-                source: "bare policy".to_owned(),
-            },
-            Settings::default(),
-        ),
-        Document::Wrapper { value, config } => (
-            explain::select(&value, args.grant.as_deref())
-                .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?,
-            config.settings,
-        ),
+    let config = match loaded.document {
+        Document::Bare(policy) => Config::bare(policy),
+        Document::Wrapper { config, .. } => config,
         Document::Grants { .. } | Document::JsonSchema => {
             return Err(Failure::usage(format!(
                 "{} is not a policy or a wrapper configuration ({})",
@@ -308,36 +307,78 @@ fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
             )))
         }
     };
-    let body = read_input(&args.request)?;
-    let explanation = explain::explain(
-        &selected.policy,
-        &selected.grant,
-        &selected.source,
-        args.session.as_deref(),
-        &settings,
-        &body,
-    )
-    .map_err(|bad| {
-        Failure::usage(format!(
-            "{} is not a valid JSON-RPC request: {}\nthe filter answers it with HTTP {} before any policy applies:\n{}",
-            args.request.display(),
-            bad.message,
-            bad.reply.status,
-            String::from_utf8_lossy(&bad.reply.body)
-        ))
-    })?;
+    let grant = explain::select(&config, args.grant.as_deref())
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
+    let mut headers = Vec::new();
+    for header in &args.headers {
+        headers.push(parse_header(header)?);
+    }
+    if let Some(session) = &args.session {
+        headers.push(("mcp-session-id".to_owned(), session.clone()));
+    }
+    let mut used = Vec::new();
+    for entry in &args.used {
+        let parsed = entry
+            .split_once('=')
+            .and_then(|(counter, count)| Some((counter.to_owned(), count.trim().parse().ok()?)));
+        used.push(parsed.ok_or_else(|| {
+            Failure::usage(format!(
+                "--used {entry:?}: expected COUNTER=N with a whole number N"
+            ))
+        })?);
+    }
+    let now_secs = match args.now {
+        Some(now) => now,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0),
+    };
+    let request = explain::Request {
+        headers,
+        body: read_input(&args.request)?,
+        now_secs,
+        used,
+    };
+    let explanation = explain::explain(&config, &grant, &request);
     if args.json {
         let text = serde_json::to_string_pretty(&explain::render_json(&explanation))
             .map_err(|e| Failure::usage(format!("cannot write JSON: {e}")))?;
         print_out(&format!("{text}\n"));
-    } else {
+    } else if !explanation.invalid() {
         print_out(&explain::render_text(&explanation));
+    }
+    if let (true, Some(reply)) = (explanation.invalid(), &explanation.reply) {
+        return Err(Failure::usage(format!(
+            "{} is not a valid JSON-RPC request for the filter ({})\nthe filter answers it with HTTP {} before any policy applies:\n{}",
+            args.request.display(),
+            reply.details,
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        )));
     }
     Ok(if args.exit_code && explanation.denied() {
         EXIT_FAILED
     } else {
         EXIT_OK
     })
+}
+
+/// `Name: value`; a pseudo-header (`:path: /x`) keeps its leading colon.
+fn parse_header(text: &str) -> Result<(String, String), Failure> {
+    let skip = usize::from(text.starts_with(':'));
+    let split = text
+        .get(skip..)
+        .and_then(|rest| rest.find(':'))
+        .map(|at| at + skip);
+    match split.and_then(|at| Some((text.get(..at)?, text.get(at + 1..)?))) {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(Failure::usage(format!(
+            "--header {text:?}: expected \"Name: value\""
+        ))),
+    }
 }
 
 fn generate(args: &GenerateArgs) -> Result<u8, Failure> {

@@ -17,11 +17,16 @@ pub fn hash_token(token: &str) -> TokenHash {
 pub struct Grant {
     pub name: String,
     pub policy: Rc<Policy>,
+    /// Where the policy comes from: `/policy`, `/policies/<name>`, or a
+    /// description (`bare policy`, `(no policy)`).
+    pub source: String,
 }
 
 #[derive(Debug, Default)]
 pub struct GrantTable {
     by_hash: HashMap<TokenHash, Rc<Grant>>,
+    /// Every grant, in the configuration's order.
+    grants: Vec<Rc<Grant>>,
     names: Vec<String>,
     /// Set for a bare policy, which has no grants: it explains every 401.
     bare_policy: Option<Rc<Policy>>,
@@ -45,6 +50,7 @@ impl GrantTable {
         }
         if !self.names.contains(&grant.name) {
             self.names.push(grant.name.clone());
+            self.grants.push(Rc::clone(&grant));
         }
         self.by_hash.insert(hash, grant);
         Ok(())
@@ -52,6 +58,10 @@ impl GrantTable {
 
     pub fn lookup(&self, token: &str) -> Option<&Rc<Grant>> {
         self.by_hash.get(&hash_token(token))
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Rc<Grant>> {
+        self.grants.iter().find(|grant| grant.name == name)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -23,6 +23,10 @@ pub use settings::{FilterStateFields, Settings, FILTER_STATE_FIELDS};
 #[derive(Debug)]
 pub struct Config {
     pub grants: GrantTable,
+    /// The policy of grants that name none (a bare policy's own policy).
+    pub default_policy: Rc<Policy>,
+    /// Where the default policy comes from, as `Grant::source` says it.
+    pub default_source: String,
     pub settings: Settings,
     pub form: ConfigForm,
     /// Tool names any policy names: the tool buckets of metrics.
@@ -96,6 +100,19 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
+    /// A bare policy: no grants, default settings.
+    pub fn bare(policy: Policy) -> Config {
+        let policy = Rc::new(policy);
+        Config {
+            metric_tools: named_tools([policy.as_ref()]),
+            default_policy: Rc::clone(&policy),
+            default_source: "bare policy".to_string(),
+            grants: GrantTable::bare(policy),
+            settings: Settings::default(),
+            form: ConfigForm::BarePolicy,
+        }
+    }
+
     pub fn from_json_text(text: &str) -> Result<Config, ConfigError> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|error| ConfigError {
             problems: vec![Problem {
@@ -121,12 +138,7 @@ impl Config {
                     })
                     .collect(),
             })?;
-            Ok(Config {
-                metric_tools: named_tools([&policy]),
-                grants: GrantTable::bare(Rc::new(policy)),
-                settings: Settings::default(),
-                form: ConfigForm::BarePolicy,
-            })
+            Ok(Config::bare(policy))
         } else {
             wrapper::parse(&value)
         }

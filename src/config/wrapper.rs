@@ -40,6 +40,8 @@ const FIELDS: [&str; 10] = [
     "jwt_payload_metadata_key",
     "counter_slots",
 ];
+/// The source of a grant's policy when the wrapper has none for it.
+const NO_POLICY: &str = "(no policy)";
 const GRANT_FIELDS: [&str; 3] = ["name", "token_sha256", "policy"];
 
 #[derive(Default)]
@@ -84,8 +86,15 @@ pub(super) fn parse(value: &Value) -> Result<Config, ConfigError> {
     let settings = settings(object, &mut problems);
     let grants = grants(object, &default_policy, &named, &mut problems);
 
+    let default_source = if object.contains_key("policy") {
+        "/policy"
+    } else {
+        NO_POLICY
+    };
     if problems.0.is_empty() {
         Ok(Config {
+            default_policy: Rc::clone(&default_policy),
+            default_source: default_source.to_string(),
             metric_tools: super::named_tools(
                 std::iter::once(default_policy.as_ref()).chain(named.values().map(Rc::as_ref)),
             ),
@@ -324,9 +333,15 @@ fn grants(
                 continue;
             }
         };
+        let source = match grant.get("policy").and_then(Value::as_str) {
+            Some(reference) => format!("/policies/{}", escape(reference)),
+            None if object.contains_key("policy") => "/policy".to_string(),
+            None => NO_POLICY.to_string(),
+        };
         let grant = Rc::new(Grant {
             name: name.to_string(),
             policy,
+            source,
         });
         for (hash_index, hash) in hashes.iter().enumerate() {
             let hash_pointer = format!("{pointer}/token_sha256/{hash_index}");

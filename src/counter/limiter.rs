@@ -39,9 +39,9 @@
 //! still count in it.
 
 use super::record::SlotRecord;
-use super::slot::{Identity, Table, ABSENT_TOKEN, DEFAULT_SLOTS};
-use super::store::{Entry, SharedStore, StoreError};
+use super::slot::{Identity, Table, DEFAULT_SLOTS};
 use super::window::Window;
+use crate::store::{Entry, SharedStore, StoreError, ABSENT_TOKEN};
 
 /// How far ahead of the caller's clock another worker's clock may be. Workers
 /// of one Envoy read the same clock, milliseconds apart; a record written
@@ -83,7 +83,7 @@ pub struct Reservation {
 
 /// A limit that had no room.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal {
+pub struct LimitRefusal {
     /// Index into the specs passed to `reserve`.
     pub index: usize,
     /// Units already taken in the current window (0 when `no_slot`).
@@ -97,7 +97,7 @@ pub struct Refusal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LimitError {
     /// At least one limit had no room; nothing was taken.
-    Exhausted(Vec<Refusal>),
+    Exhausted(Vec<LimitRefusal>),
     /// The store failed or kept refusing; nothing was taken.
     StoreUnavailable(String),
 }
@@ -142,7 +142,7 @@ pub fn reserve_in(
                 retries,
             }) => {
                 reservation.retries = reservation.retries.saturating_add(retries);
-                refusals.push(Refusal {
+                refusals.push(LimitRefusal {
                     index,
                     count,
                     retry_after_secs,

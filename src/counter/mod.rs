@@ -2,7 +2,7 @@
 //! over a compare-and-swap store. Pure: the store is a trait.
 //!
 //! Envoy runs one Wasm VM per worker thread; all of them share one key-value
-//! store per `vm_id` (see `store`). The counters in it must admit exactly
+//! store per `vm_id` (see `crate::store`). The counters in it must admit exactly
 //! `max` calls per window whatever the number of workers, and must not grow
 //! memory with time or with values clients choose:
 //!
@@ -18,21 +18,15 @@
 mod limiter;
 mod record;
 mod slot;
-mod store;
 mod window;
 
 #[cfg(test)]
 mod tests;
 
 pub use limiter::{
-    current_count, release, reserve, reserve_in, CounterSpec, LimitError, Refusal, Reservation,
-    Taken, MAX_CAS_ATTEMPTS, MAX_CLOCK_LEAD_SECS,
+    current_count, release, reserve, reserve_in, CounterSpec, LimitError, LimitRefusal,
+    Reservation, Taken, MAX_CAS_ATTEMPTS, MAX_CLOCK_LEAD_SECS,
 };
 pub use record::{SlotRecord, RECORD_LEN};
-pub use slot::{
-    jump_hash, Identity, Region, Table, ABSENT_TOKEN, DEFAULT_SLOTS, MAX_SLOTS, PROBES,
-};
-#[cfg(any(test, feature = "fake-host"))]
-pub use store::memory::MemoryStore;
-pub use store::{Entry, SharedStore, StoreError};
+pub use slot::{jump_hash, Identity, Region, Table, DEFAULT_SLOTS, MAX_SLOTS, PROBES};
 pub use window::{Window, WindowError, MAX_WINDOW_SECS};

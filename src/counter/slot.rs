@@ -38,7 +38,7 @@
 //!    absent, holds a value that is not a slot record, or holds a record whose
 //!    window has ended (`window_end <= now`);
 //! 3. when every candidate holds another owner's live window, the counter is
-//!    refused as rate-limited (`Refusal::no_slot`), with `retry_after` = the
+//!    refused as rate-limited (`LimitRefusal::no_slot`), with `retry_after` = the
 //!    earliest end among those windows. It is never merged with another owner.
 //!
 //! With 8 independent candidates, a new owner is refused only if all 8 hold
@@ -92,25 +92,6 @@ pub const PROBES: u32 = 8;
 const ENFORCED_PREFIX: &str = "mcp-policy/v1/slot/";
 const SHADOW_PREFIX: &str = "mcp-policy/v1/dry-slot/";
 const DOMAIN: &[u8] = b"mcp-policy counter slot v1\0";
-
-/// The CAS token used to write a key that was read as absent.
-///
-/// Envoy checks a CAS token only when the key exists. A write carrying this
-/// token therefore inserts when the key is still absent, and fails with
-/// `CasMismatch` when another worker inserted the key in between, unless that
-/// insert happened to receive this very token.
-///
-/// Envoy's tokens come from one process-wide counter that starts at 1 and
-/// grows by one per successful write to any key (of any `vm_id`), skipping 0.
-/// `u32::MAX` is handed out once every 4,294,967,295 writes, so an entry holds
-/// it only if its latest write was that one. The hazard needs both: another
-/// worker inserts the same slot key between our read and our write, and that
-/// insert is the one write in 2^32 that gets `u32::MAX`. Then our write
-/// succeeds and overwrites the racer's fresh record (one unit lost, once).
-/// Slot keys are created once and reused forever, so absent-key writes only
-/// happen while the table fills; at a million writes a second the token comes
-/// round every 71 minutes, and the race window is a few microseconds.
-pub const ABSENT_TOKEN: u32 = u32::MAX;
 
 /// Which table a counter lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

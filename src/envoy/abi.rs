@@ -14,6 +14,8 @@ pub const BUFFER_REQUEST_BODY: u32 = 0;
 pub const BUFFER_RESPONSE_BODY: u32 = 1;
 pub const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 
+pub const STREAM_HTTP_RESPONSE: u32 = 1;
+
 pub const STATUS_OK: u32 = 0;
 pub const STATUS_NOT_FOUND: u32 = 1;
 pub const STATUS_CAS_MISMATCH: u32 = 8;
@@ -93,6 +95,7 @@ extern "C" {
         return_results_data: *mut *mut u8,
         return_results_size: *mut usize,
     ) -> u32;
+    fn proxy_close_stream(stream_type: u32) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -281,11 +284,11 @@ pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
 
 pub fn send_local_response(
     status: u32,
+    details: &str,
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<(), HostError> {
     let headers = encode_header_map(headers);
-    let details = b"mcp_policy_filter";
     check("send_local_response", unsafe {
         proxy_send_local_response(
             status,
@@ -301,6 +304,14 @@ pub fn send_local_response(
             headers.len(),
             -1,
         )
+    })
+}
+
+/// Resets the HTTP stream (`proxy_close_stream` on the response: Envoy
+/// resets the stream).
+pub fn close_response_stream() -> Result<(), HostError> {
+    check("close_stream", unsafe {
+        proxy_close_stream(STREAM_HTTP_RESPONSE)
     })
 }
 

@@ -8,7 +8,8 @@ use std::rc::Rc;
 
 use super::{abi, host::EnvoyHost, logger, GIT_REVISION, VERSION};
 use crate::config::Config;
-use crate::filter::{reply, HttpFilter, STATE_OBJECT};
+use crate::filter::refusal::{Outcome, Refusal, ReplyKind};
+use crate::filter::{HttpFilter, STATE_OBJECT};
 use crate::host::{Action, Host};
 
 /// Proxy-wasm's `Action` values.
@@ -131,13 +132,15 @@ fn on_response(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action
 
 fn refuse_unfiltered(context_id: u32) -> u32 {
     log::error!("stream {context_id} has no policy configuration; refusing it");
-    let refusal = reply::protocol_error(
+    let refusal = Refusal::protocol(
+        Outcome::Denied,
+        ReplyKind::NoConfiguration,
         503,
         None,
-        reply::INTERNAL_ERROR,
+        crate::mcp::INTERNAL_ERROR,
         "The policy filter has no configuration",
     );
-    if let Err(error) = EnvoyHost.send_reply(&refusal) {
+    if let Err(error) = EnvoyHost.send_reply(&refusal.reply) {
         log::error!("cannot send local reply: {error}");
     }
     PAUSE

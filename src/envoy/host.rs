@@ -4,8 +4,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::abi;
-use crate::counter::{Entry, SharedStore, StoreError};
 use crate::host::{encode_struct, HeaderMap, Host, HostError, LocalReply, StateValue};
+use crate::store::{Entry, SharedStore, StoreError};
 
 pub struct EnvoyHost;
 
@@ -86,7 +86,11 @@ impl Host for EnvoyHost {
     }
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError> {
-        abi::send_local_response(reply.status, &reply.headers, &reply.body)
+        abi::send_local_response(reply.status, reply.details, &reply.headers, &reply.body)
+    }
+
+    fn reset_stream(&self) -> Result<(), HostError> {
+        abi::close_response_stream()
     }
 
     fn increment_counter(&self, name: &str, delta: u64) -> Result<(), HostError> {

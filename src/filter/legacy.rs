@@ -6,12 +6,12 @@
 //! under (session, id) and the ping's reply on the GET stream is rewritten
 //! into it (see `event_stream`).
 
-use crate::counter::{SharedStore, StoreError};
 use crate::mcp::RequestId;
-use crate::shared_map::{PutOutcome, SharedMap};
+use crate::store::{BoundedMap, PutOutcome};
+use crate::store::{SharedStore, StoreError};
 
 /// Refusals waiting for their ping's reply: bounded, entries live 10 minutes.
-pub const PENDING_REFUSALS: SharedMap = SharedMap::new("mcp-policy/v1/legacy", 8192);
+pub const PENDING_REFUSALS: BoundedMap = BoundedMap::new("mcp-policy/v1/legacy", 8192);
 pub const PENDING_TTL_SECS: u64 = 600;
 
 /// The legacy session a message POST belongs to: its `sessionId` (TypeScript

@@ -1,25 +1,30 @@
-//! The HTTP filter state machine. It talks to the proxy only through `Host`,
-//! so native tests drive it with `host::fake::FakeHost`.
+//! The HTTP filter, one `HttpFilter` per stream. It talks to the proxy only
+//! through `Host`, so native tests drive it with `host::fake::FakeHost`.
 //!
-//! Requests: headers are held until the whole body has been read and decided.
-//! Nothing is forwarded before a decision, and every path and method is
-//! inspected the same way.
+//! A request lives through four steps, one module each, in this order:
+//! 1. `request`: the headers are read, the caller identified, the token and
+//!    cookies removed, and what the headers alone decide is decided. The
+//!    headers are then held: nothing is forwarded before a decision.
+//! 2. `decide`: the whole body is read and decided (host-free, shared with
+//!    `mcp-policy explain`): forwarded, or refused with its exact reply.
+//! 3. `response`: the response is filtered as planned when forwarding.
+//! 4. `watch`: the response is watched for issued sessions, created tasks
+//!    and calls that did not run (refunds).
+//!
+//! Every refusal is one `refusal::Refusal`; `observe` turns decisions into
+//! metrics and filter state. Shared state used by several steps lives in
+//! `sessions`, `legacy` and `param_maps`.
 
-mod admission;
 mod bytes;
-mod charging;
-mod decision;
-mod event_stream;
+mod clock;
+pub mod decide;
 mod legacy;
-mod limits;
-mod mirrored;
 mod observe;
-mod refund;
-pub mod reply;
-mod request_head;
+mod param_maps;
+pub mod refusal;
+pub mod request;
 mod response;
 mod sessions;
-pub mod verdict;
 mod watch;
 
 #[cfg(test)]
@@ -29,16 +34,20 @@ use std::rc::Rc;
 
 use crate::config::{Config, Grant};
 use crate::counter::release;
-use crate::host::{Action, HeaderMap, Host, HostError, LocalReply};
-use crate::mcp::{RequestId, ToolsListStreamFilter};
+use crate::host::{Action, Host, HostError};
+use crate::mcp::sniff_id;
 
-use observe::{Audit, Outcome};
-use request_head::RequestHead;
-use response::{rewrite_json, BodyRewrite, ResponsePlan};
+use decide::charge::ClaimSource;
+use decide::{Context, Decision, Disposition, Forward};
+use observe::Audit;
+use refusal::{Outcome, Refusal};
+use request::admission;
+use request::{Identity, RequestHead};
+use response::{ResponsePlan, StreamRewriter, Visibility};
+use watch::{RefundWatch, Watch};
 
 pub use observe::STATE_OBJECT;
-pub use reply::{POLICY_DENIED, UNAUTHENTICATED, UNAVAILABLE};
-pub use request_head::is_json_media_type;
+pub use request::is_json_media_type;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -52,26 +61,18 @@ enum Stage {
     Replied,
 }
 
-enum Auth {
-    Granted(Rc<Grant>),
-    Refused(String),
-}
-
 pub struct HttpFilter {
     config: Rc<Config>,
     stage: Stage,
     head: RequestHead,
-    auth: Auth,
-    plan: ResponsePlan,
-    /// Quota taken for the forwarded call, until the response shows it ran.
-    refund: Option<refund::RefundWatch>,
+    identity: Identity,
     /// Request body bytes buffered so far.
     body_size: usize,
+    plan: ResponsePlan,
+    watch: Option<Watch>,
     audit: Audit,
-    /// The rule of a dry-run limit that would have refused this request.
-    shadow_refusal: Option<String>,
     /// When the whole body was in hand, for the time spent deciding.
-    decide_started_nanos: u64,
+    decide_started_nanos: Option<u64>,
 }
 
 impl HttpFilter {
@@ -80,42 +81,51 @@ impl HttpFilter {
             config,
             stage: Stage::Start,
             head: RequestHead::default(),
-            auth: Auth::Refused(String::new()),
-            plan: ResponsePlan::Untouched,
-            refund: None,
+            identity: Identity::Refused(""),
             body_size: 0,
+            plan: ResponsePlan::Untouched,
+            watch: None,
             audit: Audit::default(),
-            shadow_refusal: None,
-            decide_started_nanos: 0,
+            decide_started_nanos: None,
         }
     }
+
+    // ---- step 1: request headers ------------------------------------------
 
     pub fn on_request_headers(&mut self, host: &dyn Host, end_of_stream: bool) -> Action {
         let headers = match host.request_headers() {
             Ok(headers) => headers,
-            Err(error) => return self.fail_closed(host, None, &error),
+            Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
         };
         self.head = RequestHead::from_headers(headers);
-        self.auth = self.authenticate();
-        self.audit.session = self.session();
+        self.identity = request::identify(&self.config, &self.head);
+        self.audit.session = self
+            .head
+            .session_id()
+            .map(str::to_string)
+            .or_else(|| legacy::session_of_path(self.head.path()));
         self.audit.protocol_version = self.head.protocol_version().map(str::to_string);
-        if let Auth::Granted(grant) = &self.auth {
-            self.audit.grant = Some(grant.name.clone());
+        self.audit.grant = self.identity.grant().map(|grant| grant.name.clone());
+        if let Err(error) = admission::scrub(host, &self.head) {
+            return self.refuse(host, Refusal::failure(None, &error));
         }
-        if let Err(error) = self.scrub_request_headers(host) {
-            return self.fail_closed(host, None, &error);
-        }
-
-        if end_of_stream {
-            return self.decide_bodyless(host);
-        }
-        if let Auth::Refused(message) = &self.auth {
-            if self.head.body_is_encoded() || self.body_declared_too_large() {
-                let reply = reply::unauthenticated(None, message);
-                return self.reply(host, &reply, Outcome::Unauthenticated);
+        let settings = &self.config.settings;
+        let refusal = match &self.identity {
+            Identity::Refused(message) if end_of_stream => {
+                Some(admission::unauthenticated(None, message))
             }
-        } else if let Some(reply) = self.check_body_headers() {
-            return self.reply(host, &reply, Outcome::InvalidRequest);
+            Identity::Refused(message) => (self.head.body_is_encoded()
+                || admission::body_declared_too_large(&self.head, settings))
+            .then(|| admission::unauthenticated(None, message)),
+            Identity::Granted(_) if end_of_stream => None,
+            Identity::Granted(_) => admission::check_body_headers(&self.head, settings),
+        };
+        if let Some(refusal) = refusal {
+            self.audit.facts.method = end_of_stream.then(|| self.head.method().to_string());
+            return self.refuse(host, refusal);
+        }
+        if end_of_stream {
+            return self.decide(host, None);
         }
         self.stage = Stage::Buffering;
         Action::Pause
@@ -132,13 +142,12 @@ impl HttpFilter {
         }
         self.body_size = body_size;
         if body_size > self.config.settings.max_body_bytes {
-            let reply = self.too_large_reply();
-            return self.reply(host, &reply, Outcome::InvalidRequest);
+            return self.refuse(host, admission::body_too_large(&self.config.settings));
         }
         if !end_of_stream {
             return Action::Pause;
         }
-        self.decide_body(host, body_size)
+        self.read_body_and_decide(host)
     }
 
     /// Trailers end the request: the body seen so far is all there is.
@@ -146,73 +155,182 @@ impl HttpFilter {
         if self.stage != Stage::Buffering {
             return Action::Continue;
         }
-        self.decide_body(host, self.body_size)
+        self.read_body_and_decide(host)
     }
+
+    // ---- step 2: the decision ---------------------------------------------
+
+    fn read_body_and_decide(&mut self, host: &dyn Host) -> Action {
+        let body = match host.request_body(0, self.body_size) {
+            Ok(body) => body,
+            Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
+        };
+        observe::count(host, observe::BODY_BYTES_INSPECTED, body.len() as u64);
+        if let Identity::Refused(message) = &self.identity {
+            let refusal = admission::unauthenticated(sniff_id(&body).as_ref(), message);
+            return self.refuse(host, refusal);
+        }
+        self.decide(host, Some(&body))
+    }
+
+    /// Decides the request (with its body, or without one) and carries the
+    /// decision out.
+    fn decide(&mut self, host: &dyn Host, body: Option<&[u8]>) -> Action {
+        let Some(grant) = self.identity.grant().map(Rc::clone) else {
+            return self.refuse(
+                host,
+                Refusal::failure(None, &HostError::new("decide", "no grant")),
+            );
+        };
+        let now_nanos = match host.now_nanos() {
+            Ok(nanos) => nanos,
+            Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
+        };
+        self.decide_started_nanos = Some(now_nanos);
+        let claims = HostClaims {
+            host,
+            metadata_key: &self.config.settings.jwt_payload_metadata_key,
+        };
+        let context = Context {
+            config: &self.config,
+            head: &self.head,
+            grant: &grant,
+            store: host,
+            claims: &claims,
+            now_secs: now_nanos / 1_000_000_000,
+        };
+        let decision: Decision<'_> = match body {
+            Some(body) => decide::decide_body(&context, body),
+            None => decide::decide_bodyless(&context),
+        };
+        let Decision {
+            facts, disposition, ..
+        } = decision;
+        self.audit.facts = facts;
+        match disposition {
+            Disposition::Refuse(refusal) => self.refuse(host, refusal),
+            Disposition::Forward(forward) => self.forward(host, &grant, forward),
+        }
+    }
+
+    fn forward(&mut self, host: &dyn Host, grant: &Rc<Grant>, forward: Forward) -> Action {
+        observe::count(
+            host,
+            observe::COUNTER_CAS_RETRIES,
+            u64::from(forward.cas_retries),
+        );
+        let visibility = || Visibility {
+            policy: Rc::clone(&grant.policy),
+            hide_denied_tools: self.config.settings.hide_denied_tools,
+        };
+        self.plan = if forward.event_stream {
+            ResponsePlan::Stream(Box::new(StreamRewriter::new(
+                grant.name.clone(),
+                visibility(),
+            )))
+        } else if !forward.tools_list_ids.is_empty() {
+            ResponsePlan::ToolsList {
+                ids: forward.tools_list_ids,
+                visibility: visibility(),
+            }
+        } else {
+            ResponsePlan::Untouched
+        };
+        // A reply is read only when it can matter: quota to give back, or a
+        // task the call may create.
+        let reply = (forward.reservation.is_some() || forward.may_create_task)
+            .then(|| RefundWatch::new(forward.call_id, forward.reservation));
+        let binds_session = self.audit.facts.method.as_deref() == Some("initialize");
+        if reply.is_some() || binds_session {
+            self.watch = Some(Watch::new(grant.name.clone(), binds_session, reply));
+        }
+        let reads_response = self.watch.as_ref().is_some_and(Watch::needs_body)
+            || response::needs_headers(&self.plan);
+        let mut prepared = Ok(());
+        if reads_response {
+            prepared = admission::ask_for_readable_response(host, &self.head);
+        }
+        if let (Ok(()), Some(body)) = (&prepared, &forward.replacement_body) {
+            prepared = host
+                .replace_request_body(0, self.body_size, body)
+                .and_then(|()| {
+                    host.set_request_header("content-length", Some(&body.len().to_string()))
+                });
+        }
+        if let Err(error) = prepared {
+            return self.refuse(host, Refusal::failure(None, &error));
+        }
+        self.stage = Stage::Forwarded;
+        self.publish(host, forward.outcome);
+        Action::Continue
+    }
+
+    fn refuse(&mut self, host: &dyn Host, refusal: Refusal) -> Action {
+        self.stage = Stage::Replied;
+        if refusal.failure {
+            observe::count(host, observe::FAIL_CLOSED, 1);
+        }
+        self.publish(host, refusal.outcome);
+        if let Some(reservation) = self.watch.as_mut().and_then(Watch::take_reservation) {
+            release(host, &reservation);
+        }
+        if let Err(error) = host.send_reply(&refusal.reply) {
+            log::error!("cannot send local reply: {error}");
+        }
+        Action::Pause
+    }
+
+    /// Publishes the decision: metrics (by tool for a `tools/call`) and the
+    /// audit's filter state, with the time spent deciding.
+    fn publish(&mut self, host: &dyn Host, outcome: Outcome) {
+        if let Some(started) = self.decide_started_nanos {
+            let now = host.now_nanos().unwrap_or(started);
+            self.audit.decide_micros = now.saturating_sub(started) / 1000;
+        }
+        let bucket = self
+            .audit
+            .facts
+            .tool
+            .as_deref()
+            .map(|tool| observe::tool_bucket(tool, &self.config.metric_tools));
+        observe::publish(
+            host,
+            outcome,
+            &self.audit,
+            bucket,
+            self.config.settings.filter_state,
+            self.config.settings.filter_state_keys,
+        );
+    }
+
+    // ---- steps 3 and 4: the response ---------------------------------------
 
     pub fn on_response_headers(&mut self, host: &dyn Host, end_of_stream: bool) -> Action {
         if self.stage != Stage::Forwarded {
             return Action::Continue;
         }
-        let needs_headers = self.refund.is_some()
-            || self.audit.method.as_deref() == Some("initialize")
-            || !matches!(self.plan, ResponsePlan::Untouched);
-        if !needs_headers {
+        let watching = self.watch.as_ref().is_some_and(Watch::needs_headers);
+        if !watching && !response::needs_headers(&self.plan) {
             return Action::Continue;
         }
-        let headers = host.response_headers().unwrap_or_else(|error| {
-            log::error!("cannot read response headers: {error}");
-            HeaderMap::default()
-        });
-        self.bind_issued_session(host, &headers);
-        self.watch_response_headers(host, &headers);
-        let content_type = headers
-            .get("content-type")
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let plan = std::mem::replace(&mut self.plan, ResponsePlan::Untouched);
-        if let ResponsePlan::Stream(rewriter) = plan {
-            if !end_of_stream && content_type.starts_with("text/event-stream") {
-                self.plan = ResponsePlan::Stream(rewriter);
-                if let Err(error) = host.set_response_header("content-length", None) {
-                    log::error!("cannot drop content-length of an event stream: {error}");
+        let headers = match host.response_headers() {
+            Ok(headers) => headers,
+            Err(error) => {
+                log::error!("cannot read response headers: {error}");
+                observe::count(host, observe::FAIL_CLOSED, 1);
+                if !matches!(self.plan, ResponsePlan::Untouched) {
+                    if let Err(error) = host.reset_stream() {
+                        log::error!("cannot reset the stream: {error}");
+                    }
+                    return Action::Pause;
                 }
+                return Action::Continue;
             }
-            return Action::Continue;
-        }
-        let ResponsePlan::ToolsList { ids, visibility } = plan else {
-            self.plan = plan;
-            return Action::Continue;
         };
-        if end_of_stream {
-            return Action::Continue;
+        if let Some(watch) = self.watch.as_mut() {
+            watch.on_headers(host, &headers);
         }
-        let encoded = headers
-            .get("content-encoding")
-            .is_some_and(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"));
-        if encoded {
-            log::warn!(
-                "tools/list response is content-encoded; the filter cannot read it and refuses it"
-            );
-            self.plan = ResponsePlan::ToolsListJson { ids, visibility };
-            let _ = host.set_response_header("content-encoding", None);
-        } else if is_json_media_type(&content_type) {
-            self.plan = ResponsePlan::ToolsListJson { ids, visibility };
-        } else if content_type.starts_with("text/event-stream") {
-            self.plan = ResponsePlan::ToolsListStream {
-                filter: ToolsListStreamFilter::new(ids),
-                learner: crate::mcp::SseSplitter::new(),
-                visibility,
-            };
-        } else {
-            return Action::Continue;
-        }
-        if let Err(error) = host.set_response_header("content-length", None) {
-            log::error!("cannot drop content-length of a tools/list response: {error}");
-        }
-        if encoded {
-            let _ = host.set_response_header("content-type", Some("application/json"));
-        }
+        response::on_headers(&mut self.plan, host, &headers, end_of_stream);
         Action::Continue
     }
 
@@ -222,135 +340,38 @@ impl HttpFilter {
         body_size: usize,
         end_of_stream: bool,
     ) -> Action {
-        if self.stage == Stage::Forwarded {
-            self.watch_response_body(host, body_size, end_of_stream);
+        if self.stage != Stage::Forwarded {
+            return Action::Continue;
         }
-        match &mut self.plan {
-            ResponsePlan::Untouched | ResponsePlan::ToolsList { .. } => Action::Continue,
-            ResponsePlan::Stream(rewriter) => {
-                let chunk = match host.response_body(0, body_size) {
-                    Ok(chunk) => chunk,
-                    Err(error) => {
-                        log::error!("cannot read an event stream: {error}");
-                        Vec::new()
-                    }
-                };
-                let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
-                let mut out = rewriter.push(host, &chunk, now_secs);
-                if end_of_stream {
-                    out.extend(rewriter.finish());
-                }
-                if out != chunk {
-                    if let Err(error) = host.replace_response_body(0, body_size, &out) {
-                        log::error!("cannot rewrite an event stream: {error}");
-                    }
-                }
-                Action::Continue
-            }
-            ResponsePlan::ToolsListJson { ids, visibility } => {
-                if !end_of_stream {
-                    return Action::Pause;
-                }
-                let rewrite = match host.response_body(0, body_size) {
-                    Ok(body) => {
-                        let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
-                        mirrored::learn(host, &body, now_secs);
-                        rewrite_json(&body, ids, visibility)
-                    }
-                    Err(error) => BodyRewrite::Unreadable(error.to_string()),
-                };
-                let replacement = match rewrite {
-                    BodyRewrite::Unchanged => return Action::Continue,
-                    BodyRewrite::Replace(bytes) => bytes,
-                    BodyRewrite::Unreadable(detail) => {
-                        log::error!(
-                            "tools/list response not filtered ({detail}); replaced with an error"
-                        );
-                        reply::unreadable_tools_list(ids.first())
-                    }
-                };
-                if let Err(error) = host.replace_response_body(0, body_size, &replacement) {
-                    log::error!("cannot rewrite tools/list response: {error}");
-                }
-                Action::Continue
-            }
-            ResponsePlan::ToolsListStream {
-                filter,
-                learner,
-                visibility,
-            } => {
-                let chunk = match host.response_body(0, body_size) {
-                    Ok(chunk) => chunk,
-                    Err(error) => {
-                        log::error!("cannot read tools/list event stream: {error}");
-                        Vec::new()
-                    }
-                };
-                let now_secs = host.now_millis().map_or(0, |millis| millis / 1000);
-                for event in learner.push(&chunk) {
-                    mirrored::learn(host, event.data.as_bytes(), now_secs);
-                }
-                let keep = |name: &str| visibility.keeps(name);
-                let mut out = filter.push(&chunk, &keep);
-                if end_of_stream {
-                    out.extend(filter.finish(&keep));
-                }
-                if out != chunk {
-                    if let Err(error) = host.replace_response_body(0, body_size, &out) {
-                        log::error!("cannot rewrite tools/list event stream: {error}");
-                    }
-                }
-                Action::Continue
+        if let Some(watch) = self.watch.as_mut() {
+            watch.on_body(host, body_size, end_of_stream);
+        }
+        response::on_body(&mut self.plan, host, body_size, end_of_stream)
+    }
+}
+
+/// Claims of the JWT Envoy's `jwt_authn` filter verified for this request,
+/// read from the metadata it wrote, one claim at a time when a limit asks.
+struct HostClaims<'a> {
+    host: &'a dyn Host,
+    metadata_key: &'a str,
+}
+
+impl ClaimSource for HostClaims<'_> {
+    fn claim(&self, name: &str) -> Option<String> {
+        let path = [
+            "metadata",
+            "filter_metadata",
+            "envoy.filters.http.jwt_authn",
+            self.metadata_key,
+            name,
+        ];
+        match self.host.property(&path) {
+            Ok(value) => value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            Err(error) => {
+                log::warn!("cannot read claim {name}: {error}");
+                None
             }
         }
-    }
-
-    /// The clock a request is decided by: the instant its body was complete,
-    /// read once; body-less requests read the host clock when they need it.
-    fn request_now_secs(&self, host: &dyn Host) -> Result<u64, HostError> {
-        if self.decide_started_nanos > 0 {
-            return Ok(self.decide_started_nanos / 1_000_000_000);
-        }
-        host.now_millis().map(|millis| millis / 1000)
-    }
-
-    fn reply(&mut self, host: &dyn Host, reply: &LocalReply, outcome: Outcome) -> Action {
-        self.stage = Stage::Replied;
-        let tool = self
-            .audit
-            .method
-            .as_deref()
-            .filter(|method| *method == "tools/call")
-            .and(self.audit.target.clone());
-        self.publish(host, outcome, tool.as_deref());
-        if let Some(reservation) = self
-            .refund
-            .take()
-            .and_then(|mut watch| watch.take_reservation())
-        {
-            release(host, &reservation);
-        }
-        if let Err(error) = host.send_reply(reply) {
-            log::error!("cannot send local reply: {error}");
-        }
-        Action::Pause
-    }
-
-    /// A host failure while deciding: refuse, never forward undecided.
-    fn fail_closed(
-        &mut self,
-        host: &dyn Host,
-        id: Option<&RequestId>,
-        error: &HostError,
-    ) -> Action {
-        log::error!("refusing request: {error}");
-        observe::count(host, observe::FAIL_CLOSED, 1);
-        let reply = reply::protocol_error(
-            500,
-            id,
-            reply::INTERNAL_ERROR,
-            "The policy filter could not inspect the request",
-        );
-        self.reply(host, &reply, Outcome::Denied)
     }
 }

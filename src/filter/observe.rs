@@ -4,6 +4,7 @@
 //! field as its own string `wasm.mcp_policy_<field>`. Argument values and
 //! tokens never appear; only the top-level argument keys do.
 
+use super::refusal::Outcome;
 use crate::config::{FilterStateFields, FILTER_STATE_FIELDS};
 use crate::host::{Host, StateValue};
 
@@ -21,41 +22,16 @@ pub const COUNTER_CAS_RETRIES: &str = "mcp_policy.counter_cas_retries";
 pub const FAIL_CLOSED: &str = "mcp_policy.fail_closed";
 pub const REFUNDS: &str = "mcp_policy.refunds";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Allowed,
-    Denied,
-    Hidden,
-    RateLimited,
-    InvalidRequest,
-    Unauthenticated,
-    DryRunWouldDeny,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Allowed => "allowed",
-            Outcome::Denied => "denied",
-            Outcome::Hidden => "hidden",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::InvalidRequest => "invalid_request",
-            Outcome::Unauthenticated => "unauthenticated",
-            Outcome::DryRunWouldDeny => "dry_run_would_deny",
-        }
-    }
-
-    /// `mcp_policy.decisions.outcome.<outcome>`.
-    fn metric(self) -> &'static str {
-        match self {
-            Outcome::Allowed => "mcp_policy.decisions.outcome.allowed",
-            Outcome::Denied => "mcp_policy.decisions.outcome.denied",
-            Outcome::Hidden => "mcp_policy.decisions.outcome.hidden",
-            Outcome::RateLimited => "mcp_policy.decisions.outcome.rate_limited",
-            Outcome::InvalidRequest => "mcp_policy.decisions.outcome.invalid_request",
-            Outcome::Unauthenticated => "mcp_policy.decisions.outcome.unauthenticated",
-            Outcome::DryRunWouldDeny => "mcp_policy.decisions.outcome.dry_run_would_deny",
-        }
+/// `mcp_policy.decisions.outcome.<outcome>`.
+fn decision_metric(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Allowed => "mcp_policy.decisions.outcome.allowed",
+        Outcome::Denied => "mcp_policy.decisions.outcome.denied",
+        Outcome::Hidden => "mcp_policy.decisions.outcome.hidden",
+        Outcome::RateLimited => "mcp_policy.decisions.outcome.rate_limited",
+        Outcome::InvalidRequest => "mcp_policy.decisions.outcome.invalid_request",
+        Outcome::Unauthenticated => "mcp_policy.decisions.outcome.unauthenticated",
+        Outcome::DryRunWouldDeny => "mcp_policy.decisions.outcome.dry_run_would_deny",
     }
 }
 
@@ -78,13 +54,24 @@ pub struct Audit {
     pub grant: Option<String>,
     pub session: Option<String>,
     pub protocol_version: Option<String>,
+    /// What the decision found in the body.
+    pub facts: Facts,
+    pub decide_micros: u64,
+}
+
+/// What a decision found out about a request, for the audit log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The method; `batch[N]:<first method>` for a batch.
     pub method: Option<String>,
     pub target: Option<String>,
+    /// The tool a single `tools/call` calls, for per-tool metrics.
+    pub tool: Option<String>,
     pub rule: Option<String>,
-    /// `count/max, resets at <unix seconds>` where a limit was involved.
+    /// `count/max resets_at=<unix seconds>` where a limit refused.
     pub limit: Option<String>,
+    /// Top-level argument keys of the first message, never their values.
     pub arg_keys: Vec<String>,
-    pub decide_micros: u64,
 }
 
 /// Tool names in metric names: the policy's own names, anything else as
@@ -136,7 +123,7 @@ pub fn publish(
     in_object: FilterStateFields,
     as_keys: FilterStateFields,
 ) {
-    count(host, outcome.metric(), 1);
+    count(host, decision_metric(outcome), 1);
     if let Some(tool) = tool {
         count(host, &tool_metric(tool, outcome), 1);
     }
@@ -144,18 +131,18 @@ pub fn publish(
         return;
     }
     let arg_keys = (in_object.includes("arg_keys") || as_keys.includes("arg_keys"))
-        .then(|| audit.arg_keys.join(","))
+        .then(|| audit.facts.arg_keys.join(","))
         .filter(|keys| !keys.is_empty());
     // In the order of FILTER_STATE_FIELDS (and FILTER_STATE_KEYS).
     let values: [Option<StateValue>; 10] = [
         Some(StateValue::Text(outcome.as_str())),
-        audit.rule.as_deref().map(StateValue::Text),
+        audit.facts.rule.as_deref().map(StateValue::Text),
         audit.grant.as_deref().map(StateValue::Text),
         audit.session.as_deref().map(StateValue::Text),
         audit.protocol_version.as_deref().map(StateValue::Text),
-        audit.method.as_deref().map(StateValue::Text),
-        audit.target.as_deref().map(StateValue::Text),
-        audit.limit.as_deref().map(StateValue::Text),
+        audit.facts.method.as_deref().map(StateValue::Text),
+        audit.facts.target.as_deref().map(StateValue::Text),
+        audit.facts.limit.as_deref().map(StateValue::Text),
         arg_keys.as_deref().map(StateValue::Text),
         Some(StateValue::Number(audit.decide_micros as f64)),
     ];

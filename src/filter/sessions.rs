@@ -1,10 +1,10 @@
 //! Sessions and tasks bound to the grant that obtained them. An id presented
 //! by another grant is answered 404, as an unknown one is.
 
-use crate::counter::{SharedStore, StoreError};
-use crate::shared_map::{PutOutcome, SharedMap};
+use crate::store::{BoundedMap, PutOutcome};
+use crate::store::{SharedStore, StoreError};
 
-pub const BINDINGS: SharedMap = SharedMap::new("mcp-policy/v1/session", 65_536);
+pub const BINDINGS: BoundedMap = BoundedMap::new("mcp-policy/v1/session", 65_536);
 /// A binding lives this long after its last use.
 pub const BINDING_TTL_SECS: u64 = 7 * 86_400;
 
@@ -62,7 +62,7 @@ fn bind_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counter::MemoryStore;
+    use crate::store::MemoryStore;
 
     #[test]
     fn a_bound_session_is_refreshed_only_past_half_its_life() {

@@ -1,11 +1,11 @@
 //! An in-memory host with Envoy's semantics, for native tests of the filter:
 //! header maps, buffered bodies, local replies, a clock, and shared data
-//! whose compare-and-swap behaves like Envoy's (see `counter::store`).
+//! whose compare-and-swap behaves like Envoy's (see `crate::store`).
 
 use std::cell::{Cell, RefCell};
 
 use super::{HeaderMap, Host, HostError, LocalReply, StateValue};
-use crate::counter::{Entry, MemoryStore, SharedStore, StoreError};
+use crate::store::{Entry, MemoryStore, SharedStore, StoreError};
 
 #[derive(Default)]
 pub struct FakeHost {
@@ -19,6 +19,14 @@ pub struct FakeHost {
     pub store: MemoryStore,
     /// Makes every header call fail, for fail-closed tests.
     pub broken_headers: Cell<bool>,
+    /// Makes reading the response body fail.
+    pub broken_response_body: Cell<bool>,
+    /// Makes replacing the response body fail.
+    pub broken_response_replace: Cell<bool>,
+    /// Makes the clock fail.
+    pub broken_clock: Cell<bool>,
+    /// How many times the filter reset the stream.
+    pub resets: Cell<u32>,
     pub counters: RefCell<std::collections::BTreeMap<String, u64>>,
     pub filter_state: RefCell<std::collections::BTreeMap<String, String>>,
     /// Filter-state objects (`set_filter_state_struct`), as JSON objects.
@@ -109,6 +117,9 @@ impl SharedStore for FakeHost {
 
 impl Host for FakeHost {
     fn now_millis(&self) -> Result<u64, HostError> {
+        if self.broken_clock.get() {
+            return Err(HostError::new("get_current_time", "injected failure"));
+        }
         Ok(self.now_millis.get())
     }
 
@@ -143,6 +154,9 @@ impl Host for FakeHost {
     }
 
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
+        if self.broken_response_body.get() {
+            return Err(HostError::new("get_buffer_bytes", "injected failure"));
+        }
         Ok(slice(&self.response_body.borrow(), start, len))
     }
 
@@ -152,12 +166,20 @@ impl Host for FakeHost {
         len: usize,
         data: &[u8],
     ) -> Result<(), HostError> {
+        if self.broken_response_replace.get() {
+            return Err(HostError::new("set_buffer_bytes", "injected failure"));
+        }
         splice(&self.response_body, start, len, data);
         Ok(())
     }
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError> {
         self.replies.borrow_mut().push(reply.clone());
+        Ok(())
+    }
+
+    fn reset_stream(&self) -> Result<(), HostError> {
+        self.resets.set(self.resets.get() + 1);
         Ok(())
     }
 

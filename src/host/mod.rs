@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::counter::SharedStore;
+use crate::store::SharedStore;
 
 #[cfg(any(test, feature = "fake-host"))]
 pub mod fake;
@@ -50,6 +50,9 @@ pub struct LocalReply {
     pub status: u32,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Envoy's response code details (`%RESPONSE_CODE_DETAILS%`): why the
+    /// filter answered, e.g. `mcp_policy_denied`.
+    pub details: &'static str,
 }
 
 pub trait Host: SharedStore {
@@ -76,6 +79,8 @@ pub trait Host: SharedStore {
         -> Result<(), HostError>;
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError>;
+    /// Resets the stream: what the filter cannot pass on safely is never sent.
+    fn reset_stream(&self) -> Result<(), HostError>;
 
     /// Adds `delta` to the counter metric `name` (defined on first use).
     fn increment_counter(&self, name: &str, delta: u64) -> Result<(), HostError>;

@@ -10,7 +10,7 @@ use crate::counter::Window;
 use super::condition::{type_name, Condition};
 use super::error::Issues;
 use super::methods::MethodRules;
-use super::model::{Action, Compiled, DenyIf, Hide, ToolEntry};
+use super::model::{Compiled, DenyIf, Hide, ToolAction, ToolEntry};
 use super::pattern::{Pattern, PatternTable, TableEntry};
 use super::pointer;
 use super::{Limit, Scope};
@@ -444,10 +444,10 @@ fn compile_tool(
                     "message applies only with action \"deny\" or \"require_approval\"",
                 );
             }
-            Action::Allow
+            ToolAction::Allow
         }
-        Some(Some("deny")) => Action::Deny(message),
-        Some(Some("require_approval")) => Action::RequireApproval(message),
+        Some(Some("deny")) => ToolAction::Deny(message),
+        Some(Some("require_approval")) => ToolAction::RequireApproval(message),
         Some(_) => {
             let shown = members
                 .get("action")
@@ -457,7 +457,7 @@ fn compile_tool(
                 &action_at,
                 format!("action must be \"allow\", \"deny\" or \"require_approval\", not {shown}"),
             );
-            Action::Allow
+            ToolAction::Allow
         }
     };
 

@@ -8,7 +8,7 @@
 
 use super::condition::Context;
 use super::methods;
-use super::model::{Action, Compiled, ToolEntry};
+use super::model::{Compiled, ToolAction, ToolEntry};
 use super::pattern::Lookup;
 use super::pointer;
 use super::{Decision, Denial, DenialKind, Limit, Listing, Request};
@@ -16,12 +16,12 @@ use super::{Decision, Denial, DenialKind, Limit, Listing, Request};
 const TOOLS_CALL: &str = "tools/call";
 
 /// Collects the outcome of rules, applying dry run.
-struct Outcome {
+struct Evaluation {
     policy_dry_run: bool,
     would_deny: Option<Denial>,
 }
 
-impl Outcome {
+impl Evaluation {
     /// The denial when it is enforced; a dry-run one is remembered instead.
     fn deny(&mut self, denial: Denial, dry_run: bool) -> Option<Denial> {
         if dry_run || self.policy_dry_run {
@@ -79,7 +79,7 @@ fn decide_method<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p
             Decision::Deny(no_policy())
         };
     }
-    let mut outcome = Outcome {
+    let mut outcome = Evaluation {
         policy_dry_run: policy.dry_run,
         would_deny: None,
     };
@@ -102,7 +102,7 @@ fn decide_tool<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p> 
     if policy.no_policy {
         return Decision::Deny(no_policy());
     }
-    let mut outcome = Outcome {
+    let mut outcome = Evaluation {
         policy_dry_run: policy.dry_run,
         would_deny: None,
     };
@@ -181,17 +181,17 @@ fn evaluate_entry(
     entry: &ToolEntry,
     name: &str,
     ctx: &Context<'_>,
-    outcome: &mut Outcome,
+    outcome: &mut Evaluation,
 ) -> Option<Denial> {
     let action = match &entry.action {
-        Action::Allow => None,
-        Action::Deny(message) => Some((
+        ToolAction::Allow => None,
+        ToolAction::Deny(message) => Some((
             DenialKind::Denied,
             message
                 .clone()
                 .unwrap_or_else(|| format!("Tool {name:?} is not allowed by policy")),
         )),
-        Action::RequireApproval(message) => Some((
+        ToolAction::RequireApproval(message) => Some((
             DenialKind::ApprovalRequired,
             message
                 .clone()
@@ -283,7 +283,7 @@ pub(crate) fn listing(policy: &Compiled, tool: &str) -> Listing {
         Lookup::Ambiguous(..) => true,
         Lookup::Found { value: entry, .. } => {
             all_tools_block
-                || (!entry.dry_run && !matches!(entry.action, Action::Allow))
+                || (!entry.dry_run && !matches!(entry.action, ToolAction::Allow))
                 || entry
                     .deny_if
                     .iter()

@@ -50,7 +50,7 @@ impl Hide {
 
 /// A tool entry's `action`.
 #[derive(Debug)]
-pub(crate) enum Action {
+pub(crate) enum ToolAction {
     Allow,
     Deny(Option<String>),
     RequireApproval(Option<String>),
@@ -74,7 +74,7 @@ pub(crate) struct ToolEntry {
     pub rule: String,
     /// The entry's own mode or the policy's.
     pub dry_run: bool,
-    pub action: Action,
+    pub action: ToolAction,
     pub require: Vec<Condition>,
     pub deny_if: Vec<DenyIf>,
     pub limits: Vec<Limit>,

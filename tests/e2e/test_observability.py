@@ -75,7 +75,7 @@ def test_metrics_audit_log_and_filter_state(double, gateway_factory):
     assert allowed["protocol_version"] == "2025-06-18"
     assert int(allowed["decide_us"]) >= 0
     denied = by_tool[("create_invoice", "denied")]
-    assert denied["rule"] == "(default deny)" and denied["status_source"] == "mcp_policy_filter"
+    assert denied["rule"] == "(default deny)" and denied["status_source"] == "mcp_policy_denied"
     assert sorted(denied["arg_keys"].split(",")) == ["amount_total", "note"]
     limited = by_tool[("send_text", "rate_limited")]
     assert re.fullmatch(r"1/1 resets_at=\d+", limited["limit"])

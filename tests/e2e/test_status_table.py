@@ -20,9 +20,9 @@ POLICY = {
     },
     "methods": {"prompts/get": "deny", "notifications/roots/list_changed": "deny"},
 }
-# Rows a request cannot produce through a healthy Envoy; unit tests cover them
-# (src/filter/tests.rs: counter_store_failure_fails_closed, host_failure_fails_closed).
-HOST_FAILURE_ROWS = ("counter store failing", "the filter cannot read the request")
+# The row a request cannot produce through a healthy Envoy; unit tests cover it
+# (src/filter/tests/fail_closed.rs).
+HOST_FAILURE_ROWS = ("the filter cannot read the request",)
 
 
 def readme_rows():

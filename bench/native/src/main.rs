@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use mcp_policy_filter::config::Config;
-use mcp_policy_filter::counter::{Entry, MemoryStore, SharedStore, StoreError};
+use mcp_policy_filter::store::{Entry, MemoryStore, SharedStore, StoreError};
 use mcp_policy_filter::filter::HttpFilter;
 use mcp_policy_filter::host::fake::FakeHost;
 use mcp_policy_filter::host::{encode_struct, Action, HeaderMap, Host, HostError, LocalReply, StateValue};
@@ -226,6 +226,10 @@ impl Host for CountingHost {
         self.count(LOCAL_RESPONSE);
         self.to_host(reply.body.len() + header_bytes(reply.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))));
         self.inner.send_reply(reply)
+    }
+
+    fn reset_stream(&self) -> Result<(), HostError> {
+        self.inner.reset_stream()
     }
 
     fn increment_counter(&self, name: &str, delta: u64) -> Result<(), HostError> {

@@ -2,7 +2,8 @@
 //! `--nocapture` to see the figures).
 
 use super::support::minute;
-use crate::counter::{reserve_in, LimitError, MemoryStore, Table, DEFAULT_SLOTS, RECORD_LEN};
+use crate::counter::{reserve_in, LimitError, Table, DEFAULT_SLOTS, RECORD_LEN};
+use crate::store::MemoryStore;
 
 /// Envoy keeps each entry as a node of `std::unordered_map<std::string,
 /// std::pair<std::string, uint32_t>>`: about 64 bytes beyond the key and the

@@ -8,9 +8,10 @@ use proptest::prelude::*;
 
 use super::support::{run_workers, spec, SyncStore, Work};
 use crate::counter::{
-    current_count, release, reserve_in, CounterSpec, Identity, LimitError, Reservation,
-    SharedStore, SlotRecord, Table, Window, MAX_CLOCK_LEAD_SECS,
+    current_count, release, reserve_in, CounterSpec, Identity, LimitError, Reservation, SlotRecord,
+    Table, Window, MAX_CLOCK_LEAD_SECS,
 };
+use crate::store::SharedStore;
 
 /// What one reserve did.
 #[derive(Clone, Debug)]
@@ -241,7 +242,7 @@ proptest! {
         slots in 1u32..40,
         requests in vec((0usize..60, 0u64..3), 1..200),
     ) {
-        let store = crate::counter::MemoryStore::new();
+        let store = crate::store::MemoryStore::new();
         let table = Table::enforced(slots);
         let mut admitted: HashMap<(usize, u64), u64> = HashMap::new();
         let mut requests = requests;

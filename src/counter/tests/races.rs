@@ -4,9 +4,10 @@
 
 use super::support::{minute, run_workers, schedule, spec, Interpose, SyncStore, Work};
 use crate::counter::{
-    current_count, reserve, reserve_in, Identity, LimitError, MemoryStore, Reservation,
-    SharedStore, StoreError, Table, Window, ABSENT_TOKEN, DEFAULT_SLOTS,
+    current_count, reserve, reserve_in, Identity, LimitError, Reservation, Table, Window,
+    DEFAULT_SLOTS,
 };
+use crate::store::{MemoryStore, SharedStore, StoreError, ABSENT_TOKEN};
 
 const T: Table = Table::enforced(DEFAULT_SLOTS);
 

@@ -2,12 +2,13 @@
 
 use super::support::{minute, spec, Counting};
 use crate::counter::{
-    current_count, release, reserve, reserve_in, CounterSpec, Entry, Identity, LimitError,
-    MemoryStore, Refusal, Reservation, SharedStore, SlotRecord, StoreError, Table, Window,
-    DEFAULT_SLOTS, MAX_CAS_ATTEMPTS, MAX_CLOCK_LEAD_SECS, PROBES,
+    current_count, release, reserve, reserve_in, CounterSpec, Identity, LimitError, LimitRefusal,
+    Reservation, SlotRecord, Table, Window, DEFAULT_SLOTS, MAX_CAS_ATTEMPTS, MAX_CLOCK_LEAD_SECS,
+    PROBES,
 };
+use crate::store::{Entry, MemoryStore, SharedStore, StoreError};
 
-fn refusals(result: Result<Reservation, LimitError>) -> Vec<Refusal> {
+fn refusals(result: Result<Reservation, LimitError>) -> Vec<LimitRefusal> {
     match result {
         Err(LimitError::Exhausted(refusals)) => refusals,
         other => panic!("expected a refusal, got {other:?}"),
@@ -46,7 +47,7 @@ fn admits_exactly_max_per_window_and_reuses_the_slot() {
     let refused = refusals(reserve(&store, now, &specs));
     assert_eq!(
         refused,
-        vec![Refusal {
+        vec![LimitRefusal {
             index: 0,
             count: 30,
             retry_after_secs: 40,
@@ -146,7 +147,7 @@ fn live_owners_that_collide_are_not_merged_the_later_one_waits() {
     let refused = refusals(reserve_in(&store, table, 100, &b));
     assert_eq!(
         refused,
-        vec![Refusal {
+        vec![LimitRefusal {
             index: 0,
             count: 0,
             retry_after_secs: 20,
@@ -208,7 +209,7 @@ fn a_full_table_refuses_new_owners_until_a_window_ends() {
     let refused = refusals(reserve_in(&store, table, 0, &late));
     assert_eq!(
         refused,
-        vec![Refusal {
+        vec![LimitRefusal {
             index: 0,
             count: 0,
             retry_after_secs: 20,

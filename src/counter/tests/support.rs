@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use crate::counter::{CounterSpec, Entry, MemoryStore, SharedStore, StoreError, Window};
+use crate::counter::{CounterSpec, Window};
+use crate::store::{Entry, MemoryStore, SharedStore, StoreError};
 
 pub fn spec(key: &str, window: Window, max: u64) -> CounterSpec {
     CounterSpec {

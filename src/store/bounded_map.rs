@@ -6,17 +6,17 @@
 //! held by a live entry of another key, `put` reports `Full` and the caller
 //! fails closed. Keys are never deleted (Envoy cannot), only reused.
 
-// Writes to keys read as absent carry the counters' ABSENT_TOKEN: the host
+// Writes to keys read as absent carry ABSENT_TOKEN: the host
 // ignores it when the key is absent and refuses it when a racer created the
 // key first.
-use crate::counter::{SharedStore, StoreError, ABSENT_TOKEN};
+use super::{SharedStore, StoreError, ABSENT_TOKEN};
 
 /// Candidate slots per key.
 const WAYS: u64 = 4;
 const HEADER_LEN: usize = 16;
 const MAX_ATTEMPTS: u32 = 16;
 
-pub struct SharedMap {
+pub struct BoundedMap {
     prefix: &'static str,
     slots: u64,
 }
@@ -67,9 +67,9 @@ fn encode(owner: u64, expires_at: u64, value: &[u8]) -> Vec<u8> {
     bytes
 }
 
-impl SharedMap {
-    pub const fn new(prefix: &'static str, slots: u64) -> SharedMap {
-        SharedMap { prefix, slots }
+impl BoundedMap {
+    pub const fn new(prefix: &'static str, slots: u64) -> BoundedMap {
+        BoundedMap { prefix, slots }
     }
 
     fn slot_keys(&self, key: &str) -> impl Iterator<Item = String> + '_ {
@@ -172,12 +172,12 @@ impl SharedMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counter::MemoryStore;
+    use crate::store::MemoryStore;
 
     #[test]
     fn stores_and_reads_back_until_expiry() {
         let store = MemoryStore::new();
-        let map = SharedMap::new("t", 64);
+        let map = BoundedMap::new("t", 64);
         assert_eq!(
             map.put(&store, "s1", b"alice", 100, 10),
             Ok(PutOutcome::Stored)
@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn replaces_its_own_value() {
         let store = MemoryStore::new();
-        let map = SharedMap::new("t", 64);
+        let map = BoundedMap::new("t", 64);
         assert_eq!(map.put(&store, "k", b"one", 0, 100), Ok(PutOutcome::Stored));
         assert_eq!(map.put(&store, "k", b"two", 1, 100), Ok(PutOutcome::Stored));
         assert_eq!(map.get(&store, "k", 2), Ok(Some(b"two".to_vec())));
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn bounded_and_full_when_every_candidate_is_live() {
         let store = MemoryStore::new();
-        let map = SharedMap::new("t", 4);
+        let map = BoundedMap::new("t", 4);
         let mut outcomes = Vec::new();
         for i in 0..10 {
             outcomes.push(map.put(&store, &format!("key{i}"), b"v", 0, 100));
@@ -226,7 +226,7 @@ mod tests {
     fn store_failure_is_reported() {
         let store = MemoryStore::new();
         store.fail_next_sets(100);
-        let map = SharedMap::new("t", 8);
+        let map = BoundedMap::new("t", 8);
         assert!(matches!(
             map.put(&store, "k", b"v", 0, 1),
             Err(StoreError::Host(_))

@@ -7,9 +7,8 @@
 
 use serde_json::Value;
 
-use super::legacy;
-use super::response::Visibility;
-use super::sessions;
+use super::plan::Visibility;
+use crate::filter::{legacy, param_maps, sessions};
 use crate::host::Host;
 use crate::mcp::{filter_tools_list_json, RequestId, SseEvent, SseSplitter};
 
@@ -84,7 +83,7 @@ impl StreamRewriter {
         if !carries_tools {
             return event.raw;
         }
-        super::mirrored::learn(host, event.data.as_bytes(), now_secs);
+        param_maps::learn(host, event.data.as_bytes(), now_secs);
         let keep = |name: &str| self.visibility.keeps(name);
         match filter_tools_list_json(event.data.as_bytes(), std::slice::from_ref(&id), &keep) {
             Ok(None) => event.raw,
@@ -93,7 +92,7 @@ impl StreamRewriter {
                 log::error!(
                     "unreadable tools/list result on a stream ({error}); replaced with an error"
                 );
-                reissue(&event, &super::reply::unreadable_tools_list(Some(&id)))
+                reissue(&event, &super::unreadable_tools_list(Some(&id)))
             }
         }
     }

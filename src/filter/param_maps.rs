@@ -5,12 +5,12 @@
 use serde_json::{json, Value};
 
 use super::bytes::contains_bytes;
-use crate::counter::{SharedStore, StoreError};
 use crate::mcp::{param_headers, ParamHeader};
-use crate::shared_map::SharedMap;
+use crate::store::BoundedMap;
+use crate::store::{SharedStore, StoreError};
 
 /// Learned maps, keyed by tool name; bounded like every client-fed table.
-const PARAM_MAPS: SharedMap = SharedMap::new("mcp-policy/v1/toolhdr", 4096);
+const PARAM_MAPS: BoundedMap = BoundedMap::new("mcp-policy/v1/toolhdr", 4096);
 const PARAM_MAP_TTL_SECS: u64 = 86_400;
 
 pub fn learned_params(

@@ -1,4 +1,4 @@
-//! The policy decision for each JSON-RPC message of a request body.
+//! The policy verdict on each JSON-RPC message of a request body.
 
 use crate::mcp::{Message, MessageKind, RequestId};
 use crate::policy::{Decision, Denial, DenialKind, Limit, Policy, Request};
@@ -13,12 +13,12 @@ pub enum Verdict<'p> {
         limits: Vec<&'p Limit>,
         would_deny: Option<Denial>,
     },
-    Refuse(Refusal),
+    Refuse(MessageRefusal),
 }
 
 /// A message that will not be forwarded, and why.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Refusal {
+pub struct MessageRefusal {
     /// `None` for notifications: they get no JSON-RPC reply.
     pub id: Option<RequestId>,
     pub method: String,
@@ -37,10 +37,6 @@ pub enum Reason {
         retry_after_secs: u64,
         /// `count/max resets_at=<unix seconds>`, for the audit log.
         limit_state: String,
-    },
-    /// The counter store failed; refused rather than admitted uncounted.
-    CountersUnavailable {
-        detail: String,
     },
     /// Another element of the same batch was refused.
     BatchNotForwarded,
@@ -75,7 +71,9 @@ pub fn decide<'p>(
             limits,
             would_deny,
         },
-        Decision::Deny(denial) => Verdict::Refuse(Refusal::of(message, Reason::Policy(denial))),
+        Decision::Deny(denial) => {
+            Verdict::Refuse(MessageRefusal::of(message, Reason::Policy(denial)))
+        }
     }
 }
 
@@ -85,7 +83,7 @@ pub fn decide_all<'p>(
     messages: &[Message],
     grant: &str,
     session: Option<&str>,
-) -> (Vec<Verdict<'p>>, Vec<Option<Refusal>>) {
+) -> (Vec<Verdict<'p>>, Vec<Option<MessageRefusal>>) {
     let verdicts: Vec<Verdict<'p>> = messages
         .iter()
         .map(|message| decide(policy, message, grant, session))
@@ -108,10 +106,10 @@ pub fn rate_limit_message(limit: &Limit) -> String {
     )
 }
 
-impl Refusal {
+impl MessageRefusal {
     /// `message` refused for `reason`. Only requests get a reply id.
-    pub fn of(message: &Message, reason: Reason) -> Refusal {
-        Refusal {
+    pub fn of(message: &Message, reason: Reason) -> MessageRefusal {
+        MessageRefusal {
             id: match &message.kind {
                 MessageKind::Request { .. } => message.id.clone(),
                 _ => None,
@@ -129,8 +127,8 @@ impl Refusal {
         limit: &Limit,
         retry_after_secs: u64,
         limit_state: String,
-    ) -> Refusal {
-        Refusal::of(
+    ) -> MessageRefusal {
+        MessageRefusal::of(
             message,
             Reason::RateLimited {
                 message: rate_limit_message(limit),
@@ -145,7 +143,6 @@ impl Refusal {
         match &self.reason {
             Reason::Policy(denial) => &denial.rule,
             Reason::RateLimited { rule, .. } => rule,
-            Reason::CountersUnavailable { .. } => "(counters unavailable)",
             Reason::BatchNotForwarded => "(batch refused)",
         }
     }

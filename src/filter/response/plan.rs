@@ -1,8 +1,10 @@
-//! Response handling: removing hidden tools from `tools/list` results.
+//! What the filter does with a forwarded request's response, decided when
+//! the request is forwarded: which tools the grant sees, and the plan.
 
 use std::rc::Rc;
 
-use crate::mcp::{filter_tools_list_json, RequestId, ToolsListStreamFilter};
+use super::event_stream::StreamRewriter;
+use crate::mcp::{filter_tools_list_json, RequestId, SseSplitter, ToolsListStreamFilter};
 use crate::policy::{Listing, Policy};
 
 /// Which tools a grant sees in `tools/list`.
@@ -25,7 +27,7 @@ impl Visibility {
 pub enum ResponsePlan {
     Untouched,
     /// A GET stream: every event passes as it arrives, rewritten where needed.
-    Stream(Box<super::event_stream::StreamRewriter>),
+    Stream(Box<StreamRewriter>),
     /// A `tools/list` was forwarded; its response has not been seen yet.
     ToolsList {
         ids: Vec<RequestId>,
@@ -40,7 +42,7 @@ pub enum ResponsePlan {
     ToolsListStream {
         filter: ToolsListStreamFilter,
         /// Reads the same events to learn `Mcp-Param-*` maps.
-        learner: crate::mcp::SseSplitter,
+        learner: SseSplitter,
         visibility: Visibility,
     },
 }

@@ -18,8 +18,8 @@
 
 use serde_json::Value;
 
-use super::bytes::contains_bytes;
 use crate::counter::Reservation;
+use crate::filter::bytes::contains_bytes;
 use crate::mcp::{RequestId, SseSplitter};
 
 /// JSON bodies larger than this are not read for an error reply (no refund).
@@ -45,7 +45,7 @@ enum Body {
 
 /// What the watch concluded.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Settlement {
     Pending,
     Refund,
     Keep,
@@ -69,60 +69,60 @@ impl RefundWatch {
         self.task_id.take()
     }
 
-    pub fn on_headers(&mut self, status: Option<u32>, content_type: &str) -> Verdict {
+    pub fn on_headers(&mut self, status: Option<u32>, content_type: &str) -> Settlement {
         match status {
-            Some(400..=599) => return Verdict::Refund,
-            None => return Verdict::Keep,
+            Some(400..=599) => return Settlement::Refund,
+            None => return Settlement::Keep,
             Some(_) => {}
         }
         if self.id.is_none() {
-            return Verdict::Keep;
+            return Settlement::Keep;
         }
         let content_type = content_type.trim().to_ascii_lowercase();
         self.body = if content_type.starts_with("text/event-stream") {
             Body::Stream(SseSplitter::new())
-        } else if crate::filter::is_json_media_type(&content_type) {
+        } else if crate::filter::request::is_json_media_type(&content_type) {
             Body::Json(Vec::new())
         } else {
             Body::Ignored
         };
         match self.body {
-            Body::Ignored => Verdict::Keep,
-            _ => Verdict::Pending,
+            Body::Ignored => Settlement::Keep,
+            _ => Settlement::Pending,
         }
     }
 
-    pub fn on_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Verdict {
+    pub fn on_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Settlement {
         let Some(id) = &self.id else {
-            return Verdict::Keep;
+            return Settlement::Keep;
         };
         let verdict = match &mut self.body {
-            Body::Unknown | Body::Ignored => Verdict::Keep,
+            Body::Unknown | Body::Ignored => Settlement::Keep,
             Body::Json(buffer) => {
                 if buffer.len() + chunk.len() > MAX_WATCHED_JSON {
                     self.body = Body::Ignored;
-                    return Verdict::Keep;
+                    return Settlement::Keep;
                 }
                 buffer.extend_from_slice(chunk);
                 if end_of_stream {
                     if cannot_name_error_or_task(buffer) {
                         // Whether or not it is the reply, the verdict is Keep.
                         self.body = Body::Ignored;
-                        return Verdict::Keep;
+                        return Settlement::Keep;
                     }
                     match read_reply(buffer, id) {
                         Some((verdict, task)) => {
                             self.task_id = task;
                             verdict
                         }
-                        None => Verdict::Keep,
+                        None => Settlement::Keep,
                     }
                 } else {
-                    Verdict::Pending
+                    Settlement::Pending
                 }
             }
             Body::Stream(splitter) => {
-                let mut verdict = Verdict::Pending;
+                let mut verdict = Settlement::Pending;
                 for event in splitter.push(chunk) {
                     if let Some((found, task)) = read_reply(event.data.as_bytes(), id) {
                         verdict = found;
@@ -130,14 +130,14 @@ impl RefundWatch {
                         break;
                     }
                 }
-                if verdict == Verdict::Pending && end_of_stream {
-                    Verdict::Keep
+                if verdict == Settlement::Pending && end_of_stream {
+                    Settlement::Keep
                 } else {
                     verdict
                 }
             }
         };
-        if verdict != Verdict::Pending {
+        if verdict != Settlement::Pending {
             self.body = Body::Ignored;
         }
         verdict
@@ -156,7 +156,7 @@ fn cannot_name_error_or_task(body: &[u8]) -> bool {
 /// `Some(Refund)` for an error reply to `id`, `Some(Keep)` for a result
 /// (with the task it created, if any), `None` when the message is not the
 /// reply to `id`.
-fn read_reply(message: &[u8], id: &RequestId) -> Option<(Verdict, Option<String>)> {
+fn read_reply(message: &[u8], id: &RequestId) -> Option<(Settlement, Option<String>)> {
     let parsed: Value = serde_json::from_slice(message).ok()?;
     let candidates = match &parsed {
         Value::Array(items) => items.iter().collect::<Vec<_>>(),
@@ -168,7 +168,7 @@ fn read_reply(message: &[u8], id: &RequestId) -> Option<(Verdict, Option<String>
             return None;
         }
         if message.get("error").is_some() {
-            Some((Verdict::Refund, None))
+            Some((Settlement::Refund, None))
         } else if let Some(result) = message.get("result") {
             let task = result
                 .pointer("/task/taskId")
@@ -179,7 +179,7 @@ fn read_reply(message: &[u8], id: &RequestId) -> Option<(Verdict, Option<String>
                 })
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            Some((Verdict::Keep, task))
+            Some((Settlement::Keep, task))
         } else {
             None
         }
@@ -199,11 +199,11 @@ mod tests {
         for status in [400, 404, 429, 500, 503, 504] {
             assert_eq!(
                 watch().on_headers(Some(status), "application/json"),
-                Verdict::Refund,
+                Settlement::Refund,
                 "{status}"
             );
         }
-        assert_eq!(watch().on_headers(Some(202), ""), Verdict::Keep);
+        assert_eq!(watch().on_headers(Some(202), ""), Settlement::Keep);
     }
 
     #[test]
@@ -211,21 +211,21 @@ mod tests {
         let mut w = watch();
         assert_eq!(
             w.on_headers(Some(200), "application/json"),
-            Verdict::Pending
+            Settlement::Pending
         );
         assert_eq!(
             w.on_body(br#"{"jsonrpc":"2.0","id":7,"#, false),
-            Verdict::Pending
+            Settlement::Pending
         );
         assert_eq!(
             w.on_body(br#""error":{"code":-32603,"message":"x"}}"#, true),
-            Verdict::Refund
+            Settlement::Refund
         );
 
         let mut w = watch();
         w.on_headers(Some(200), "application/json; charset=utf-8");
         let ran = br#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":true}}"#;
-        assert_eq!(w.on_body(ran, true), Verdict::Keep);
+        assert_eq!(w.on_body(ran, true), Settlement::Keep);
     }
 
     #[test]
@@ -233,19 +233,19 @@ mod tests {
         let mut w = watch();
         assert_eq!(
             w.on_headers(Some(200), "text/event-stream"),
-            Verdict::Pending
+            Settlement::Pending
         );
         let progress = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
-        assert_eq!(w.on_body(progress, false), Verdict::Pending);
+        assert_eq!(w.on_body(progress, false), Settlement::Pending);
         let error = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-1,\"message\":\"m\"}}\n\n";
-        assert_eq!(w.on_body(error, false), Verdict::Refund);
+        assert_eq!(w.on_body(error, false), Settlement::Refund);
     }
 
     #[test]
     fn a_stream_that_ends_without_a_reply_keeps_the_charge() {
         let mut w = watch();
         w.on_headers(Some(200), "text/event-stream");
-        assert_eq!(w.on_body(b": keepalive\n\n", true), Verdict::Keep);
+        assert_eq!(w.on_body(b": keepalive\n\n", true), Settlement::Keep);
     }
 
     #[test]
@@ -254,7 +254,7 @@ mod tests {
         w.on_headers(Some(200), "application/json");
         let created =
             br#"{"jsonrpc":"2.0","id":7,"result":{"task":{"taskId":"t-42","status":"working"}}}"#;
-        assert_eq!(w.on_body(created, true), Verdict::Keep);
+        assert_eq!(w.on_body(created, true), Settlement::Keep);
         assert_eq!(w.take_task_id().as_deref(), Some("t-42"));
     }
 
@@ -263,11 +263,11 @@ mod tests {
         let mut w = watch();
         w.on_headers(Some(200), "application/json");
         let escaped = br#"{"jsonrpc":"2.0","id":7,"\u0065rror":{"code":-1,"message":"m"}}"#;
-        assert_eq!(w.on_body(escaped, true), Verdict::Refund);
+        assert_eq!(w.on_body(escaped, true), Settlement::Refund);
         let mut w = watch();
         w.on_headers(Some(200), "application/json");
         let task = br#"{"jsonrpc":"2.0","id":7,"result":{"\u0074ask":{"\u0074askId":"t-1"}}}"#;
-        assert_eq!(w.on_body(task, true), Verdict::Keep);
+        assert_eq!(w.on_body(task, true), Settlement::Keep);
         assert_eq!(w.take_task_id().as_deref(), Some("t-1"));
         assert!(cannot_name_error_or_task(
             br#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":false}}"#
@@ -277,8 +277,11 @@ mod tests {
     #[test]
     fn batches_refund_only_on_http_failure() {
         let mut w = RefundWatch::new(None, Some(Reservation::default()));
-        assert_eq!(w.on_headers(Some(200), "application/json"), Verdict::Keep);
+        assert_eq!(
+            w.on_headers(Some(200), "application/json"),
+            Settlement::Keep
+        );
         let mut w = RefundWatch::new(None, Some(Reservation::default()));
-        assert_eq!(w.on_headers(Some(502), "text/plain"), Verdict::Refund);
+        assert_eq!(w.on_headers(Some(502), "text/plain"), Settlement::Refund);
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Two policies:
 //! - `afip45`: a hand-written policy over the 45 tools of Mcp Afip
-//!   (`benches/fixtures/mcp-afip-45.json`): reads allowed, writes limited,
+//!   (`bench/fixtures/mcp-afip-45.json`): reads allowed, writes limited,
 //!   financial `deny_if` rules on `amount_total`, destructive tools hidden.
 //! - `gen1300`: a generated policy with 1,300 exact tool entries (the size of
 //!   the seed's catalogue), 20 patterns, 8 hide entries, conditions with every
@@ -26,7 +26,7 @@ use mcp_policy_filter::mcp::{read_payload, ReadLimits};
 use mcp_policy_filter::policy::{Decision, Policy, Request};
 
 /// The Mcp Afip policy (45 tools).
-const AFIP_POLICY: &str = include_str!("fixtures/mcp-afip-45.json");
+const AFIP_POLICY: &str = include_str!("../fixtures/mcp-afip-45.json");
 
 /// Every tool Mcp Afip lists: 20 AFIP tools and 25 Evolution API tools.
 const AFIP_TOOLS: [&str; 45] = [

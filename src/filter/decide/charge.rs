@@ -1,0 +1,192 @@
+//! Charging the limits of allowed messages against the shared counters: who
+//! each limit counts for, all or nothing across every limit of the request,
+//! and the refusal each message gets when a limit has no room.
+
+use super::verdict::{rate_limit_message, MessageRefusal, Reason, Verdict};
+use crate::counter::{reserve_in, CounterSpec, LimitError, LimitRefusal, Reservation, Table};
+use crate::filter::request::RequestHead;
+use crate::mcp::Message;
+use crate::policy::{Limit, Scope};
+use crate::store::SharedStore;
+
+const ENFORCED_PREFIX: &str = "mcp-policy/v1/c";
+const SHADOW_PREFIX: &str = "mcp-policy/v1/dry";
+const SEPARATOR: char = '\u{1f}';
+
+/// Where `claim:<name>` scopes read verified token claims.
+pub trait ClaimSource {
+    /// The claim's value as text; `None` when the request has none.
+    fn claim(&self, name: &str) -> Option<String>;
+}
+
+/// No claims at all (no JWT was verified).
+pub struct NoClaims;
+
+impl ClaimSource for NoClaims {
+    fn claim(&self, _name: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Who a limit is counted for.
+pub struct Subject<'a> {
+    pub grant: &'a str,
+    pub head: &'a RequestHead,
+    pub claims: &'a dyn ClaimSource,
+}
+
+pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
+    let prefix = if limit.dry_run {
+        SHADOW_PREFIX
+    } else {
+        ENFORCED_PREFIX
+    };
+    let scope = match &limit.scope {
+        Scope::Grant => format!("grant:{}", subject.grant),
+        Scope::Global => "global".to_string(),
+        Scope::Session => match subject.head.session_id() {
+            Some(session) => format!("session:{session}"),
+            None => format!("grant:{}", subject.grant),
+        },
+        Scope::Header(name) => format!(
+            "header:{name}{SEPARATOR}{}",
+            subject.head.header(name).unwrap_or("")
+        ),
+        // Requests without the claim share one budget.
+        Scope::Claim(name) => match subject.claims.claim(name) {
+            Some(value) => format!("claim:{name}{SEPARATOR}={value}"),
+            None => format!("claim:{name}{SEPARATOR}(absent)"),
+        },
+    };
+    format!("{prefix}/{}{SEPARATOR}{scope}", limit.counter)
+}
+
+/// What charging the request's limits came to.
+pub enum Charge {
+    /// Every enforced limit had room; the units taken.
+    Admitted {
+        reservation: Reservation,
+        /// The rule of a dry-run limit that would have refused.
+        shadow_refusal: Option<String>,
+    },
+    /// Refusals by message index; nothing was taken.
+    Refused(Vec<(usize, MessageRefusal)>),
+    /// The counter store failed; nothing was taken.
+    Unavailable(String),
+}
+
+/// Charges every limit of every allowed message, all or nothing. Dry-run
+/// limits count in shadow counters; their refusals are only reported.
+pub fn charge_all(
+    store: &dyn SharedStore,
+    now_secs: u64,
+    slots: u32,
+    subject: &Subject<'_>,
+    messages: &[Message],
+    verdicts: &[Verdict<'_>],
+) -> Charge {
+    let mut enforced = Vec::new();
+    // (message index, limit) for each enforced spec.
+    let mut owners: Vec<(usize, &Limit)> = Vec::new();
+    let mut shadow_refusal = None;
+    for (index, verdict) in verdicts.iter().enumerate() {
+        let Verdict::Allow { limits, .. } = verdict else {
+            continue;
+        };
+        for limit in limits {
+            let spec = CounterSpec {
+                key: counter_key(limit, subject),
+                window: limit.window,
+                max: limit.max,
+            };
+            if limit.dry_run {
+                let refused = matches!(
+                    reserve_in(
+                        store,
+                        Table::shadow(slots),
+                        now_secs,
+                        std::slice::from_ref(&spec)
+                    ),
+                    Err(LimitError::Exhausted(_))
+                );
+                if refused {
+                    log::info!(
+                        "dry run: limit {} would refuse a call for grant {}",
+                        limit.rule,
+                        subject.grant
+                    );
+                    shadow_refusal.get_or_insert_with(|| limit.rule.clone());
+                }
+            } else {
+                enforced.push(spec);
+                owners.push((index, *limit));
+            }
+        }
+    }
+    match reserve_in(store, Table::enforced(slots), now_secs, &enforced) {
+        Ok(reservation) => Charge::Admitted {
+            reservation,
+            shadow_refusal,
+        },
+        Err(LimitError::StoreUnavailable(detail)) => Charge::Unavailable(detail),
+        Err(LimitError::Exhausted(refused)) => {
+            Charge::Refused(refusals_by_message(messages, &owners, &refused, now_secs))
+        }
+    }
+}
+
+/// One refusal per message; where several of its limits refused, the one
+/// that resets last is reported.
+fn refusals_by_message(
+    messages: &[Message],
+    owners: &[(usize, &Limit)],
+    refused: &[LimitRefusal],
+    now_secs: u64,
+) -> Vec<(usize, MessageRefusal)> {
+    let mut by_message: Vec<(usize, MessageRefusal)> = Vec::new();
+    for limit_refusal in refused {
+        let Some(&(message_index, limit)) = owners.get(limit_refusal.index) else {
+            continue;
+        };
+        let Some(message) = messages.get(message_index) else {
+            continue;
+        };
+        let state = limit_state(limit, limit_refusal, now_secs);
+        match by_message
+            .iter_mut()
+            .find(|(index, _)| *index == message_index)
+        {
+            Some((_, existing)) => {
+                if let Reason::RateLimited {
+                    retry_after_secs,
+                    message,
+                    rule,
+                    limit_state,
+                } = &mut existing.reason
+                {
+                    if limit_refusal.retry_after_secs > *retry_after_secs {
+                        *retry_after_secs = limit_refusal.retry_after_secs;
+                        *message = rate_limit_message(limit);
+                        *rule = limit.rule.clone();
+                        *limit_state = state;
+                    }
+                }
+            }
+            None => by_message.push((
+                message_index,
+                MessageRefusal::rate_limited(message, limit, limit_refusal.retry_after_secs, state),
+            )),
+        }
+    }
+    by_message
+}
+
+/// `count/max resets_at=<unix seconds>`, for the audit log.
+fn limit_state(limit: &Limit, refusal: &LimitRefusal, now_secs: u64) -> String {
+    format!(
+        "{}/{} resets_at={}",
+        refusal.count,
+        limit.max,
+        now_secs.saturating_add(refusal.retry_after_secs)
+    )
+}

@@ -1,0 +1,454 @@
+//! Step 2, the decision: what happens to a request whose headers were
+//! admitted. Host-free: it reads the shared store and a clock value it is
+//! given, so that `mcp-policy explain` runs exactly this code.
+//!
+//! For a body: read the JSON-RPC payload strictly, run the body's checks
+//! (`checks`), ask the policy about every message (`verdict`), charge the
+//! limits of an allowed request all or nothing (`charge`), and either forward
+//! it or refuse it with its exact reply (`replies`). The 2024-11-05
+//! transport's refusals are stored for the GET stream and replaced by pings.
+
+pub mod charge;
+pub mod checks;
+pub mod replies;
+pub mod verdict;
+
+use charge::{charge_all, Charge, ClaimSource, Subject};
+use verdict::{decide_all, MessageRefusal, Reason, Verdict};
+
+use super::legacy;
+pub use super::observe::Facts;
+use super::refusal::{empty_reply, Outcome, Refusal, ReplyKind};
+use super::request::admission;
+use super::request::RequestHead;
+use crate::config::{Config, Grant};
+use crate::counter::Reservation;
+use crate::host::HostError;
+use crate::mcp::{read_payload, Message, Payload, ReadLimits, RequestId, PARSE_ERROR};
+use crate::store::{PutOutcome, SharedStore};
+
+/// Everything a decision depends on.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub head: &'a RequestHead,
+    pub grant: &'a Grant,
+    pub store: &'a dyn SharedStore,
+    pub claims: &'a dyn ClaimSource,
+    /// The request's clock, read once.
+    pub now_secs: u64,
+}
+
+/// A request the filter forwards.
+#[derive(Debug)]
+pub struct Forward {
+    pub outcome: Outcome,
+    /// Quota taken, until the response shows whether the call ran.
+    pub reservation: Option<Reservation>,
+    /// Compare-and-swap retries the charge took (contention between workers).
+    pub cas_retries: u32,
+    /// The id of a single forwarded request, whose reply may be watched.
+    pub call_id: Option<RequestId>,
+    /// A call whose reply may create a task (bound to the grant).
+    pub may_create_task: bool,
+    /// `tools/list` requests whose results are filtered.
+    pub tools_list_ids: Vec<RequestId>,
+    /// A GET: an event stream the grant listens on.
+    pub event_stream: bool,
+    /// The body to forward instead (the legacy transport's pings).
+    pub replacement_body: Option<Vec<u8>>,
+}
+
+impl Forward {
+    fn new(outcome: Outcome) -> Forward {
+        Forward {
+            outcome,
+            reservation: None,
+            cas_retries: 0,
+            call_id: None,
+            may_create_task: false,
+            tools_list_ids: Vec::new(),
+            event_stream: false,
+            replacement_body: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Disposition {
+    Forward(Forward),
+    Refuse(Refusal),
+}
+
+/// The decision on one request.
+pub struct Decision<'a> {
+    pub facts: Facts,
+    pub disposition: Disposition,
+    /// The messages read, with each one's verdict and refusal (for explain).
+    pub messages: Vec<Message>,
+    pub verdicts: Vec<Verdict<'a>>,
+    pub refusals: Vec<Option<MessageRefusal>>,
+    pub is_batch: bool,
+}
+
+impl<'a> Decision<'a> {
+    fn refused(facts: Facts, refusal: Refusal) -> Decision<'a> {
+        Decision::new(facts, Disposition::Refuse(refusal))
+    }
+
+    fn new(facts: Facts, disposition: Disposition) -> Decision<'a> {
+        Decision {
+            facts,
+            disposition,
+            messages: Vec::new(),
+            verdicts: Vec::new(),
+            refusals: Vec::new(),
+            is_batch: false,
+        }
+    }
+}
+
+/// A request with a body, from its headers on: `mcp-policy explain`'s path.
+/// The filter runs the same two halves at their own times (the header checks
+/// before it reads the body).
+pub fn decide_request<'a>(ctx: &Context<'a>, body: &[u8]) -> Decision<'a> {
+    let settings = &ctx.config.settings;
+    if let Some(refusal) = admission::check_body_headers(ctx.head, settings) {
+        return Decision::refused(Facts::default(), refusal);
+    }
+    if body.len() > settings.max_body_bytes {
+        return Decision::refused(Facts::default(), admission::body_too_large(settings));
+    }
+    decide_body(ctx, body)
+}
+
+/// A request without a body (GET, DELETE, ...).
+pub fn decide_bodyless<'a>(ctx: &Context<'a>) -> Decision<'a> {
+    let facts = Facts {
+        method: Some(ctx.head.method().to_string()),
+        ..Facts::default()
+    };
+    if ctx.head.expects_body() {
+        let refusal = Refusal::protocol(
+            Outcome::InvalidRequest,
+            ReplyKind::InvalidJson,
+            400,
+            None,
+            PARSE_ERROR,
+            "Parse error: the request has no body; a JSON-RPC message is required",
+        );
+        return Decision::refused(facts, refusal);
+    }
+    if let Some(refusal) = checks::check_session(ctx, None) {
+        return Decision::refused(facts, refusal);
+    }
+    let mut forward = Forward::new(Outcome::Allowed);
+    forward.event_stream = ctx.head.method() == "GET";
+    Decision::new(facts, Disposition::Forward(forward))
+}
+
+/// A complete request body.
+pub fn decide_body<'a>(ctx: &Context<'a>, body: &[u8]) -> Decision<'a> {
+    let limits = ReadLimits {
+        max_depth: ctx.config.settings.max_json_depth,
+    };
+    let payload = match read_payload(body, &limits) {
+        Ok(payload) => payload,
+        Err(error) => {
+            let kind = if error.code == PARSE_ERROR {
+                ReplyKind::InvalidJson
+            } else {
+                ReplyKind::InvalidRequest
+            };
+            let refusal = Refusal::protocol(
+                Outcome::InvalidRequest,
+                kind,
+                400,
+                error.id.as_ref(),
+                error.code,
+                &error.message,
+            );
+            return Decision::refused(Facts::default(), refusal);
+        }
+    };
+    let (messages, is_batch) = match payload {
+        Payload::Single(message) => (vec![message], false),
+        Payload::Batch(messages) => (messages, true),
+    };
+    let facts = facts_of(&messages, is_batch);
+    let early = if is_batch {
+        checks::check_batch_version(ctx)
+    } else {
+        None
+    };
+    let first_id = messages.first().and_then(|message| message.id.as_ref());
+    let early = early
+        .or_else(|| checks::check_session(ctx, first_id))
+        .or_else(|| checks::check_tasks(ctx, &messages))
+        .or_else(|| checks::check_mirrored_headers(ctx, &messages));
+    if let Some(refusal) = early {
+        return Decision {
+            is_batch,
+            messages,
+            ..Decision::refused(facts, refusal)
+        };
+    }
+    decide_messages(ctx, facts, messages, is_batch)
+}
+
+fn decide_messages<'a>(
+    ctx: &Context<'a>,
+    mut facts: Facts,
+    messages: Vec<Message>,
+    is_batch: bool,
+) -> Decision<'a> {
+    let grant = ctx.grant;
+    let (verdicts, mut refusals) =
+        decide_all(&grant.policy, &messages, &grant.name, ctx.head.session_id());
+    let mut reservation = None;
+    let mut cas_retries = 0;
+    let mut shadow_refusal = None;
+    if refusals.iter().all(Option::is_none) {
+        let subject = Subject {
+            grant: &grant.name,
+            head: ctx.head,
+            claims: ctx.claims,
+        };
+        match charge_all(
+            ctx.store,
+            ctx.now_secs,
+            ctx.config.settings.counter_slots,
+            &subject,
+            &messages,
+            &verdicts,
+        ) {
+            Charge::Admitted {
+                reservation: taken,
+                shadow_refusal: shadow,
+            } => {
+                cas_retries = taken.retries;
+                reservation = (!taken.taken.is_empty()).then_some(taken);
+                shadow_refusal = shadow;
+            }
+            Charge::Refused(limit_refusals) => {
+                for (index, refusal) in limit_refusals {
+                    if let Some(slot) = refusals.get_mut(index) {
+                        *slot = Some(refusal);
+                    }
+                }
+            }
+            Charge::Unavailable(detail) => {
+                let id = (!is_batch)
+                    .then(|| messages.first().and_then(|m| m.id.as_ref()))
+                    .flatten();
+                let refusal = Refusal::failure(id, &HostError::new("rate-limit counters", detail));
+                return Decision {
+                    is_batch,
+                    messages,
+                    verdicts,
+                    refusals,
+                    ..Decision::refused(facts, refusal)
+                };
+            }
+        }
+    }
+    let would_deny = log_allowed(grant, &messages, &verdicts, &mut facts);
+
+    let disposition = if refusals.iter().all(Option::is_none) {
+        let outcome = match would_deny.or(shadow_refusal) {
+            Some(rule) => {
+                facts.rule = Some(rule);
+                Outcome::DryRunWouldDeny
+            }
+            None => Outcome::Allowed,
+        };
+        let mut forward = Forward::new(outcome);
+        forward.reservation = reservation;
+        forward.cas_retries = cas_retries;
+        forward.tools_list_ids = messages
+            .iter()
+            .filter(|message| message.method() == Some("tools/list"))
+            .filter_map(|message| message.id.clone())
+            .collect();
+        if !is_batch {
+            forward.call_id = messages.first().and_then(|m| m.id.clone());
+            forward.may_create_task = messages.first().is_some_and(|message| {
+                message.method() == Some("tools/call")
+                    && (message.params().is_some_and(|p| p.get("task").is_some())
+                        || crate::mcp::uses_mirrored_headers(ctx.head.protocol_version(), message))
+            });
+        }
+        Disposition::Forward(forward)
+    } else {
+        note_refusals(&mut facts, &refusals);
+        refuse(ctx, &messages, &refusals, is_batch)
+    };
+    Decision {
+        facts,
+        disposition,
+        messages,
+        verdicts,
+        refusals,
+        is_batch,
+    }
+}
+
+/// Logs the allowed messages; notes the rule of the first; returns the rule
+/// of the first dry-run denial.
+fn log_allowed(
+    grant: &Grant,
+    messages: &[Message],
+    verdicts: &[Verdict<'_>],
+    facts: &mut Facts,
+) -> Option<String> {
+    let mut would_deny_rule = None;
+    for (message, verdict) in messages.iter().zip(verdicts) {
+        let Verdict::Allow {
+            rule, would_deny, ..
+        } = verdict
+        else {
+            continue;
+        };
+        if facts.rule.is_none() {
+            facts.rule = Some(rule.clone());
+        }
+        let method = message.method().unwrap_or("");
+        let target = message.target().unwrap_or("");
+        match would_deny {
+            Some(denial) => {
+                log::info!(
+                    "dry run: would deny {method} {target} for grant {}: rule {}",
+                    grant.name,
+                    denial.rule
+                );
+                would_deny_rule.get_or_insert_with(|| denial.rule.clone());
+            }
+            None => log::debug!(
+                "allowed {method} {target} for grant {}: rule {rule}",
+                grant.name
+            ),
+        }
+    }
+    would_deny_rule
+}
+
+/// The refusal of a request with at least one refused message.
+fn refuse(
+    ctx: &Context<'_>,
+    messages: &[Message],
+    refusals: &[Option<MessageRefusal>],
+    is_batch: bool,
+) -> Disposition {
+    let all: Vec<MessageRefusal> = messages
+        .iter()
+        .zip(refusals)
+        .map(|(message, refusal)| {
+            refusal
+                .clone()
+                .unwrap_or_else(|| MessageRefusal::of(message, Reason::BatchNotForwarded))
+        })
+        .collect();
+    for refusal in all.iter().filter(|r| r.reason != Reason::BatchNotForwarded) {
+        log::info!(
+            "refused {} {} for grant {}: rule {}",
+            refusal.method,
+            refusal.target.as_deref().unwrap_or(""),
+            ctx.grant.name,
+            refusal.rule()
+        );
+    }
+    if let Some(session) =
+        legacy::session_of_path(ctx.head.path()).filter(|_| ctx.head.session_id().is_none())
+    {
+        return legacy_refusal(ctx, &session, &all);
+    }
+    let refusal = if is_batch {
+        replies::batch(&all)
+    } else {
+        match all.iter().find(|r| r.reason != Reason::BatchNotForwarded) {
+            Some(refusal) => replies::single(refusal),
+            None => Refusal::failure(None, &HostError::new("decide", "no refusal to send")),
+        }
+    };
+    Disposition::Refuse(refusal)
+}
+
+/// Legacy transport: the refusals wait for the GET stream, and pings with
+/// their ids are forwarded in place of the refused messages.
+fn legacy_refusal(ctx: &Context<'_>, session: &str, all: &[MessageRefusal]) -> Disposition {
+    let outcome = replies::outcome_of(all.iter().filter(|r| r.reason != Reason::BatchNotForwarded));
+    let mut ids = Vec::new();
+    for refusal in all {
+        let (Some(id), Some(body)) = (refusal.id.clone(), replies::refusal_body(refusal)) else {
+            continue;
+        };
+        let stored = legacy::remember(ctx.store, session, &id, &body, ctx.now_secs);
+        match stored {
+            Ok(PutOutcome::Stored) => ids.push(id),
+            Ok(PutOutcome::Full) => {
+                let error = HostError::new("legacy refusals", "table full");
+                return Disposition::Refuse(Refusal::failure(Some(&id), &error));
+            }
+            Err(error) => {
+                let error = HostError::new("legacy refusals", error.to_string());
+                return Disposition::Refuse(Refusal::failure(Some(&id), &error));
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Disposition::Refuse(Refusal::new(outcome, empty_reply(202, ReplyKind::Accepted)));
+    }
+    let mut forward = Forward::new(outcome);
+    forward.replacement_body = Some(legacy::pings(&ids));
+    Disposition::Forward(forward)
+}
+
+/// Audit facts of the messages: the first stands for a batch.
+fn facts_of(messages: &[Message], is_batch: bool) -> Facts {
+    let Some(first) = messages.first() else {
+        return Facts::default();
+    };
+    Facts {
+        method: first.method().map(|method| {
+            if is_batch {
+                format!("batch[{}]:{method}", messages.len())
+            } else {
+                method.to_string()
+            }
+        }),
+        target: first.target().map(str::to_string),
+        tool: (!is_batch)
+            .then_some(first)
+            .and_then(Message::method)
+            .filter(|method| *method == "tools/call")
+            .and(first.target())
+            .map(str::to_string),
+        rule: None,
+        limit: None,
+        arg_keys: first
+            .arguments()
+            .and_then(serde_json::Value::as_object)
+            .map(|arguments| arguments.keys().cloned().collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// Audit facts of a refusal: its rule, target and limit state.
+fn note_refusals(facts: &mut Facts, refusals: &[Option<MessageRefusal>]) {
+    let mut refused = refusals
+        .iter()
+        .flatten()
+        .filter(|refusal| refusal.reason != Reason::BatchNotForwarded);
+    let Some(first) = refused.next() else {
+        return;
+    };
+    facts.rule = Some(first.rule().to_string());
+    if let Some(target) = &first.target {
+        facts.target = Some(target.clone());
+    }
+    facts.limit = std::iter::once(first)
+        .chain(refused)
+        .find_map(|refusal| match &refusal.reason {
+            Reason::RateLimited { limit_state, .. } => Some(limit_state.clone()),
+            _ => None,
+        });
+}

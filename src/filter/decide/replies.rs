@@ -1,0 +1,140 @@
+//! The wire form of refused messages. Policy denials are HTTP 200 so that
+//! the agent reads the reason; a batch gets one response per request id.
+
+use serde_json::{json, Value};
+
+use super::verdict::{MessageRefusal, Reason};
+use crate::filter::refusal::{empty_reply, json_reply, Outcome, Refusal, ReplyKind};
+use crate::mcp::{denial_result, error_response, INVALID_PARAMS, INVALID_REQUEST};
+
+/// JSON-RPC code for a method other than `tools/call` refused by policy.
+pub const POLICY_DENIED: i64 = -32001;
+
+pub const META_RULE: &str = "mcp-policy/rule";
+pub const META_RETRY_AFTER: &str = "mcp-policy/retryAfterSeconds";
+
+const BATCH_NOT_FORWARDED: &str =
+    "Batch not forwarded: an element was refused by policy; retry without batching";
+
+/// The JSON-RPC response a refused message gets (None for a notification).
+pub fn refusal_body(refusal: &MessageRefusal) -> Option<Vec<u8>> {
+    let id = refusal.id.as_ref()?;
+    let is_tool_call = refusal.method == "tools/call";
+    // 2026-07-28 results name their type; a denial is a complete result.
+    let result_type = refusal.modern.then_some("complete");
+    let body = match &refusal.reason {
+        Reason::Policy(_) if refusal.is_hidden() && is_tool_call => error_response(
+            Some(id),
+            INVALID_PARAMS,
+            &format!("Unknown tool: {}", refusal.target.as_deref().unwrap_or("")),
+        ),
+        Reason::Policy(denial) if is_tool_call => denial_result(
+            id,
+            result_type,
+            &denial.message,
+            &[(META_RULE, Value::String(denial.rule.clone()))],
+        ),
+        Reason::Policy(denial) => error_response(
+            Some(id),
+            POLICY_DENIED,
+            &format!("[POLICY DENIED] {}", denial.message),
+        ),
+        Reason::RateLimited {
+            message,
+            rule,
+            retry_after_secs,
+            ..
+        } if is_tool_call => denial_result(
+            id,
+            result_type,
+            message,
+            &[
+                (META_RULE, Value::String(rule.clone())),
+                (META_RETRY_AFTER, json!(retry_after_secs)),
+            ],
+        ),
+        Reason::RateLimited { message, .. } => error_response(
+            Some(id),
+            POLICY_DENIED,
+            &format!("[POLICY DENIED] {message}"),
+        ),
+        Reason::BatchNotForwarded => error_response(Some(id), INVALID_REQUEST, BATCH_NOT_FORWARDED),
+    };
+    Some(body)
+}
+
+/// How refusals count: rate-limited if any limit refused, hidden if every
+/// refusal was a hidden tool, denied otherwise.
+pub fn outcome_of<'r>(refusals: impl IntoIterator<Item = &'r MessageRefusal>) -> Outcome {
+    let mut all_hidden = true;
+    let mut any = false;
+    for refusal in refusals {
+        any = true;
+        match &refusal.reason {
+            Reason::RateLimited { .. } => return Outcome::RateLimited,
+            Reason::BatchNotForwarded => {}
+            Reason::Policy(_) => all_hidden &= refusal.is_hidden(),
+        }
+    }
+    if any && all_hidden {
+        Outcome::Hidden
+    } else {
+        Outcome::Denied
+    }
+}
+
+fn kind_of(outcome: Outcome) -> ReplyKind {
+    match outcome {
+        Outcome::RateLimited => ReplyKind::RateLimited,
+        Outcome::Hidden => ReplyKind::Hidden,
+        _ => ReplyKind::Denied,
+    }
+}
+
+/// The reply to a single refused message.
+pub fn single(refusal: &MessageRefusal) -> Refusal {
+    let outcome = outcome_of([refusal]);
+    let reply = match refusal_body(refusal) {
+        Some(body) => {
+            let mut reply = json_reply(200, body, kind_of(outcome));
+            if let Reason::RateLimited {
+                retry_after_secs, ..
+            } = &refusal.reason
+            {
+                reply
+                    .headers
+                    .push(("retry-after".into(), retry_after_secs.to_string()));
+            }
+            reply
+        }
+        // A refused notification: accepted and dropped, as a server may.
+        None => empty_reply(202, ReplyKind::Accepted),
+    };
+    Refusal::new(outcome, reply)
+}
+
+/// The reply to a batch with at least one refused element: one response per
+/// request id, in order; notifications are dropped.
+pub fn batch(refusals: &[MessageRefusal]) -> Refusal {
+    let outcome = outcome_of(
+        refusals
+            .iter()
+            .filter(|refusal| refusal.reason != Reason::BatchNotForwarded),
+    );
+    let mut body = Vec::from(&b"["[..]);
+    let mut first = true;
+    for response in refusals.iter().filter_map(refusal_body) {
+        if !first {
+            body.push(b',');
+        }
+        first = false;
+        body.extend_from_slice(&response);
+    }
+    body.push(b']');
+    let reply = if first {
+        empty_reply(202, ReplyKind::Accepted)
+    } else {
+        json_reply(200, body, kind_of(outcome))
+    };
+    Refusal::new(outcome, reply)
+}

@@ -1,0 +1,157 @@
+//! The one refusal type: every check that stops a request returns a
+//! `Refusal`, which carries how the decision counts (`Outcome`), the exact
+//! reply, and whether a host or store failure caused it. Metrics, the audit
+//! log and the reply are all derived from this one value.
+
+use crate::host::{HostError, LocalReply};
+use crate::mcp::{error_response, RequestId, INTERNAL_ERROR};
+
+/// How a decision counts in metrics and the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    Denied,
+    Hidden,
+    RateLimited,
+    InvalidRequest,
+    Unauthenticated,
+    DryRunWouldDeny,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Hidden => "hidden",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::InvalidRequest => "invalid_request",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::DryRunWouldDeny => "dry_run_would_deny",
+        }
+    }
+}
+
+/// Why the filter answered a request itself: Envoy's response code details,
+/// so that `%RESPONSE_CODE_DETAILS%` in access logs says why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// A policy denial (a rule, `deny_if`, `require`, approval, default deny).
+    Denied,
+    /// A hidden tool, answered as unknown.
+    Hidden,
+    RateLimited,
+    Unauthenticated,
+    /// Malformed JSON, invalid UTF-8, duplicate keys, too deep.
+    InvalidJson,
+    /// Not JSON-RPC, a bad batch, bad params.
+    InvalidRequest,
+    /// Mirrored headers that disagree with the body.
+    HeaderMismatch,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    SessionNotFound,
+    TaskNotFound,
+    /// A refused notification, or a legacy-transport message whose refusal
+    /// travels on the GET stream: accepted, not forwarded.
+    Accepted,
+    /// A host or store failure: refused rather than passed uninspected.
+    FailClosed,
+    /// The stream's plugin has no configuration.
+    NoConfiguration,
+}
+
+impl ReplyKind {
+    pub fn details(self) -> &'static str {
+        match self {
+            ReplyKind::Denied => "mcp_policy_denied",
+            ReplyKind::Hidden => "mcp_policy_hidden",
+            ReplyKind::RateLimited => "mcp_policy_rate_limited",
+            ReplyKind::Unauthenticated => "mcp_policy_unauthenticated",
+            ReplyKind::InvalidJson => "mcp_policy_invalid_json",
+            ReplyKind::InvalidRequest => "mcp_policy_invalid_request",
+            ReplyKind::HeaderMismatch => "mcp_policy_header_mismatch",
+            ReplyKind::BodyTooLarge => "mcp_policy_body_too_large",
+            ReplyKind::UnsupportedMediaType => "mcp_policy_unsupported_media_type",
+            ReplyKind::SessionNotFound => "mcp_policy_session_not_found",
+            ReplyKind::TaskNotFound => "mcp_policy_task_not_found",
+            ReplyKind::Accepted => "mcp_policy_accepted_not_forwarded",
+            ReplyKind::FailClosed => "mcp_policy_fail_closed",
+            ReplyKind::NoConfiguration => "mcp_policy_no_configuration",
+        }
+    }
+}
+
+/// A request the filter answers itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub outcome: Outcome,
+    pub reply: LocalReply,
+    /// A host or store failure caused it (counted in `mcp_policy_fail_closed`).
+    pub failure: bool,
+}
+
+pub fn json_reply(status: u32, body: Vec<u8>, kind: ReplyKind) -> LocalReply {
+    LocalReply {
+        status,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body,
+        details: kind.details(),
+    }
+}
+
+/// An empty reply with `status`, e.g. 202 for an accepted notification.
+pub fn empty_reply(status: u32, kind: ReplyKind) -> LocalReply {
+    LocalReply {
+        status,
+        headers: Vec::new(),
+        body: Vec::new(),
+        details: kind.details(),
+    }
+}
+
+impl Refusal {
+    pub fn new(outcome: Outcome, reply: LocalReply) -> Refusal {
+        Refusal {
+            outcome,
+            reply,
+            failure: false,
+        }
+    }
+
+    /// A JSON-RPC error with an HTTP status.
+    pub fn protocol(
+        outcome: Outcome,
+        kind: ReplyKind,
+        status: u32,
+        id: Option<&RequestId>,
+        code: i64,
+        message: &str,
+    ) -> Refusal {
+        Refusal::new(
+            outcome,
+            json_reply(status, error_response(id, code, message), kind),
+        )
+    }
+
+    /// A host or store failure while deciding: 500/-32603, never forwarded.
+    pub fn failure(id: Option<&RequestId>, error: &HostError) -> Refusal {
+        log::error!("refusing request: {error}");
+        Refusal {
+            outcome: Outcome::Denied,
+            reply: json_reply(
+                500,
+                error_response(
+                    id,
+                    INTERNAL_ERROR,
+                    "The policy filter could not inspect the request",
+                ),
+                ReplyKind::FailClosed,
+            ),
+            failure: true,
+        }
+    }
+}
