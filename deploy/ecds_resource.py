@@ -45,6 +45,10 @@ resources:
         code:
           local:
             filename: {module}
+        # The filter's secrets come from the Envoy container's environment
+        # (a Kubernetes Secret), never from this resource.
+        environment_variables:
+          host_env_keys: [MCP_POLICY_SESSION_KEYS, MCP_POLICY_COUNTER_KEY]
       # The filter holds the request headers until it has read and decided
       # the whole body; without this Envoy stalls every request.
       allow_on_headers_stop_iteration: true

@@ -13,6 +13,18 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEMO_GRANTS = ROOT / "policies" / "demo-grants.json"
+# The filter's secrets, read from Envoy's environment (vm_config.environment_variables).
+SECRETS = {"session_keys": "MCP_POLICY_SESSION_KEYS", "counter_key": "MCP_POLICY_COUNTER_KEY"}
+
+
+def with_secrets(configuration):
+    """The wrapper with every secret it lacks read from Envoy's environment."""
+    configuration = dict(configuration)
+    for field, variable in SECRETS.items():
+        if field == "session_keys" and configuration.get("sessions") == "off":
+            continue
+        configuration.setdefault(field, {"env": variable})
+    return configuration
 
 
 def plugin_config(config):
@@ -30,8 +42,8 @@ def filter_configuration(policy_path, say):
         grants = json.loads(DEMO_GRANTS.read_text())
         say(f"{policy_path} is a bare policy: added the demo grants "
             + ", ".join(f"{g['name']} (token demo-token-{g['name']})" for g in grants))
-        return {"policy": document, "grants": grants}
-    return document
+        return with_secrets({"policy": document, "grants": grants})
+    return with_secrets(document)
 
 
 def render(args, say=lambda message: print(message, file=sys.stderr)):
@@ -48,6 +60,7 @@ def render(args, say=lambda message: print(message, file=sys.stderr)):
         address["socket_address"] = {"address": host, "port_value": int(port)}
     plugin = plugin_config(config)
     plugin["vm_config"]["code"]["local"]["filename"] = str(pathlib.Path(args.module).resolve())
+    plugin["vm_config"]["environment_variables"] = {"host_env_keys": list(SECRETS.values())}
     if args.policy:
         configuration = filter_configuration(args.policy, say)
         plugin["configuration"]["value"] = json.dumps(configuration, indent=2)

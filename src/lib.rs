@@ -13,6 +13,7 @@ pub mod filter;
 pub mod host;
 pub mod mcp;
 pub mod policy;
+pub mod seal;
 pub mod store;
 
 #[cfg(feature = "proxy-wasm-host")]

@@ -592,8 +592,15 @@ fn envoy_prints_the_http_filter_with_a_valid_wrapper() {
     ] {
         assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
     }
+    // Session keys come from the VM's environment, which the entry lists.
+    assert!(
+        yaml.contains("        environment_variables:\n          host_env_keys:\n          - \"MCP_POLICY_SESSION_KEYS\"\n"),
+        "{yaml}"
+    );
     let configuration = embedded_configuration(&yaml);
-    let config = Config::from_json_text(&configuration).expect("a valid wrapper");
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let env = |name: &str| (name == "MCP_POLICY_SESSION_KEYS").then(|| key.to_owned());
+    let config = Config::from_json_text_with_env(&configuration, &env).expect("a valid wrapper");
     assert_eq!(config.grants.names(), ["alice", "bob"]);
     let wrapper: Value = serde_json::from_str(&configuration).unwrap();
     let policy: Value = serde_json::from_str(

@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
 
+use base64::Engine as _;
 use mcp_policy_filter::config::Config;
 use mcp_policy_filter::filter::HttpFilter;
 use mcp_policy_filter::host::fake::FakeHost;
 use mcp_policy_filter::host::Action;
+use mcp_policy_filter::seal::{Purpose, Sealer};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-policy");
@@ -52,9 +54,21 @@ struct Case {
     used: Vec<(String, u64)>,
 }
 
+/// The fixture's session key, to seal ids as the filter would have.
+fn sealer() -> Sealer {
+    let text = std::fs::read_to_string(fixture("config.json")).expect("config");
+    let config: Value = serde_json::from_str(&text).expect("config is JSON");
+    let key = config["session_keys"][0].as_str().expect("a session key");
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .expect("base64");
+    Sealer::new(vec![key]).expect("a usable key")
+}
+
 fn cases() -> Vec<Case> {
     let text = std::fs::read_to_string(fixture("corpus.json")).expect("corpus");
     let corpus: Vec<Value> = serde_json::from_str(&text).expect("corpus is JSON");
+    let sealer = sealer();
     corpus
         .iter()
         .map(|case| Case {
@@ -66,9 +80,21 @@ fn cases() -> Vec<Case> {
                     headers
                         .iter()
                         .map(|(k, v)| (k.clone(), v.as_str().expect("header").to_owned()))
-                        .collect()
+                        .collect::<Vec<_>>()
                 })
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into_iter()
+                .chain(case["sealed_session"].as_str().map(|session| {
+                    let owner = case["sealed_session_of"]
+                        .as_str()
+                        .or(case["grant"].as_str())
+                        .expect("grant");
+                    (
+                        "mcp-session-id".to_owned(),
+                        sealer.seal(Purpose::Session, owner, session),
+                    )
+                }))
+                .collect(),
             body: match case.get("raw_body") {
                 Some(raw) => raw.as_str().expect("raw_body").as_bytes().to_vec(),
                 None => case["body"].to_string().into_bytes(),

@@ -21,6 +21,7 @@ left alone: configs run from the repository root (envoy/demo.yaml names the
 module relative to it). The module must be built first.
 """
 import copy
+import os
 import pathlib
 import subprocess
 import sys
@@ -29,6 +30,8 @@ import tempfile
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from harness import SECRETS_ENV  # noqa: E402
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
 MODULE = ROOT / "dist" / "mcp_policy_filter.wasm"
 SIDECAR = ROOT / "envoy" / "sidecar.yaml"
@@ -243,9 +246,11 @@ def with_http_filter(bootstrap, name, replacement):
 # --- running envoy -------------------------------------------------------------
 
 def envoy_validate(config_path):
+    # Configurations read their secrets from Envoy's environment: give the
+    # validating Envoy the test ones.
     return subprocess.run(
         [str(ENVOY), "--mode", "validate", "--disable-hot-restart", "-c", str(config_path), "--log-level", "error"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=dict(os.environ, **SECRETS_ENV),
     )
 
 

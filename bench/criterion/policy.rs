@@ -22,8 +22,14 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Map, Value};
 
+use mcp_policy_filter::config::Config;
+use mcp_policy_filter::filter::decide::charge::NoClaims;
+use mcp_policy_filter::filter::decide::{decide_body, Context, Disposition};
+use mcp_policy_filter::filter::request::RequestHead;
+use mcp_policy_filter::host::HeaderMap;
 use mcp_policy_filter::mcp::{read_payload, ReadLimits};
 use mcp_policy_filter::policy::{Decision, Policy, Request};
+use mcp_policy_filter::store::{Entry, SharedStore, StoreError};
 
 /// The Mcp Afip policy (45 tools).
 const AFIP_POLICY: &str = include_str!("../fixtures/mcp-afip-45.json");
@@ -521,6 +527,92 @@ fn bench_read_payload(c: &mut Criterion) {
     group.finish();
 }
 
+/// No shared data at all: the worst-case policies below charge no limit.
+struct NoStore;
+
+impl SharedStore for NoStore {
+    fn get(&self, _key: &str) -> Result<Option<Entry>, StoreError> {
+        Ok(None)
+    }
+
+    fn set(&self, _key: &str, _value: &[u8], _cas: Option<u32>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The filter's whole decision (strict read, checks, policy) on a body of
+/// `max_body_bytes` (1 MiB), one string argument filling it: with no
+/// condition, with seven conditions on that string (the regex refused by the
+/// default `max_regex_subject_bytes`), and with the cap raised to 1 MiB.
+fn bench_decide_worst_case(c: &mut Criterion) {
+    let text = "a".repeat(1024 * 1024 - 160);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "send_text", "arguments": {"text": text, "number": "1"}}})
+    .to_string()
+    .into_bytes();
+    assert!(body.len() <= 1024 * 1024, "{} bytes", body.len());
+    // Every condition is evaluated: all hold but the last, the regex, which
+    // scans the whole string (or is refused by the cap) and denies.
+    let conditions = json!([
+        {"path": "args.number", "op": "in", "value": ["1", "2"]},
+        {"path": "args.text", "op": "exists", "value": true},
+        {"path": "args.text", "op": "neq", "value": "x"},
+        {"path": "args.text", "op": "not_in", "value": ["x", "y"]},
+        {"path": "request.grant", "op": "eq", "value": "alice"},
+        {"path": "args.text", "op": "contains", "value": "aaaa"},
+        {"path": "args.text", "op": "regex", "value": "(?i)wire .* transfer"}
+    ]);
+    let policy =
+        |entry: Value| json!({"version": "1", "default": "deny", "tools": {"send_text": entry}});
+    let cases = [
+        ("no_conditions", policy(json!({})), 4096),
+        ("7_conditions", policy(json!({"require": conditions})), 4096),
+        (
+            "7_conditions_uncapped_regex",
+            policy(json!({"require": conditions})),
+            1024 * 1024,
+        ),
+    ];
+    let head = RequestHead::from_headers(
+        [
+            (":method", "POST"),
+            (":path", "/mcp"),
+            ("content-type", "application/json"),
+        ]
+        .into_iter()
+        .collect::<HeaderMap>(),
+    );
+    let mut group = c.benchmark_group("decide_1MiB_body");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    for (name, policy, cap) in cases {
+        let config = Config::from_json_text(
+            &json!({"policy": policy, "grants": [{"name": "alice", "token_sha256": ["00".repeat(32)]}],
+                    "sessions": "off", "max_regex_subject_bytes": cap})
+            .to_string(),
+        )
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let grant = config.grants.by_name("alice").expect("grant").clone();
+        let context = Context {
+            config: &config,
+            head: &head,
+            grant: &grant,
+            session: None,
+            store: &NoStore,
+            claims: &NoClaims,
+            now_secs: 1_800_000_000,
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                matches!(
+                    decide_body(&context, black_box(&body)).disposition,
+                    Disposition::Forward(_)
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -530,6 +622,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_compile, bench_decide, bench_read_payload
+    targets = bench_compile, bench_decide, bench_read_payload, bench_decide_worst_case
 }
 criterion_main!(benches);

@@ -9,13 +9,13 @@ use std::rc::Rc;
 use serde_json::{json, Value};
 
 use crate::config::{Config, Grant};
-use crate::counter::{reserve_in, CounterSpec, Table, Window};
-use crate::filter::decide::charge::{counter_key, NoClaims, Subject};
+use crate::counter::{reserve_in, CounterSpec, Window};
+use crate::filter::decide::charge::{counter_key, table_of, NoClaims, Subject};
 use crate::filter::decide::replies;
 use crate::filter::decide::verdict::{decide_all, MessageRefusal, Reason, Verdict};
 use crate::filter::decide::{self, Context, Disposition};
 use crate::filter::refusal::Outcome;
-use crate::filter::request::RequestHead;
+use crate::filter::request::{session, RequestHead};
 use crate::host::{HeaderMap, LocalReply};
 use crate::mcp::{read_payload, Message, MessageKind, ReadLimits};
 use crate::policy::{Denial, DenialKind, Limit, Listing, Scope};
@@ -33,6 +33,9 @@ pub struct Request {
     /// `content-type: application/json`); a name given again replaces it.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The upstream's session id: presented sealed for the grant, as the
+    /// filter would have handed it out.
+    pub session: Option<String>,
     /// The clock, in seconds since the Unix epoch.
     pub now_secs: u64,
     /// Units already spent, by counter name, in the counters this request
@@ -49,6 +52,7 @@ pub fn select(config: &Config, grant: Option<&str>) -> Result<Rc<Grant>, String>
             name: name.to_owned(),
             policy: Rc::clone(&config.default_policy),
             source: config.default_source.clone(),
+            request_limit: None,
         })
     };
     let Some(name) = grant else {
@@ -153,13 +157,25 @@ pub fn request_head(headers: &[(String, String)]) -> RequestHead {
 
 /// Explains what the filter decides for `request` from `grant`.
 pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation {
-    let head = request_head(&request.headers);
+    let mut headers = request.headers.clone();
+    if let Some(upstream) = &request.session {
+        let presented =
+            session::seal(config, &grant.name, upstream).unwrap_or_else(|| upstream.clone());
+        headers.push(("mcp-session-id".to_owned(), presented));
+    }
+    let head = request_head(&headers);
     let store = MemoryStore::new();
-    preload(config, grant, &head, &store, request);
+    let session = match session::open(config, &head, &grant.name) {
+        Ok(session) => session,
+        Err(refusal) => return refused_at_headers(grant, refusal),
+    };
+    let upstream_session = session.as_ref().map(|session| session.upstream.as_str());
+    preload(config, grant, &head, upstream_session, &store, request);
     let context = Context {
         config,
         head: &head,
         grant,
+        session: session.as_ref(),
         store: &store,
         claims: &NoClaims,
         now_secs: request.now_secs,
@@ -192,10 +208,25 @@ pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation
 
 /// Spends `request.used` units in the counters the request's allowed
 /// messages draw from, as earlier calls would have.
+/// A request the headers alone refused (before any message was read).
+fn refused_at_headers(grant: &Grant, refusal: crate::filter::refusal::Refusal) -> Explanation {
+    Explanation {
+        grant: grant.name.clone(),
+        source: source_text(&grant.source),
+        messages: Vec::new(),
+        is_batch: false,
+        reply: Some(refusal.reply),
+        outcome: refusal.outcome,
+        rule: None,
+        replacement_body: None,
+    }
+}
+
 fn preload(
     config: &Config,
     grant: &Grant,
     head: &RequestHead,
+    upstream_session: Option<&str>,
     store: &MemoryStore,
     request: &Request,
 ) {
@@ -209,10 +240,11 @@ fn preload(
         return;
     };
     let messages = payload.into_messages();
-    let (verdicts, _) = decide_all(&grant.policy, &messages, &grant.name, head.session_id());
+    let (verdicts, _) = decide_all(&grant.policy, &messages, &grant.name, upstream_session);
     let subject = Subject {
         grant: &grant.name,
         head,
+        session: upstream_session,
         claims: &NoClaims,
     };
     let mut done: Vec<String> = Vec::new();
@@ -233,11 +265,13 @@ fn preload(
             if done.contains(&spec.key) {
                 continue;
             }
-            let table = if limit.dry_run {
-                Table::shadow(config.settings.counter_slots)
-            } else {
-                Table::enforced(config.settings.counter_slots)
-            };
+            let table = table_of(
+                limit,
+                &spec.key,
+                &grant.name,
+                config.settings.counter_slots,
+                config.settings.counter_key,
+            );
             for _ in 0..(*used).min(limit.max).min(MAX_USED) {
                 let _ = reserve_in(store, table, request.now_secs, std::slice::from_ref(&spec));
             }

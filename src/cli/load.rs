@@ -191,6 +191,7 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
             warning: false,
         }
     };
+    let mut env_warnings: Vec<String> = Vec::new();
     let is_bare = value.as_object().is_some_and(|o| o.contains_key("version"));
     let is_schema = value
         .get("$schema")
@@ -217,7 +218,10 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
                 .collect()
         })
     } else {
-        Config::from_json_text(text)
+        let unset = std::cell::RefCell::new(Vec::new());
+        let loaded = Config::from_json_text_with_env(text, &|name| environment(name, &unset));
+        env_warnings = unset.into_inner();
+        loaded
             .map(|config| Document::Wrapper {
                 config,
                 value: value.clone(),
@@ -233,7 +237,20 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
         Ok(document) => {
             // The policy parser already refuses duplicate keys; elsewhere the
             // filter reads the last one, which is rarely what was meant.
-            let warnings = if is_bare || is_schema {
+            let mut warnings: Vec<Diagnostic> = env_warnings
+                .iter()
+                .map(|name| Diagnostic {
+                    file: file.to_owned(),
+                    line: 1,
+                    column: 1,
+                    pointer: String::new(),
+                    message: format!(
+                        "environment variable {name} is not set here, so its keys were not checked; Envoy's Wasm VM must have it (vm_config.environment_variables)"
+                    ),
+                    warning: true,
+                })
+                .collect();
+            warnings.extend(if is_bare || is_schema {
                 Vec::new()
             } else {
                 tree.duplicate_keys()
@@ -250,7 +267,7 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
                         }
                     })
                     .collect()
-            };
+            });
             Ok(Loaded {
                 document,
                 tree,
@@ -263,6 +280,25 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
         }
     }
 }
+
+/// A wrapper configuration, its secrets' environment variables taken as set.
+pub fn config_from_text(text: &str) -> Result<Config, ConfigError> {
+    let unset = std::cell::RefCell::new(Vec::new());
+    Config::from_json_text_with_env(text, &|name| environment(name, &unset))
+}
+
+/// A secret's environment variable as this process has it; an unset one is
+/// noted and stands in as a placeholder key, since the variable belongs to
+/// Envoy's VM, not to this machine.
+fn environment(name: &str, unset: &std::cell::RefCell<Vec<String>>) -> Option<String> {
+    std::env::var(name).ok().or_else(|| {
+        unset.borrow_mut().push(name.to_owned());
+        Some(PLACEHOLDER_KEY.to_owned())
+    })
+}
+
+/// 32 zero bytes, base64: stands in for keys held in Envoy's environment.
+const PLACEHOLDER_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 /// Validates a grants list as the wrapper would (names, token hashes). A
 /// grant's `policy` reference is not checked here: it names an entry of the
@@ -279,7 +315,7 @@ fn check_grants(grants: &[Value]) -> Result<Document, Vec<(String, String)>> {
             other => other.clone(),
         })
         .collect();
-    let wrapper = serde_json::json!({ "grants": stripped }).to_string();
+    let wrapper = serde_json::json!({ "grants": stripped, "sessions": "off" }).to_string();
     match Config::from_json_text(&wrapper) {
         Ok(config) => Ok(Document::Grants {
             names: config.grants.names().to_vec(),

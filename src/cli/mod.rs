@@ -97,7 +97,10 @@ struct ExplainArgs {
     /// policy it only names the caller (request.grant, grant-scoped limits).
     #[arg(long, short, value_name = "NAME")]
     grant: Option<String>,
-    /// The MCP session id (request.session conditions, session-scoped limits).
+    /// The upstream's MCP session id (request.session conditions,
+    /// session-scoped limits); it is presented sealed for the grant, as the
+    /// filter hands it out. A raw `Mcp-Session-Id` given with --header is
+    /// checked as the filter checks it.
     #[arg(long, value_name = "ID")]
     session: Option<String>,
     /// A request header, "Name: value" (repeatable), e.g.
@@ -313,9 +316,6 @@ fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     for header in &args.headers {
         headers.push(parse_header(header)?);
     }
-    if let Some(session) = &args.session {
-        headers.push(("mcp-session-id".to_owned(), session.clone()));
-    }
     let mut used = Vec::new();
     for entry in &args.used {
         let parsed = entry
@@ -337,6 +337,7 @@ fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     let request = explain::Request {
         headers,
         body: read_input(&args.request)?,
+        session: args.session.clone(),
         now_secs,
         used,
     };
@@ -441,13 +442,39 @@ fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
         }
         None => {}
     }
+    // Secrets stay out of the configuration: where the wrapper has none, the
+    // filter reads them from the VM's environment.
+    for (field, variable) in [
+        ("session_keys", envoy::SESSION_KEYS_VARIABLE),
+        ("counter_key", envoy::COUNTER_KEY_VARIABLE),
+    ] {
+        let configuration = envoy::configuration_text(&wrapper);
+        let missing = match load::config_from_text(&configuration) {
+            Err(error) => {
+                error.problems.iter().any(|p| p.path == format!("/{field}"))
+                    && wrapper.get(field).is_none()
+            }
+            Ok(_) => false,
+        };
+        if missing {
+            print_err(&format!(
+                "mcp-policy: note: \"{field}\" is read from the environment variable {variable}: set it in Envoy's environment"
+            ));
+            wrapper.set(field, Node::object(vec![("env", Node::string(variable))]));
+        }
+    }
     let configuration = envoy::configuration_text(&wrapper);
-    if let Err(error) = Config::from_json_text(&configuration) {
+    if let Err(error) = load::config_from_text(&configuration) {
         return Err(Failure::usage(format!(
             "the assembled configuration is invalid:\n{error}"
         )));
     }
-    print_out(&envoy::http_filter_yaml(&configuration, &args.module));
+    let variables = envoy::environment_variables(&wrapper);
+    print_out(&envoy::http_filter_yaml(
+        &configuration,
+        &args.module,
+        &variables,
+    ));
     Ok(EXIT_OK)
 }
 

@@ -20,6 +20,9 @@ pub struct Grant {
     /// Where the policy comes from: `/policy`, `/policies/<name>`, or a
     /// description (`bare policy`, `(no policy)`).
     pub source: String,
+    /// Its own limit on every request, refused ones included (else the
+    /// configuration's `request_limit`).
+    pub request_limit: Option<super::RequestLimit>,
 }
 
 #[derive(Debug, Default)]

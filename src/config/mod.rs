@@ -8,6 +8,7 @@
 //!   grants and settings.
 
 mod grants;
+mod secrets;
 mod settings;
 mod wrapper;
 
@@ -18,7 +19,8 @@ use std::rc::Rc;
 use crate::policy::Policy;
 
 pub use grants::{hash_token, to_hex, Grant, GrantTable, TokenHash};
-pub use settings::{FilterStateFields, Settings, FILTER_STATE_FIELDS};
+pub use secrets::Environment;
+pub use settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 
 #[derive(Debug)]
 pub struct Config {
@@ -113,7 +115,15 @@ impl Config {
         }
     }
 
+    /// A configuration whose `{"env": ...}` secrets find no variable.
     pub fn from_json_text(text: &str) -> Result<Config, ConfigError> {
+        Config::from_json_text_with_env(text, &|_| None)
+    }
+
+    pub fn from_json_text_with_env(
+        text: &str,
+        env: Environment<'_>,
+    ) -> Result<Config, ConfigError> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|error| ConfigError {
             problems: vec![Problem {
                 path: String::new(),
@@ -140,14 +150,14 @@ impl Config {
             })?;
             Ok(Config::bare(policy))
         } else {
-            wrapper::parse(&value)
+            wrapper::parse(&value, env)
         }
     }
 
-    pub fn from_bytes(bytes: &[u8]) -> Result<Config, ConfigError> {
+    pub fn from_bytes(bytes: &[u8], env: Environment<'_>) -> Result<Config, ConfigError> {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| ConfigError::single("", "configuration is not UTF-8"))?;
-        Config::from_json_text(text)
+        Config::from_json_text_with_env(text, env)
     }
 }
 

@@ -6,6 +6,17 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_JWT_PAYLOAD_METADATA_KEY: &str = "jwt_payload";
 /// JSON nesting deeper than this is refused.
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+/// Counter slots each grant may fill with counters whose scope value the
+/// client chooses (`session`, `header:`, `claim:`).
+pub const DEFAULT_COUNTER_SLOTS: u32 = 4096;
+
+/// A limit on every request of a grant, refused ones included, checked
+/// before the body is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimit {
+    pub window: crate::counter::Window,
+    pub max: u64,
+}
 
 /// The filter-state fields a decision can publish: in the `wasm.mcp_policy`
 /// object, and as their own keys `wasm.mcp_policy_<field>`.
@@ -59,8 +70,20 @@ pub struct Settings {
     /// Where `claim:<name>` scopes read claims: the `payload_in_metadata` key
     /// of Envoy's jwt_authn filter.
     pub jwt_payload_metadata_key: String,
-    /// Slots in each rate-limit counter table (enforced and dry run).
+    /// Counter slots per grant for client-chosen scope values (each of the
+    /// enforced and dry-run regions).
     pub counter_slots: u32,
+    /// Keys the hash that places client-chosen counters in their slots (the
+    /// SHA-256 of the configured key).
+    pub counter_key: Option<[u8; 32]>,
+    /// Seals session ids; `None` when sessions are off.
+    pub sealer: Option<crate::seal::Sealer>,
+    /// `"sessions": "off"`: session ids pass unsealed and unchecked.
+    pub sessions_off: bool,
+    /// Longer strings are not matched against `regex` conditions.
+    pub max_regex_subject_bytes: usize,
+    /// Every grant's limit on all its requests, unless it has its own.
+    pub request_limit: Option<RequestLimit>,
     /// Fields in the `wasm.mcp_policy` object.
     pub filter_state: FilterStateFields,
     /// Fields also published as their own string key `wasm.mcp_policy_<field>`.
@@ -74,7 +97,12 @@ impl Default for Settings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_json_depth: DEFAULT_MAX_JSON_DEPTH,
             jwt_payload_metadata_key: DEFAULT_JWT_PAYLOAD_METADATA_KEY.to_string(),
-            counter_slots: crate::counter::DEFAULT_SLOTS,
+            counter_slots: DEFAULT_COUNTER_SLOTS,
+            counter_key: None,
+            sealer: None,
+            sessions_off: false,
+            max_regex_subject_bytes: crate::policy::DEFAULT_MAX_REGEX_SUBJECT_BYTES,
+            request_limit: None,
             filter_state: FilterStateFields::ALL,
             filter_state_keys: FilterStateFields::NONE,
         }

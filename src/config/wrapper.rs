@@ -11,12 +11,18 @@
 //!   "max_body_bytes": 1048576,
 //!   "max_json_depth": 64,
 //!   "jwt_payload_metadata_key": "jwt_payload",
-//!   "counter_slots": 65536,
+//!   "counter_slots": 4096,
 //!   "filter_state": "all",
-//!   "filter_state_keys": "none"
+//!   "filter_state_keys": "none",
+//!   "sessions": "sealed",
+//!   "session_keys": ["<base64>", ...] | {"env": "VARIABLE"},
+//!   "counter_key": "<base64>" | {"env": "VARIABLE"},
+//!   "max_regex_subject_bytes": 4096,
+//!   "request_limit": {"window": "minute", "max": 600}
 //! }
 //! ```
-//! Every field is optional; unknown fields are errors.
+//! Every field is optional, except the secrets where they are needed (see
+//! `required_secrets`); unknown fields are errors.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -24,11 +30,19 @@ use std::rc::Rc;
 use serde_json::{Map, Value};
 
 use super::grants::{parse_token_hash, Grant, GrantTable};
-use super::settings::{FilterStateFields, Settings, FILTER_STATE_FIELDS};
+use super::secrets::{self, Environment};
+use super::settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 use super::{Config, ConfigError, ConfigForm, Problem};
-use crate::policy::Policy;
+use crate::counter::Window;
+use crate::policy::{Policy, Scope};
+use crate::seal::Sealer;
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 15] = [
+    "sessions",
+    "session_keys",
+    "counter_key",
+    "max_regex_subject_bytes",
+    "request_limit",
     "policy",
     "policies",
     "grants",
@@ -42,7 +56,7 @@ const FIELDS: [&str; 10] = [
 ];
 /// The source of a grant's policy when the wrapper has none for it.
 const NO_POLICY: &str = "(no policy)";
-const GRANT_FIELDS: [&str; 3] = ["name", "token_sha256", "policy"];
+const GRANT_FIELDS: [&str; 4] = ["name", "token_sha256", "policy", "request_limit"];
 
 #[derive(Default)]
 struct Problems(Vec<Problem>);
@@ -58,7 +72,7 @@ impl Problems {
     }
 }
 
-pub(super) fn parse(value: &Value) -> Result<Config, ConfigError> {
+pub(super) fn parse(value: &Value, env: Environment<'_>) -> Result<Config, ConfigError> {
     let mut problems = Problems::default();
     let Some(object) = value.as_object() else {
         return Err(ConfigError::single(
@@ -78,13 +92,21 @@ pub(super) fn parse(value: &Value) -> Result<Config, ConfigError> {
         }
     }
 
+    let mut settings = settings(object, env, &mut problems);
+    let cap = settings.max_regex_subject_bytes;
     let default_policy = object
         .get("policy")
-        .and_then(|value| compile(value, "/policy", &mut problems))
+        .and_then(|value| compile(value, "/policy", cap, &mut problems))
         .unwrap_or_else(|| Rc::new(Policy::deny_all_no_policy()));
-    let named = named_policies(object, &mut problems);
-    let settings = settings(object, &mut problems);
+    let named = named_policies(object, cap, &mut problems);
     let grants = grants(object, &default_policy, &named, &mut problems);
+    required_secrets(
+        object,
+        &mut settings,
+        &grants,
+        std::iter::once(&default_policy).chain(named.values()),
+        &mut problems,
+    );
 
     let default_source = if object.contains_key("policy") {
         "/policy"
@@ -109,9 +131,14 @@ pub(super) fn parse(value: &Value) -> Result<Config, ConfigError> {
     }
 }
 
-fn compile(value: &Value, pointer: &str, problems: &mut Problems) -> Option<Rc<Policy>> {
+fn compile(
+    value: &Value,
+    pointer: &str,
+    cap: usize,
+    problems: &mut Problems,
+) -> Option<Rc<Policy>> {
     match Policy::from_value(value, pointer) {
-        Ok(policy) => Some(Rc::new(policy)),
+        Ok(policy) => Some(Rc::new(policy.with_max_regex_subject_bytes(cap))),
         Err(errors) => {
             for error in errors.0 {
                 problems.add(error.path, error.message);
@@ -123,6 +150,7 @@ fn compile(value: &Value, pointer: &str, problems: &mut Problems) -> Option<Rc<P
 
 fn named_policies(
     object: &Map<String, Value>,
+    cap: usize,
     problems: &mut Problems,
 ) -> HashMap<String, Rc<Policy>> {
     let mut named = HashMap::new();
@@ -134,7 +162,7 @@ fn named_policies(
                 if name.is_empty() {
                     problems.add(pointer.clone(), "a policy name must not be empty");
                 }
-                if let Some(policy) = compile(value, &pointer, problems) {
+                if let Some(policy) = compile(value, &pointer, cap, problems) {
                     named.insert(name.clone(), policy);
                 }
             }
@@ -147,8 +175,45 @@ fn named_policies(
     named
 }
 
-fn settings(object: &Map<String, Value>, problems: &mut Problems) -> Settings {
+fn settings(
+    object: &Map<String, Value>,
+    env: Environment<'_>,
+    problems: &mut Problems,
+) -> Settings {
     let mut settings = Settings::default();
+    if let Some(bytes) = positive_integer(object, "max_regex_subject_bytes", 1 << 24, problems) {
+        settings.max_regex_subject_bytes = bytes;
+    }
+    if let Some(value) = object.get("request_limit") {
+        settings.request_limit = request_limit(value, "/request_limit", problems);
+    }
+    match object.get("sessions") {
+        None => {}
+        Some(Value::String(mode)) if mode == "sealed" => {}
+        Some(Value::String(mode)) if mode == "off" => settings.sessions_off = true,
+        Some(_) => problems.add("/sessions", "must be \"sealed\" or \"off\""),
+    }
+    if let Some(value) = object.get("session_keys") {
+        match secrets::keys(value, env) {
+            Ok(keys) => settings.sealer = Sealer::new(keys),
+            Err(message) => problems.add("/session_keys", message),
+        }
+    }
+    if let Some(value) = object.get("counter_key") {
+        match secrets::keys(value, env) {
+            Ok(keys) if keys.len() == 1 => {
+                settings.counter_key = keys.first().map(|key| {
+                    use sha2::{Digest, Sha256};
+                    Sha256::digest(key).into()
+                })
+            }
+            Ok(_) => problems.add(
+                "/counter_key",
+                "one key: it keys the counters' hash, and a second one would re-map every counter",
+            ),
+            Err(message) => problems.add("/counter_key", message),
+        }
+    }
     match object.get("hide_denied_tools") {
         None => {}
         Some(Value::Bool(flag)) => settings.hide_denied_tools = *flag,
@@ -224,6 +289,88 @@ fn filter_state(
             problems.add(format!("/{setting}"), expected());
             None
         }
+    }
+}
+
+/// `{"window": ..., "max": N}`.
+fn request_limit(value: &Value, pointer: &str, problems: &mut Problems) -> Option<RequestLimit> {
+    let Some(object) = value.as_object() else {
+        problems.add(
+            pointer,
+            "must be {\"window\": \"minute\"|\"hour\"|\"day\"|<seconds>, \"max\": <whole number>}",
+        );
+        return None;
+    };
+    for key in object.keys() {
+        if key != "window" && key != "max" {
+            problems.add(
+                format!("{pointer}/{}", escape(key)),
+                format!("unknown field \"{key}\"; expected one of window, max"),
+            );
+        }
+    }
+    let window = match object.get("window").map(Window::from_json) {
+        Some(Ok(window)) => Some(window),
+        Some(Err(error)) => {
+            problems.add(format!("{pointer}/window"), error.to_string());
+            None
+        }
+        None => {
+            problems.add(pointer, "missing \"window\"");
+            None
+        }
+    };
+    let max = match object.get("max").map(Value::as_u64) {
+        Some(Some(max)) => Some(max),
+        _ => {
+            problems.add(format!("{pointer}/max"), "must be a whole number");
+            None
+        }
+    };
+    Some(RequestLimit {
+        window: window?,
+        max: max?,
+    })
+}
+
+/// Secrets a configuration cannot work without: sealing keys where grants
+/// can open sessions (unless sessions are off), and the counter key where a
+/// limit counts per a value the client chooses.
+fn required_secrets<'p>(
+    object: &Map<String, Value>,
+    settings: &mut Settings,
+    grants: &GrantTable,
+    policies: impl Iterator<Item = &'p Rc<Policy>>,
+    problems: &mut Problems,
+) {
+    if settings.sessions_off {
+        settings.sealer = None;
+    } else if settings.sealer.is_none()
+        && !grants.is_empty()
+        && !object.contains_key("session_keys")
+    {
+        problems.add(
+            "/session_keys",
+            "session sealing keys are required: give \"session_keys\" (base64, at least 32 bytes each, e.g. `openssl rand -base64 32`), or {\"env\": \"VARIABLE\"}, or set \"sessions\": \"off\" for a stateless upstream",
+        );
+    }
+    if settings.counter_key.is_some() || object.contains_key("counter_key") {
+        return;
+    }
+    let client_chosen = policies.flat_map(|policy| policy.limits()).find(|limit| {
+        matches!(
+            limit.scope,
+            Scope::Session | Scope::Header(_) | Scope::Claim(_)
+        )
+    });
+    if let Some(limit) = client_chosen {
+        problems.add(
+            "/counter_key",
+            format!(
+                "a counter key is required: limit {} counts per a value the client chooses, and its slots are found by a hash keyed with this secret (base64, at least 32 bytes, or {{\"env\": \"VARIABLE\"}}); keep it stable, since a new key re-maps every counter",
+                limit.rule
+            ),
+        );
     }
 }
 
@@ -338,10 +485,14 @@ fn grants(
             None if object.contains_key("policy") => "/policy".to_string(),
             None => NO_POLICY.to_string(),
         };
+        let request_limit = grant
+            .get("request_limit")
+            .and_then(|value| request_limit(value, &format!("{pointer}/request_limit"), problems));
         let grant = Rc::new(Grant {
             name: name.to_string(),
             policy,
             source,
+            request_limit,
         });
         for (hash_index, hash) in hashes.iter().enumerate() {
             let hash_pointer = format!("{pointer}/token_sha256/{hash_index}");

@@ -122,9 +122,19 @@ pub fn reserve_in(
     now_secs: u64,
     specs: &[CounterSpec],
 ) -> Result<Reservation, LimitError> {
+    let placed: Vec<(Table, &CounterSpec)> = specs.iter().map(|spec| (table, spec)).collect();
+    reserve_placed(store, now_secs, &placed)
+}
+
+/// As [`reserve_in`], each counter in its own table.
+pub fn reserve_placed(
+    store: &dyn SharedStore,
+    now_secs: u64,
+    specs: &[(Table, &CounterSpec)],
+) -> Result<Reservation, LimitError> {
     let mut reservation = Reservation::default();
     let mut refusals = Vec::new();
-    for (index, spec) in specs.iter().enumerate() {
+    for (index, &(table, spec)) in specs.iter().enumerate() {
         let step = if refusals.is_empty() {
             take_one(store, table, now_secs, spec)
         } else {
@@ -182,7 +192,7 @@ pub fn current_count(
     now_secs: u64,
     spec: &CounterSpec,
 ) -> Result<u64, StoreError> {
-    let identity = Identity::of(&spec.key);
+    let identity = table.identity(&spec.key);
     let candidates = read_candidates(store, table, &identity, now_secs)?;
     let span = Span::of(spec.window, clock(&candidates, now_secs));
     Ok(owned_count(&candidates, identity.owner, span))
@@ -390,7 +400,7 @@ fn peek(
     now_secs: u64,
     spec: &CounterSpec,
 ) -> Result<Step, StoreError> {
-    let identity = Identity::of(&spec.key);
+    let identity = table.identity(&spec.key);
     let candidates = read_candidates(store, table, &identity, now_secs)?;
     let plan = plan(&candidates, identity.owner, spec.window, now_secs, spec.max);
     Ok(refused(&plan, 0).unwrap_or(Step::Taken {
@@ -405,7 +415,7 @@ fn take_one(
     now_secs: u64,
     spec: &CounterSpec,
 ) -> Result<Step, StoreError> {
-    let identity = Identity::of(&spec.key);
+    let identity = table.identity(&spec.key);
     let mut retries = 0u32;
     for _ in 0..MAX_CAS_ATTEMPTS {
         let candidates = read_candidates(store, table, &identity, now_secs)?;
@@ -507,9 +517,15 @@ fn give_back(store: &dyn SharedStore, taken: &Taken) -> Result<(), StoreError> {
         {
             return Ok(());
         }
-        let next = SlotRecord {
-            count: record.count - 1,
-            ..record
+        // A slot back at zero is freed at once: its window ends now, so any
+        // counter may claim it (the owner too, as a rolled-over window).
+        let next = match record.count - 1 {
+            0 => SlotRecord {
+                count: 0,
+                window_end: record.window_start,
+                ..record
+            },
+            count => SlotRecord { count, ..record },
         };
         match store.set(&taken.slot_key, &next.encode(), Some(entry.cas)) {
             Ok(()) => return Ok(()),

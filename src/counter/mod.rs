@@ -24,8 +24,8 @@ mod window;
 mod tests;
 
 pub use limiter::{
-    current_count, release, reserve, reserve_in, CounterSpec, LimitError, LimitRefusal,
-    Reservation, Taken, MAX_CAS_ATTEMPTS, MAX_CLOCK_LEAD_SECS,
+    current_count, release, reserve, reserve_in, reserve_placed, CounterSpec, LimitError,
+    LimitRefusal, Reservation, Taken, MAX_CAS_ATTEMPTS, MAX_CLOCK_LEAD_SECS,
 };
 pub use record::{SlotRecord, RECORD_LEN};
 pub use slot::{jump_hash, Identity, Region, Table, DEFAULT_SLOTS, MAX_SLOTS, PROBES};

@@ -102,11 +102,18 @@ pub enum Region {
     Shadow,
 }
 
-/// A region and its slot count.
+/// A region, a partition of it and its slot count: the slots one set of
+/// counters may use, and the secret that keys where they hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Table {
     region: Region,
+    /// 0: the region's shared table; otherwise a partition of its own (one
+    /// grant's client-chosen counters, or one counter's dedicated slot).
+    partition: u64,
     slots: u32,
+    /// Keys the identity hash, so that colliding scope values cannot be
+    /// computed offline.
+    secret: Option<[u8; 32]>,
 }
 
 impl Table {
@@ -119,7 +126,54 @@ impl Table {
         } else {
             slots
         };
-        Table { region, slots }
+        Table {
+            region,
+            partition: 0,
+            slots,
+            secret: None,
+        }
+    }
+
+    /// A table of one slot for one counter, named by `key`: nobody else can
+    /// take its room. For counters the configuration fixes (a listed grant's
+    /// own, or a global one), so that their number is bounded by it.
+    pub fn dedicated(region: Region, key: &str) -> Table {
+        let digest = Sha256::new()
+            .chain_update(b"mcp-policy dedicated counter v1\0")
+            .chain_update(key.as_bytes())
+            .finalize();
+        let mut partition = [0u8; 8];
+        for (dst, src) in partition.iter_mut().zip(digest.iter()) {
+            *dst = *src;
+        }
+        Table {
+            partition: u64::from_le_bytes(partition) | 1,
+            ..Table::new(region, 1)
+        }
+    }
+
+    /// `slots` slots for the counters of `owner` (a grant) whose scope value
+    /// the client chooses, hashed with `secret`: a grant that fills its part
+    /// only refuses itself.
+    pub fn partitioned(region: Region, owner: &str, slots: u32, secret: Option<[u8; 32]>) -> Table {
+        let digest = Sha256::new()
+            .chain_update(b"mcp-policy counter partition v1\0")
+            .chain_update(owner.as_bytes())
+            .finalize();
+        let mut partition = [0u8; 8];
+        for (dst, src) in partition.iter_mut().zip(digest.iter()) {
+            *dst = *src;
+        }
+        Table {
+            partition: u64::from_le_bytes(partition) | 1,
+            secret,
+            ..Table::new(region, slots)
+        }
+    }
+
+    /// The identity of the counter `key` names in this table.
+    pub fn identity(&self, key: &str) -> Identity {
+        Identity::keyed(self.secret.as_ref(), key)
     }
 
     pub const fn enforced(slots: u32) -> Table {
@@ -144,8 +198,15 @@ impl Table {
             Region::Enforced => ENFORCED_PREFIX,
             Region::Shadow => SHADOW_PREFIX,
         };
-        let mut key = String::with_capacity(prefix.len() + 10);
+        let mut key = String::with_capacity(prefix.len() + 28);
         key.push_str(prefix);
+        if self.partition != 0 {
+            for shift in (0..16).rev() {
+                let nibble = (self.partition >> (shift * 4)) & 0xf;
+                key.push(char::from_digit(nibble as u32, 16).unwrap_or('0'));
+            }
+            key.push('/');
+        }
         push_decimal(&mut key, index);
         key
     }
@@ -267,19 +328,36 @@ pub struct Identity {
 impl Identity {
     /// The identity of the counter named by `key` (a `CounterSpec::key`).
     pub fn of(key: &str) -> Identity {
-        RECENT
-            .try_with(|recent| match recent.try_borrow_mut() {
-                Ok(mut recent) => recent.identity(key),
-                Err(_) => Identity::digest(key),
-            })
-            .unwrap_or_else(|_| Identity::digest(key))
+        Identity::keyed(None, key)
     }
 
-    fn digest(key: &str) -> Identity {
-        let digest = Sha256::new()
-            .chain_update(DOMAIN)
-            .chain_update(key.as_bytes())
-            .finalize();
+    /// The identity of `key` under `secret` (HMAC-SHA-256), or without one
+    /// (SHA-256).
+    pub fn keyed(secret: Option<&[u8; 32]>, key: &str) -> Identity {
+        RECENT
+            .try_with(|recent| match recent.try_borrow_mut() {
+                Ok(mut recent) => recent.identity(secret, key),
+                Err(_) => Identity::digest(secret, key),
+            })
+            .unwrap_or_else(|_| Identity::digest(secret, key))
+    }
+
+    fn digest(secret: Option<&[u8; 32]>, key: &str) -> Identity {
+        use hmac::{Hmac, Mac};
+        let digest: [u8; 32] =
+            match secret.and_then(|secret| Hmac::<Sha256>::new_from_slice(secret).ok()) {
+                Some(mac) => mac
+                    .chain_update(DOMAIN)
+                    .chain_update(key.as_bytes())
+                    .finalize()
+                    .into_bytes()
+                    .into(),
+                None => Sha256::new()
+                    .chain_update(DOMAIN)
+                    .chain_update(key.as_bytes())
+                    .finalize()
+                    .into(),
+            };
         let mut home = [0u8; 8];
         let mut owner = [0u8; 16];
         for (dst, src) in home.iter_mut().zip(digest.iter()) {
@@ -304,29 +382,36 @@ thread_local! {
 /// `RECENT_ENTRIES`, each entry holding its key, checked in full on a hit.
 #[derive(Default)]
 struct RecentIdentities {
-    entries: Vec<Option<(String, Identity)>>,
+    entries: Vec<Option<Recent>>,
 }
+
+/// A key's identity under a secret (or none).
+type Recent = (Option<[u8; 32]>, String, Identity);
 
 const RECENT_ENTRIES: usize = 64;
 /// Longer keys (a long header value in a `header:` scope) are not kept.
 const RECENT_MAX_KEY: usize = 160;
 
 impl RecentIdentities {
-    fn identity(&mut self, key: &str) -> Identity {
+    fn identity(&mut self, secret: Option<&[u8; 32]>, key: &str) -> Identity {
         if key.len() > RECENT_MAX_KEY {
-            return Identity::digest(key);
+            return Identity::digest(secret, key);
         }
         if self.entries.is_empty() {
             self.entries.resize(RECENT_ENTRIES, None);
         }
         let Some(entry) = self.entries.get_mut(fnv1a(key) as usize % RECENT_ENTRIES) else {
-            return Identity::digest(key);
+            return Identity::digest(secret, key);
         };
         match entry {
-            Some((known, identity)) if known == key => *identity,
+            Some((known_secret, known, identity))
+                if known == key && known_secret.as_ref() == secret =>
+            {
+                *identity
+            }
             _ => {
-                let identity = Identity::digest(key);
-                *entry = Some((key.to_string(), identity));
+                let identity = Identity::digest(secret, key);
+                *entry = Some((secret.copied(), key.to_string(), identity));
                 identity
             }
         }
@@ -374,7 +459,7 @@ mod tests {
         );
         assert_ne!(Identity::of("a").owner, Identity::of("b").owner);
         assert_eq!(
-            Identity::digest("mcp-policy/v1/c/calls\u{1f}grant:alice"),
+            Identity::digest(None, "mcp-policy/v1/c/calls\u{1f}grant:alice"),
             id
         );
         // Checked with an independent Python implementation.
@@ -488,29 +573,71 @@ mod tests {
     fn recent_identities_are_the_digests() {
         let mut recent = RecentIdentities::default();
         let long = "x".repeat(RECENT_MAX_KEY + 1);
-        // Enough keys to collide in the table, asked twice each.
+        let secret = [7u8; 32];
+        // Enough keys to collide in the table, asked twice each, with and
+        // without a secret.
         for round in 0..2 {
             for key in (0..300)
                 .map(|n| format!("k{n}"))
                 .chain([long.clone(), String::new()])
             {
-                assert_eq!(
-                    recent.identity(&key),
-                    Identity::digest(&key),
-                    "{key} round {round}"
-                );
+                for secret in [None, Some(&secret)] {
+                    assert_eq!(
+                        recent.identity(secret, &key),
+                        Identity::digest(secret, &key),
+                        "{key} round {round}"
+                    );
+                }
             }
         }
         assert!(recent
             .entries
             .iter()
             .flatten()
-            .all(|(key, id)| *id == Identity::digest(key)));
+            .all(|(secret, key, id)| *id == Identity::digest(secret.as_ref(), key)));
         assert!(recent
             .entries
             .iter()
             .flatten()
-            .all(|(key, _)| key.len() <= RECENT_MAX_KEY));
+            .all(|(_, key, _)| key.len() <= RECENT_MAX_KEY));
+    }
+
+    #[test]
+    fn a_secret_keys_the_identity() {
+        let secret = [1u8; 32];
+        let other = [2u8; 32];
+        let key = "c\u{1f}header:x\u{1f}v";
+        assert_ne!(
+            Identity::keyed(Some(&secret), key),
+            Identity::keyed(None, key)
+        );
+        assert_ne!(
+            Identity::keyed(Some(&secret), key),
+            Identity::keyed(Some(&other), key)
+        );
+        assert_eq!(
+            Identity::keyed(Some(&secret), key),
+            Identity::keyed(Some(&secret), key)
+        );
+    }
+
+    #[test]
+    fn partitions_and_dedicated_tables_have_keys_of_their_own() {
+        let alice = Table::partitioned(Region::Enforced, "alice", 16, None);
+        let bob = Table::partitioned(Region::Enforced, "bob", 16, None);
+        assert_ne!(alice.slot_key(3), bob.slot_key(3));
+        assert_ne!(alice.slot_key(3), Table::enforced(16).slot_key(3));
+        assert!(alice.slot_key(3).starts_with("mcp-policy/v1/slot/"));
+        let one = Table::dedicated(Region::Enforced, "a");
+        assert_eq!(one.slots(), 1);
+        assert_ne!(
+            one.slot_key(0),
+            Table::dedicated(Region::Enforced, "b").slot_key(0)
+        );
+        assert_ne!(
+            one.slot_key(0),
+            Table::dedicated(Region::Shadow, "a").slot_key(0)
+        );
     }
 
     #[test]

@@ -72,7 +72,14 @@ pub fn configure(root_context_id: u32, configuration_size: usize) -> bool {
     ROOTS.with(|roots| {
         let mut roots = roots.borrow_mut();
         let root = roots.entry(root_context_id).or_default();
-        match Config::from_bytes(&bytes) {
+        let variables = super::environment::variables();
+        let env = |name: &str| {
+            variables
+                .iter()
+                .find(|(known, _)| known == name)
+                .map(|(_, value)| value.clone())
+        };
+        match Config::from_bytes(&bytes, &env) {
             Ok(config) => {
                 if config.grants.is_empty() {
                     log::warn!("configuration has no grants: every request will be answered 401");

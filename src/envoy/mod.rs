@@ -5,6 +5,7 @@
 
 mod abi;
 mod contexts;
+mod environment;
 mod exports;
 mod host;
 mod logger;

@@ -10,8 +10,10 @@ use crate::mcp::RequestId;
 use crate::store::{BoundedMap, PutOutcome};
 use crate::store::{SharedStore, StoreError};
 
-/// Refusals waiting for their ping's reply: bounded, entries live 10 minutes.
-pub const PENDING_REFUSALS: BoundedMap = BoundedMap::new("mcp-policy/v1/legacy", 8192);
+/// Refusals waiting for their ping's reply: slots per grant (a grant that
+/// leaves more refusals waiting forgets its own oldest), entries live 10
+/// minutes.
+pub const PENDING_REFUSALS: BoundedMap = BoundedMap::new("mcp-policy/v2/legacy", 512);
 pub const PENDING_TTL_SECS: u64 = 600;
 
 /// The legacy session a message POST belongs to: its `sessionId` (TypeScript
@@ -27,6 +29,36 @@ pub fn session_of_path(path: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
+/// `path` (or URL) with its `sessionId`/`session_id` query parameter set to
+/// `session`; `None` when it has none.
+pub fn with_session(path: &str, session: &str) -> Option<String> {
+    let (base, query) = path.split_once('?')?;
+    let (query, fragment) = match query.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (query, None),
+    };
+    let mut found = false;
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if !found && (name == "sessionId" || name == "session_id") => {
+                found = true;
+                format!("{name}={session}")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    if !found {
+        return None;
+    }
+    let mut out = format!("{base}?{}", pairs.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    Some(out)
+}
+
 fn pending_key(session: &str, id: &RequestId) -> String {
     format!("{session}\u{1f}{}", id.as_json())
 }
@@ -34,13 +66,15 @@ fn pending_key(session: &str, id: &RequestId) -> String {
 /// Remembers the reply the client must get for `id` instead of the ping's.
 pub fn remember(
     store: &dyn SharedStore,
+    grant: &str,
     session: &str,
     id: &RequestId,
     reply: &[u8],
     now_secs: u64,
 ) -> Result<PutOutcome, StoreError> {
-    PENDING_REFUSALS.put(
+    PENDING_REFUSALS.put_evicting(
         store,
+        grant,
         &pending_key(session, id),
         reply,
         now_secs,
@@ -50,11 +84,12 @@ pub fn remember(
 
 pub fn pending_reply(
     store: &dyn SharedStore,
+    grant: &str,
     session: &str,
     id: &RequestId,
     now_secs: u64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
-    PENDING_REFUSALS.get(store, &pending_key(session, id), now_secs)
+    PENDING_REFUSALS.get(store, grant, &pending_key(session, id), now_secs)
 }
 
 /// The body forwarded in place of refused messages: one ping per id (a batch
@@ -88,6 +123,20 @@ mod tests {
         );
         assert_eq!(session_of_path("/mcp"), None);
         assert_eq!(session_of_path("/messages?sessionId="), None);
+    }
+
+    #[test]
+    fn the_session_parameter_is_replaced_in_place() {
+        assert_eq!(
+            with_session("/messages?sessionId=abc", "xyz").as_deref(),
+            Some("/messages?sessionId=xyz")
+        );
+        assert_eq!(
+            with_session("/messages/?a=1&session_id=0f3e&b=2#f", "S.T").as_deref(),
+            Some("/messages/?a=1&session_id=S.T&b=2#f")
+        );
+        assert_eq!(with_session("/mcp", "x"), None);
+        assert_eq!(with_session("/mcp?other=1", "x"), None);
     }
 
     #[test]

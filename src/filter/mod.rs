@@ -13,7 +13,7 @@
 //!
 //! Every refusal is one `refusal::Refusal`; `observe` turns decisions into
 //! metrics and filter state. Shared state used by several steps lives in
-//! `sessions`, `legacy` and `param_maps`.
+//! `tasks`, `legacy` and `param_maps`.
 
 mod bytes;
 mod clock;
@@ -24,7 +24,7 @@ mod param_maps;
 pub mod refusal;
 pub mod request;
 mod response;
-mod sessions;
+mod tasks;
 mod watch;
 
 #[cfg(test)]
@@ -35,13 +35,13 @@ use std::rc::Rc;
 use crate::config::{Config, Grant};
 use crate::counter::release;
 use crate::host::{Action, Host, HostError};
-use crate::mcp::sniff_id;
 
 use decide::charge::ClaimSource;
 use decide::{Context, Decision, Disposition, Forward};
 use observe::Audit;
 use refusal::{Outcome, Refusal};
 use request::admission;
+use request::session::{self, Carrier, Session};
 use request::{Identity, RequestHead};
 use response::{ResponsePlan, StreamRewriter, Visibility};
 use watch::{RefundWatch, Watch};
@@ -66,6 +66,11 @@ pub struct HttpFilter {
     stage: Stage,
     head: RequestHead,
     identity: Identity,
+    /// The session the request presented, opened for its grant.
+    session: Option<Session>,
+    /// The response may carry a session id the upstream issued: it is sealed
+    /// for the grant before the client sees it.
+    seals_session: bool,
     /// Request body bytes buffered so far.
     body_size: usize,
     plan: ResponsePlan,
@@ -82,6 +87,8 @@ impl HttpFilter {
             stage: Stage::Start,
             head: RequestHead::default(),
             identity: Identity::Refused(""),
+            session: None,
+            seals_session: false,
             body_size: 0,
             plan: ResponsePlan::Untouched,
             watch: None,
@@ -99,36 +106,62 @@ impl HttpFilter {
         };
         self.head = RequestHead::from_headers(headers);
         self.identity = request::identify(&self.config, &self.head);
-        self.audit.session = self
-            .head
-            .session_id()
-            .map(str::to_string)
-            .or_else(|| legacy::session_of_path(self.head.path()));
         self.audit.protocol_version = self.head.protocol_version().map(str::to_string);
-        self.audit.grant = self.identity.grant().map(|grant| grant.name.clone());
         if let Err(error) = admission::scrub(host, &self.head) {
             return self.refuse(host, Refusal::failure(None, &error));
         }
-        let settings = &self.config.settings;
-        let refusal = match &self.identity {
-            Identity::Refused(message) if end_of_stream => {
-                Some(admission::unauthenticated(None, message))
+        let grant = match &self.identity {
+            Identity::Granted(grant) => Rc::clone(grant),
+            Identity::Refused(message) => {
+                // Answered at once: an unauthenticated body is never read.
+                self.audit.facts.method = Some(self.head.method().to_string());
+                return self.refuse(host, admission::unauthenticated(None, message));
             }
-            Identity::Refused(message) => (self.head.body_is_encoded()
-                || admission::body_declared_too_large(&self.head, settings))
-            .then(|| admission::unauthenticated(None, message)),
-            Identity::Granted(_) if end_of_stream => None,
-            Identity::Granted(_) => admission::check_body_headers(&self.head, settings),
         };
-        if let Some(refusal) = refusal {
-            self.audit.facts.method = end_of_stream.then(|| self.head.method().to_string());
-            return self.refuse(host, refusal);
+        self.audit.grant = Some(grant.name.clone());
+        if grant.request_limit.is_some() || self.config.settings.request_limit.is_some() {
+            let now_secs = match clock::now_secs(host) {
+                Ok(now_secs) => now_secs,
+                Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
+            };
+            if let Some(refusal) =
+                request::request_limit::charge(host, &self.config.settings, &grant, now_secs)
+            {
+                return self.refuse(host, refusal);
+            }
+        }
+        match session::open(&self.config, &self.head, &grant.name) {
+            Ok(opened) => self.session = opened,
+            Err(refusal) => return self.refuse(host, refusal),
+        }
+        if let Some(session) = &self.session {
+            self.audit.session = Some(session::digest(&session.upstream));
+            if let Err(error) = self.forward_unsealed_session(host) {
+                return self.refuse(host, Refusal::failure(None, &error));
+            }
         }
         if end_of_stream {
             return self.decide(host, None);
         }
+        if let Some(refusal) = admission::check_body_headers(&self.head, &self.config.settings) {
+            return self.refuse(host, refusal);
+        }
         self.stage = Stage::Buffering;
         Action::Pause
+    }
+
+    /// The upstream gets its own session id, never the sealed one.
+    fn forward_unsealed_session(&self, host: &dyn Host) -> Result<(), HostError> {
+        let Some(session) = self.session.as_ref().filter(|session| session.unsealed) else {
+            return Ok(());
+        };
+        match session.carrier {
+            Carrier::Header => host.set_request_header("mcp-session-id", Some(&session.upstream)),
+            Carrier::Query => match session.rewritten_path(self.head.path()) {
+                Some(path) => host.set_request_header(":path", Some(&path)),
+                None => Err(HostError::new("session", "the session parameter is gone")),
+            },
+        }
     }
 
     pub fn on_request_body(
@@ -166,10 +199,6 @@ impl HttpFilter {
             Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
         };
         observe::count(host, observe::BODY_BYTES_INSPECTED, body.len() as u64);
-        if let Identity::Refused(message) = &self.identity {
-            let refusal = admission::unauthenticated(sniff_id(&body).as_ref(), message);
-            return self.refuse(host, refusal);
-        }
         self.decide(host, Some(&body))
     }
 
@@ -195,6 +224,7 @@ impl HttpFilter {
             config: &self.config,
             head: &self.head,
             grant: &grant,
+            session: self.session.as_ref(),
             store: host,
             claims: &claims,
             now_secs: now_nanos / 1_000_000_000,
@@ -225,7 +255,11 @@ impl HttpFilter {
         };
         self.plan = if forward.event_stream {
             ResponsePlan::Stream(Box::new(StreamRewriter::new(
+                Rc::clone(&self.config),
                 grant.name.clone(),
+                self.session
+                    .as_ref()
+                    .map(|session| session.upstream.clone()),
                 visibility(),
             )))
         } else if !forward.tools_list_ids.is_empty() {
@@ -240,10 +274,18 @@ impl HttpFilter {
         // task the call may create.
         let reply = (forward.reservation.is_some() || forward.may_create_task)
             .then(|| RefundWatch::new(forward.call_id, forward.reservation));
-        let binds_session = self.audit.facts.method.as_deref() == Some("initialize");
-        if reply.is_some() || binds_session {
-            self.watch = Some(Watch::new(grant.name.clone(), binds_session, reply));
+        if let Some(reply) = reply {
+            self.watch = Some(Watch::new(grant.name.clone(), reply));
         }
+        self.seals_session = self.config.settings.sealer.is_some()
+            && (self.session.is_some()
+                || !self.head.expects_body()
+                || self
+                    .audit
+                    .facts
+                    .method
+                    .as_deref()
+                    .is_some_and(|method| method.ends_with("initialize")));
         let reads_response = self.watch.as_ref().is_some_and(Watch::needs_body)
             || response::needs_headers(&self.plan);
         let mut prepared = Ok(());
@@ -309,8 +351,8 @@ impl HttpFilter {
         if self.stage != Stage::Forwarded {
             return Action::Continue;
         }
-        let watching = self.watch.as_ref().is_some_and(Watch::needs_headers);
-        if !watching && !response::needs_headers(&self.plan) {
+        let watching = self.watch.is_some();
+        if !watching && !self.seals_session && !response::needs_headers(&self.plan) {
             return Action::Continue;
         }
         let headers = match host.response_headers() {
@@ -327,6 +369,22 @@ impl HttpFilter {
                 return Action::Continue;
             }
         };
+        if self.seals_session {
+            if let Some(sealed) = headers
+                .get("mcp-session-id")
+                .zip(self.audit.grant.as_deref())
+                .and_then(|(issued, grant)| session::seal(&self.config, grant, issued))
+            {
+                if let Err(error) = host.set_response_header("mcp-session-id", Some(&sealed)) {
+                    log::error!("cannot seal the issued session: {error}");
+                    observe::count(host, observe::FAIL_CLOSED, 1);
+                    if let Err(error) = host.reset_stream() {
+                        log::error!("cannot reset the stream: {error}");
+                    }
+                    return Action::Pause;
+                }
+            }
+        }
         if let Some(watch) = self.watch.as_mut() {
             watch.on_headers(host, &headers);
         }

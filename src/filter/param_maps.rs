@@ -18,7 +18,7 @@ pub fn learned_params(
     tool: &str,
     now_secs: u64,
 ) -> Option<Vec<ParamHeader>> {
-    let bytes = PARAM_MAPS.get(store, tool, now_secs).ok()??;
+    let bytes = PARAM_MAPS.get(store, "", tool, now_secs).ok()??;
     let entries: Vec<Value> = serde_json::from_slice(&bytes).ok()?;
     entries
         .iter()
@@ -84,6 +84,7 @@ fn store_map(
 ) -> Result<(), StoreError> {
     PARAM_MAPS.put(
         store,
+        "",
         tool,
         map.to_string().as_bytes(),
         now_secs,

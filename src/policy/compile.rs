@@ -127,6 +127,7 @@ pub(crate) fn compile(value: &Value, issues: &mut Issues) -> Option<Compiled> {
         tools,
         all_tools,
         methods,
+        max_regex_subject_bytes: super::model::DEFAULT_MAX_REGEX_SUBJECT_BYTES,
     })
 }
 

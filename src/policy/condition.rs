@@ -40,6 +40,8 @@ pub(crate) struct Context<'a> {
     pub arguments: Option<&'a Value>,
     pub grant: &'a str,
     pub session: Option<&'a str>,
+    /// Longer strings are not matched against a regex: an evaluation error.
+    pub max_regex_subject_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -373,6 +375,11 @@ impl Condition {
                 _ => Err(format!("{order} needs a number but {path} is {}", found.type_name())),
             },
             Op::Regex(regex, prefilter) => match found.as_str() {
+                Some(s) if s.len() > ctx.max_regex_subject_bytes => Err(format!(
+                    "regex subject {path} is {} bytes, over the {}-byte limit (max_regex_subject_bytes)",
+                    s.len(),
+                    ctx.max_regex_subject_bytes
+                )),
                 Some(s) => Ok(prefilter.as_ref().is_none_or(|p| p.may_match(s)) && regex.is_match(s)),
                 None => Err(format!("regex needs a string but {path} is {}", found.type_name())),
             },
@@ -473,7 +480,18 @@ mod tests {
             arguments: Some(args),
             grant: "alice-laptop",
             session: Some("s-1"),
+            max_regex_subject_bytes: 64,
         }
+    }
+
+    #[test]
+    fn a_regex_subject_over_the_cap_is_an_evaluation_error() {
+        let args = json!({"long": "a".repeat(65), "short": "a".repeat(64)});
+        assert_eq!(eval("args.short", "regex", json!("b"), &args), Ok(false));
+        assert_eq!(
+            eval("args.long", "regex", json!("b"), &args),
+            Err("regex subject args.long is 65 bytes, over the 64-byte limit (max_regex_subject_bytes)".into())
+        );
     }
 
     fn eval(path: &str, op: &str, value: Value, args: &Value) -> Result<bool, String> {

@@ -168,6 +168,7 @@ fn decide_tool<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p> 
         arguments: request.arguments,
         grant: request.grant,
         session: request.session,
+        max_regex_subject_bytes: policy.max_regex_subject_bytes,
     };
     if let Some(enforced) = evaluate_entry(entry, name, &ctx, &mut outcome) {
         return Decision::Deny(enforced);

@@ -97,6 +97,7 @@ mod tests;
 use crate::counter::Window;
 
 pub use error::{PolicyError, PolicyErrors};
+pub use model::DEFAULT_MAX_REGEX_SUBJECT_BYTES;
 
 use error::Issues;
 use model::Compiled;
@@ -252,6 +253,13 @@ impl Policy {
         Policy {
             compiled: Compiled::no_policy(),
         }
+    }
+
+    /// The same policy, matching `regex` conditions against strings of at
+    /// most `bytes` bytes (a longer one is an evaluation error).
+    pub fn with_max_regex_subject_bytes(mut self, bytes: usize) -> Policy {
+        self.compiled.max_regex_subject_bytes = bytes;
+        self
     }
 
     pub fn mode(&self) -> Mode {

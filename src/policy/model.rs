@@ -19,7 +19,12 @@ pub(crate) struct Compiled {
     pub tools: PatternTable<ToolEntry>,
     pub all_tools: Vec<Limit>,
     pub methods: MethodRules,
+    /// Strings longer than this are not matched against a `regex` condition.
+    pub max_regex_subject_bytes: usize,
 }
+
+/// The default of `max_regex_subject_bytes`.
+pub const DEFAULT_MAX_REGEX_SUBJECT_BYTES: usize = 4096;
 
 impl Compiled {
     pub fn no_policy() -> Compiled {
@@ -31,6 +36,7 @@ impl Compiled {
             tools: PatternTable::empty(),
             all_tools: Vec::new(),
             methods: MethodRules::default(),
+            max_regex_subject_bytes: DEFAULT_MAX_REGEX_SUBJECT_BYTES,
         }
     }
 }

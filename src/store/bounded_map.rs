@@ -1,10 +1,13 @@
-//! A bounded map in the shared key-value store, for state that clients can
-//! make grow: session and task bindings, legacy-transport denials, learned
-//! tool header schemas. A fixed number of slot keys; a key hashes to a few
-//! candidate slots; an entry carries its key's fingerprint and an expiry, and
-//! an expired slot is reclaimed by the next writer. When every candidate is
-//! held by a live entry of another key, `put` reports `Full` and the caller
-//! fails closed. Keys are never deleted (Envoy cannot), only reused.
+//! A bounded map in the shared key-value store, for state that grows with
+//! traffic: task bindings, legacy-transport denials, learned tool header
+//! schemas. Each scope (a grant, for state a grant's requests create) has its
+//! own fixed number of slot keys, so that no grant can take another's room; a
+//! key hashes to a few candidate slots of its scope; an entry carries its
+//! key's fingerprint and an expiry, and an expired slot is reclaimed by the
+//! next writer. When every candidate is held by a live entry of another key,
+//! `put` reports `Full` (and `put_evicting` replaces the entry that expires
+//! first, within the same scope). Keys are never deleted (Envoy cannot), only
+//! reused.
 
 // Writes to keys read as absent carry ABSENT_TOKEN: the host
 // ignores it when the key is absent and refuses it when a racer created the
@@ -38,9 +41,10 @@ pub fn fnv1a64(seed: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
-fn fingerprint(key: &str) -> u64 {
+fn fingerprint(scope: &str, key: &str) -> u64 {
     // Never 0, so a zeroed slot is never mistaken for an owner.
-    fnv1a64(0x9e37_79b9_7f4a_7c15, key.as_bytes()) | 1
+    let scope_hash = fnv1a64(0x9e37_79b9_7f4a_7c15, scope.as_bytes());
+    fnv1a64(scope_hash, key.as_bytes()) | 1
 }
 
 struct Slot {
@@ -72,37 +76,32 @@ impl BoundedMap {
         BoundedMap { prefix, slots }
     }
 
-    fn slot_keys(&self, key: &str) -> impl Iterator<Item = String> + '_ {
+    fn slot_keys<'m>(&'m self, scope: &str, key: &str) -> impl Iterator<Item = String> + 'm {
         let slots = self.slots.max(1);
         let start = fnv1a64(0, key.as_bytes()) % slots;
-        (0..WAYS.min(slots)).map(move |way| format!("{}/{}", self.prefix, (start + way) % slots))
+        let partition = if scope.is_empty() {
+            String::new()
+        } else {
+            format!("{:016x}/", fnv1a64(0, scope.as_bytes()))
+        };
+        (0..WAYS.min(slots))
+            .map(move |way| format!("{}/{partition}{}", self.prefix, (start + way) % slots))
     }
 
-    /// The live value stored for `key`, if any.
+    /// The live value stored for `key` in `scope`, if any.
     pub fn get(
         &self,
         store: &dyn SharedStore,
+        scope: &str,
         key: &str,
         now_secs: u64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .get_entry(store, key, now_secs)?
-            .map(|(value, _)| value))
-    }
-
-    /// The live value stored for `key` and when it expires.
-    pub fn get_entry(
-        &self,
-        store: &dyn SharedStore,
-        key: &str,
-        now_secs: u64,
-    ) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
-        let owner = fingerprint(key);
-        for slot_key in self.slot_keys(key) {
+        let owner = fingerprint(scope, key);
+        for slot_key in self.slot_keys(scope, key) {
             if let Some(entry) = store.get(&slot_key)? {
                 if let Some(slot) = decode(&entry.value) {
                     if slot.owner == owner && slot.expires_at > now_secs {
-                        return Ok(Some((slot.value, slot.expires_at)));
+                        return Ok(Some(slot.value));
                     }
                 }
             }
@@ -110,22 +109,52 @@ impl BoundedMap {
         Ok(None)
     }
 
-    /// Stores `value` for `key` until `now_secs + ttl_secs`, replacing the
-    /// key's previous value.
+    /// Stores `value` for `key` in `scope` until `now_secs + ttl_secs`,
+    /// replacing the key's previous value.
     pub fn put(
         &self,
         store: &dyn SharedStore,
+        scope: &str,
         key: &str,
         value: &[u8],
         now_secs: u64,
         ttl_secs: u64,
     ) -> Result<PutOutcome, StoreError> {
-        let owner = fingerprint(key);
+        self.store(store, scope, key, value, now_secs, ttl_secs, false)
+    }
+
+    /// As `put`, but where every candidate is live, the entry that expires
+    /// first gives way: a scope full of its own entries forgets the oldest.
+    pub fn put_evicting(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        key: &str,
+        value: &[u8],
+        now_secs: u64,
+        ttl_secs: u64,
+    ) -> Result<PutOutcome, StoreError> {
+        self.store(store, scope, key, value, now_secs, ttl_secs, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        key: &str,
+        value: &[u8],
+        now_secs: u64,
+        ttl_secs: u64,
+        evict: bool,
+    ) -> Result<PutOutcome, StoreError> {
+        let owner = fingerprint(scope, key);
         let bytes = encode(owner, now_secs.saturating_add(ttl_secs), value);
         for _ in 0..MAX_ATTEMPTS {
             let mut raced = false;
             let mut claimable: Option<(String, u32)> = None;
-            for slot_key in self.slot_keys(key) {
+            let mut oldest: Option<(String, u32, u64)> = None;
+            for slot_key in self.slot_keys(scope, key) {
                 let entry = store.get(&slot_key)?;
                 let (current, cas) = match &entry {
                     Some(entry) => (decode(&entry.value), entry.cas),
@@ -142,7 +171,14 @@ impl BoundedMap {
                             Err(error) => Err(error),
                         };
                     }
-                    Some(slot) if slot.expires_at > now_secs => {}
+                    Some(slot) if slot.expires_at > now_secs => {
+                        if oldest
+                            .as_ref()
+                            .is_none_or(|(_, _, at)| slot.expires_at < *at)
+                        {
+                            oldest = Some((slot_key, cas, slot.expires_at));
+                        }
+                    }
                     _ => {
                         if claimable.is_none() {
                             claimable = Some((slot_key, cas));
@@ -153,7 +189,11 @@ impl BoundedMap {
             if raced {
                 continue;
             }
-            let Some((slot_key, cas)) = claimable else {
+            let Some((slot_key, cas)) = claimable.or_else(|| {
+                oldest
+                    .filter(|_| evict)
+                    .map(|(slot_key, cas, _)| (slot_key, cas))
+            }) else {
                 return Ok(PutOutcome::Full);
             };
             match store.set(&slot_key, &bytes, Some(cas)) {
@@ -179,21 +219,27 @@ mod tests {
         let store = MemoryStore::new();
         let map = BoundedMap::new("t", 64);
         assert_eq!(
-            map.put(&store, "s1", b"alice", 100, 10),
+            map.put(&store, "g", "s1", b"alice", 100, 10),
             Ok(PutOutcome::Stored)
         );
-        assert_eq!(map.get(&store, "s1", 105), Ok(Some(b"alice".to_vec())));
-        assert_eq!(map.get(&store, "s1", 110), Ok(None));
-        assert_eq!(map.get(&store, "s2", 105), Ok(None));
+        assert_eq!(map.get(&store, "g", "s1", 105), Ok(Some(b"alice".to_vec())));
+        assert_eq!(map.get(&store, "g", "s1", 110), Ok(None));
+        assert_eq!(map.get(&store, "g", "s2", 105), Ok(None));
     }
 
     #[test]
     fn replaces_its_own_value() {
         let store = MemoryStore::new();
         let map = BoundedMap::new("t", 64);
-        assert_eq!(map.put(&store, "k", b"one", 0, 100), Ok(PutOutcome::Stored));
-        assert_eq!(map.put(&store, "k", b"two", 1, 100), Ok(PutOutcome::Stored));
-        assert_eq!(map.get(&store, "k", 2), Ok(Some(b"two".to_vec())));
+        assert_eq!(
+            map.put(&store, "", "k", b"one", 0, 100),
+            Ok(PutOutcome::Stored)
+        );
+        assert_eq!(
+            map.put(&store, "", "k", b"two", 1, 100),
+            Ok(PutOutcome::Stored)
+        );
+        assert_eq!(map.get(&store, "", "k", 2), Ok(Some(b"two".to_vec())));
         assert_eq!(store.len(), 1);
     }
 
@@ -203,7 +249,7 @@ mod tests {
         let map = BoundedMap::new("t", 4);
         let mut outcomes = Vec::new();
         for i in 0..10 {
-            outcomes.push(map.put(&store, &format!("key{i}"), b"v", 0, 100));
+            outcomes.push(map.put(&store, "", &format!("key{i}"), b"v", 0, 100));
         }
         assert_eq!(
             outcomes
@@ -216,10 +262,10 @@ mod tests {
         assert!(store.len() <= 4);
         // once expired, slots are reclaimed
         assert_eq!(
-            map.put(&store, "late", b"v", 200, 100),
+            map.put(&store, "", "late", b"v", 200, 100),
             Ok(PutOutcome::Stored)
         );
-        assert_eq!(map.get(&store, "late", 201), Ok(Some(b"v".to_vec())));
+        assert_eq!(map.get(&store, "", "late", 201), Ok(Some(b"v".to_vec())));
     }
 
     #[test]
@@ -228,8 +274,47 @@ mod tests {
         store.fail_next_sets(100);
         let map = BoundedMap::new("t", 8);
         assert!(matches!(
-            map.put(&store, "k", b"v", 0, 1),
+            map.put(&store, "", "k", b"v", 0, 1),
             Err(StoreError::Host(_))
         ));
+    }
+
+    #[test]
+    fn scopes_never_take_each_others_room() {
+        let store = MemoryStore::new();
+        let map = BoundedMap::new("t", 4);
+        for i in 0..10 {
+            let _ = map.put_evicting(&store, "mallory", &format!("key{i}"), b"v", 0, 100);
+        }
+        assert_eq!(
+            map.put(&store, "alice", "mine", b"v", 0, 100),
+            Ok(PutOutcome::Stored)
+        );
+        assert_eq!(map.get(&store, "alice", "mine", 1), Ok(Some(b"v".to_vec())));
+        assert_eq!(map.get(&store, "mallory", "mine", 1), Ok(None));
+        assert_eq!(
+            map.get(&store, "mallory", "key9", 1),
+            Ok(Some(b"v".to_vec()))
+        );
+    }
+
+    #[test]
+    fn a_full_scope_forgets_its_oldest_entry_when_evicting() {
+        let store = MemoryStore::new();
+        let map = BoundedMap::new("t", 1);
+        assert_eq!(
+            map.put(&store, "g", "first", b"1", 0, 100),
+            Ok(PutOutcome::Stored)
+        );
+        assert_eq!(
+            map.put(&store, "g", "second", b"2", 1, 100),
+            Ok(PutOutcome::Full)
+        );
+        assert_eq!(
+            map.put_evicting(&store, "g", "second", b"2", 1, 100),
+            Ok(PutOutcome::Stored)
+        );
+        assert_eq!(map.get(&store, "g", "first", 2), Ok(None));
+        assert_eq!(map.get(&store, "g", "second", 2), Ok(Some(b"2".to_vec())));
     }
 }

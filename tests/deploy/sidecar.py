@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "deploy"))
 import ecds_resource  # noqa: E402
 import validate_envoy_configs as configs  # noqa: E402
-from harness import ENVOY, MODULE, START_TIMEOUT, http  # noqa: E402
+from harness import ENVOY, MODULE, SECRETS_ENV, START_TIMEOUT, http  # noqa: E402
 
 SIDECAR = ROOT / "envoy" / "sidecar.yaml"
 RESOURCE_FILE = ecds_resource.FILE_NAME
@@ -133,7 +133,7 @@ class Sidecar:
             [str(ENVOY), "-c", str(self.config_path), "--concurrency", "2", "--disable-hot-restart",
              "--admin-address-path", str(self.admin_path), "--log-level", "warn",
              "--component-log-level", "wasm:info"],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **SECRETS_ENV),
         )
         try:
             self._wait_admin()

@@ -91,13 +91,18 @@ def test_readiness_follows_the_mcp_server(double, sidecar_factory):
 
 def test_without_allow_on_headers_stop_iteration_requests_stall(double, sidecar_factory):
     """What Istio's WasmPlugin produces (it cannot set the field): every
-    request hangs until the client gives up, and nothing is forwarded."""
+    authenticated request hangs until the client gives up, and nothing is
+    forwarded."""
     sidecar = sidecar_factory(double, resource_text(wrapper_config(POLICY), allow_on_headers_stop_iteration=False))
-    # Readiness does not see it: the probe's GET has no body, so the filter
-    # answers it (401) from the headers alone. POSTs, with a token or not:
-    for headers in (HEADERS, {"Content-Type": "application/json"}):
+    # Readiness does not see it: the probe's GET has no token, so the filter
+    # answers it (401) from the headers alone, as it answers any request
+    # without a token. POSTs with a token wait for their body, and stall:
+    status, _, _ = http("POST", sidecar.url, json.dumps(rpc("tools/list", id=1)),
+                        {"Content-Type": "application/json"}, timeout=5)
+    assert status == 401
+    for _ in range(2):
         with pytest.raises((TimeoutError, socket.timeout, OSError)):
-            http("POST", sidecar.url, json.dumps(rpc("tools/list", id=1)), headers, timeout=2)
+            http("POST", sidecar.url, json.dumps(rpc("tools/list", id=1)), HEADERS, timeout=2)
     assert double.methods() == []
     # The telltale stat: connections the clients closed with a request
     # still in flight (no response ever came).

@@ -205,8 +205,15 @@ def test_istio_envoyfilter_inserts_the_filter_before_the_router_of_the_inbound_p
     # It selects the pods of the Istio Deployment, on the server's port.
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert envoyfilter["spec"]["workloadSelector"]["labels"].items() <= labels.items()
-    [server] = deployment["spec"]["template"]["spec"]["containers"]
+    containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+    server = containers["mcp-afip"]
     assert match["listener"]["portNumber"] == server["ports"][0]["containerPort"] == 3000
+    # The injected proxy gets the filter's secrets from a Secret, by the names
+    # the configuration reads (customized injection: a container named istio-proxy).
+    proxy_env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in containers["istio-proxy"]["env"]}
+    host_env_keys = extension["patch"]["value"]["typed_config"]["config"]["vm_config"]["environment_variables"]
+    assert set(proxy_env) == set(host_env_keys["host_env_keys"])
+    assert set(proxy_env.values()) == {"mcp-policy-keys"}
     # The Istio policy is the Kubernetes Secret's.
     secret_resource = yaml.safe_load(one("Secret")["stringData"][RESOURCE_FILE])["resources"][0]
     secret_value = secret_resource["typed_config"]["config"]["configuration"]["value"]

@@ -20,6 +20,11 @@ MODULE = ROOT / "dist" / "mcp_policy_filter.wasm"
 DOUBLE = ROOT / "tests" / "upstream" / "afip-double" / "server.mjs"
 DEMO_GRANTS = json.loads((ROOT / "policies" / "demo-grants.json").read_text())
 TOKENS = {"alice": "demo-token-alice", "bob": "demo-token-bob"}
+# Test-only secrets, given to every Envoy the tests start (see Gateway).
+SECRETS_ENV = {
+    "MCP_POLICY_SESSION_KEYS": "ZTJlLXRlc3Qtc2Vzc2lvbi1rZXktMzItYnl0ZXMteHg=",
+    "MCP_POLICY_COUNTER_KEY": "ZTJlLXRlc3QtY291bnRlci1rZXktMzItYnl0ZXMteHg=",
+}
 START_TIMEOUT = 30
 
 
@@ -89,10 +94,11 @@ class AfipDouble:
 
 
 def wrapper_config(policy, grants=None, **settings):
-    """The filter's wrapper configuration with the demo grants."""
+    """The filter's wrapper configuration with the demo grants, its secrets
+    read from the environment every test Envoy gets (SECRETS_ENV)."""
     config = {"policy": policy, "grants": DEMO_GRANTS if grants is None else grants}
     config.update(settings)
-    return config
+    return render_envoy.with_secrets(config)
 
 
 class Gateway:
@@ -110,6 +116,8 @@ class Gateway:
         args.upstream = f"127.0.0.1:{upstream_port}"
         args.module = str(MODULE)
         args.policy = None
+        if isinstance(configuration, dict) and "version" not in configuration:
+            configuration = render_envoy.with_secrets(configuration)
         args.configuration_json = configuration if isinstance(configuration, str) else json.dumps(configuration)
         config = render_envoy.render(args, say=lambda message: None)
         if mutate is not None:
@@ -122,7 +130,7 @@ class Gateway:
             [str(ENVOY), "-c", str(self.config_path), "--concurrency", str(concurrency),
              "--disable-hot-restart", "--admin-address-path", str(self.admin_path),
              "--log-level", log_level, "--component-log-level", "wasm:info"],
-            stdout=self.audit, stderr=self.log,
+            stdout=self.audit, stderr=self.log, env=dict(os.environ, **SECRETS_ENV),
         )
         try:
             self._wait_ready()

@@ -81,12 +81,13 @@ def test_hidden_tool_is_unknown_and_not_forwarded(gateway, double):
 
 
 @pytest.mark.parametrize("token", [None, "not-a-grant"])
-def test_unauthenticated_requests_get_401_with_id(gateway, double, token):
+def test_unauthenticated_requests_get_401_at_the_headers(gateway, double, token):
     status, headers, body = gateway.post(rpc("tools/list", id=42), token=token)
     assert status == 401
     assert headers["www-authenticate"].startswith("Bearer")
     reply = json.loads(body)
-    assert reply["id"] == 42 and reply["error"]["code"] == -32011
+    # Answered before the body is read: the id is null.
+    assert reply["id"] is None and reply["error"]["code"] == -32011
     assert double.methods() == []
 
 

@@ -1,5 +1,6 @@
 """Metrics at /stats/prometheus, the JSON audit log, filter state, dry run and
 logging discipline, through real Envoy with envoy/demo.yaml's settings."""
+import hashlib
 import json
 import re
 
@@ -71,7 +72,9 @@ def test_metrics_audit_log_and_filter_state(double, gateway_factory):
     assert allowed["rule"] == "/tools/get_server_status"
     assert allowed["arg_keys"] == "detail"
     assert allowed["status"] == 200 and allowed["status_source"] == "via_upstream"
-    assert allowed["session"] == headers["Mcp-Session-Id"]
+    # The audit log carries a digest of the upstream's session id, never the id.
+    upstream_session = headers["Mcp-Session-Id"].rsplit(".", 1)[0]
+    assert allowed["session"] == hashlib.sha256(upstream_session.encode()).hexdigest()[:12]
     assert allowed["protocol_version"] == "2025-06-18"
     assert int(allowed["decide_us"]) >= 0
     denied = by_tool[("create_invoice", "denied")]

@@ -1,13 +1,14 @@
 """The README's table of refusals is true: every cell of its two Streamable
 HTTP columns is produced through real Envoy and compared with what the
 README says. The 2024-11-05 column is exercised in test_transports.py."""
+import hashlib
 import json
 import pathlib
 import re
 
 import pytest
 
-from harness import ROOT, http, initialize_params, rpc, wrapper_config
+from harness import DEMO_GRANTS, ROOT, http, initialize_params, rpc, wrapper_config
 
 MODERN = "2026-07-28"
 POLICY = {
@@ -118,7 +119,14 @@ def probe(case, client):
         response = client.send(call("get_server_status"), token="not-a-grant")
         assert response[1]["www-authenticate"].startswith("Bearer")
         return response
-    if case.startswith("session id obtained by another grant"):
+    if case.startswith("a grant's `request_limit` spent"):
+        # carol's request limit is 1 per hour: her first request spends it,
+        # although it is refused itself.
+        client.send(call("create_invoice", {"amount_total": 1}), token="demo-token-carol")
+        response = client.send(call("get_server_status"), token="demo-token-carol")
+        assert int(response[1]["retry-after"]) > 0
+        return response
+    if case.startswith("session id not sealed for this grant"):
         return client.send(call("get_server_status"), token="demo-token-bob")
     if case.startswith("malformed JSON"):
         return client.send(None, raw='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}')
@@ -140,7 +148,9 @@ def probe(case, client):
 @pytest.mark.parametrize("column", [1, 2], ids=["streamable", "2026-07-28"])
 def test_every_cell_of_the_status_table(column, double, stateless, gateway_factory):
     upstream = double if column == 1 else stateless
-    gateway = gateway_factory(upstream, wrapper_config(POLICY))
+    carol = {"name": "carol", "token_sha256": [hashlib.sha256(b"demo-token-carol").hexdigest()],
+             "request_limit": {"window": "hour", "max": 1}}
+    gateway = gateway_factory(upstream, wrapper_config(POLICY, grants=DEMO_GRANTS + [carol]))
     client = Client(gateway, modern=(column == 2))
     upstream.reset()
     checked = 0

@@ -40,7 +40,8 @@ fn wrapper_with_grants_and_named_policies() {
         ],
         "hide_denied_tools": true,
         "max_body_bytes": 2048,
-        "max_json_depth": 16
+        "max_json_depth": 16,
+        "sessions": "off"
     })
     .to_string();
     let config = Config::from_json_text(&text).unwrap_or_else(|e| panic!("{e}"));

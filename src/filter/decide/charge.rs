@@ -3,7 +3,9 @@
 //! and the refusal each message gets when a limit has no room.
 
 use super::verdict::{rate_limit_message, MessageRefusal, Reason, Verdict};
-use crate::counter::{reserve_in, CounterSpec, LimitError, LimitRefusal, Reservation, Table};
+use crate::counter::{
+    reserve_in, reserve_placed, CounterSpec, LimitError, LimitRefusal, Region, Reservation, Table,
+};
 use crate::filter::request::RequestHead;
 use crate::mcp::Message;
 use crate::policy::{Limit, Scope};
@@ -32,6 +34,9 @@ impl ClaimSource for NoClaims {
 pub struct Subject<'a> {
     pub grant: &'a str,
     pub head: &'a RequestHead,
+    /// The upstream's session id (unsealed), so that every replica counts a
+    /// session as one.
+    pub session: Option<&'a str>,
     pub claims: &'a dyn ClaimSource,
 }
 
@@ -44,7 +49,7 @@ pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
     let scope = match &limit.scope {
         Scope::Grant => format!("grant:{}", subject.grant),
         Scope::Global => "global".to_string(),
-        Scope::Session => match subject.head.session_id() {
+        Scope::Session => match subject.session {
             Some(session) => format!("session:{session}"),
             None => format!("grant:{}", subject.grant),
         },
@@ -75,12 +80,37 @@ pub enum Charge {
     Unavailable(String),
 }
 
+/// Where a counter lives. A grant's own and the global counters the
+/// configuration fixes each have a slot of their own, so nothing can crowd
+/// them out; counters per a value the client chooses (a session, a header, a
+/// claim) live in the grant's own part of the table, `slots` slots hashed with
+/// the deployment's `secret`, so that a grant can only crowd out itself.
+pub fn table_of(
+    limit: &Limit,
+    key: &str,
+    grant: &str,
+    slots: u32,
+    secret: Option<[u8; 32]>,
+) -> Table {
+    let region = if limit.dry_run {
+        Region::Shadow
+    } else {
+        Region::Enforced
+    };
+    match limit.scope {
+        Scope::Grant | Scope::Global => Table::dedicated(region, key),
+        Scope::Session | Scope::Header(_) | Scope::Claim(_) => {
+            Table::partitioned(region, grant, slots, secret)
+        }
+    }
+}
+
 /// Charges every limit of every allowed message, all or nothing. Dry-run
 /// limits count in shadow counters; their refusals are only reported.
 pub fn charge_all(
     store: &dyn SharedStore,
     now_secs: u64,
-    slots: u32,
+    (slots, secret): (u32, Option<[u8; 32]>),
     subject: &Subject<'_>,
     messages: &[Message],
     verdicts: &[Verdict<'_>],
@@ -99,14 +129,10 @@ pub fn charge_all(
                 window: limit.window,
                 max: limit.max,
             };
+            let table = table_of(limit, &spec.key, subject.grant, slots, secret);
             if limit.dry_run {
                 let refused = matches!(
-                    reserve_in(
-                        store,
-                        Table::shadow(slots),
-                        now_secs,
-                        std::slice::from_ref(&spec)
-                    ),
+                    reserve_in(store, table, now_secs, std::slice::from_ref(&spec)),
                     Err(LimitError::Exhausted(_))
                 );
                 if refused {
@@ -118,12 +144,16 @@ pub fn charge_all(
                     shadow_refusal.get_or_insert_with(|| limit.rule.clone());
                 }
             } else {
-                enforced.push(spec);
+                enforced.push((table, spec));
                 owners.push((index, *limit));
             }
         }
     }
-    match reserve_in(store, Table::enforced(slots), now_secs, &enforced) {
+    let placed: Vec<(Table, &CounterSpec)> = enforced
+        .iter()
+        .map(|(table, spec)| (*table, spec))
+        .collect();
+    match reserve_placed(store, now_secs, &placed) {
         Ok(reservation) => Charge::Admitted {
             reservation,
             shadow_refusal,

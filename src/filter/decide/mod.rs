@@ -20,6 +20,7 @@ use super::legacy;
 pub use super::observe::Facts;
 use super::refusal::{empty_reply, Outcome, Refusal, ReplyKind};
 use super::request::admission;
+use super::request::session::{Carrier, Session};
 use super::request::RequestHead;
 use crate::config::{Config, Grant};
 use crate::counter::Reservation;
@@ -32,6 +33,8 @@ pub struct Context<'a> {
     pub config: &'a Config,
     pub head: &'a RequestHead,
     pub grant: &'a Grant,
+    /// The session the request presented, opened (see `request::session`).
+    pub session: Option<&'a Session>,
     pub store: &'a dyn SharedStore,
     pub claims: &'a dyn ClaimSource,
     /// The request's clock, read once.
@@ -107,8 +110,9 @@ impl<'a> Decision<'a> {
     }
 }
 
-/// A request with a body, from its headers on: `mcp-policy explain`'s path.
-/// The filter runs the same two halves at their own times (the header checks
+/// A request with a body, from its headers on: `mcp-policy explain`'s path
+/// (its caller opens the session, as the filter does at the headers). The
+/// filter runs the same two halves at their own times (the header checks
 /// before it reads the body).
 pub fn decide_request<'a>(ctx: &Context<'a>, body: &[u8]) -> Decision<'a> {
     let settings = &ctx.config.settings;
@@ -136,9 +140,6 @@ pub fn decide_bodyless<'a>(ctx: &Context<'a>) -> Decision<'a> {
             PARSE_ERROR,
             "Parse error: the request has no body; a JSON-RPC message is required",
         );
-        return Decision::refused(facts, refusal);
-    }
-    if let Some(refusal) = checks::check_session(ctx, None) {
         return Decision::refused(facts, refusal);
     }
     let mut forward = Forward::new(Outcome::Allowed);
@@ -180,9 +181,7 @@ pub fn decide_body<'a>(ctx: &Context<'a>, body: &[u8]) -> Decision<'a> {
     } else {
         None
     };
-    let first_id = messages.first().and_then(|message| message.id.as_ref());
     let early = early
-        .or_else(|| checks::check_session(ctx, first_id))
         .or_else(|| checks::check_tasks(ctx, &messages))
         .or_else(|| checks::check_mirrored_headers(ctx, &messages));
     if let Some(refusal) = early {
@@ -202,8 +201,12 @@ fn decide_messages<'a>(
     is_batch: bool,
 ) -> Decision<'a> {
     let grant = ctx.grant;
-    let (verdicts, mut refusals) =
-        decide_all(&grant.policy, &messages, &grant.name, ctx.head.session_id());
+    let (verdicts, mut refusals) = decide_all(
+        &grant.policy,
+        &messages,
+        &grant.name,
+        ctx.session.map(|s| s.upstream.as_str()),
+    );
     let mut reservation = None;
     let mut cas_retries = 0;
     let mut shadow_refusal = None;
@@ -211,12 +214,16 @@ fn decide_messages<'a>(
         let subject = Subject {
             grant: &grant.name,
             head: ctx.head,
+            session: ctx.session.map(|s| s.upstream.as_str()),
             claims: ctx.claims,
         };
         match charge_all(
             ctx.store,
             ctx.now_secs,
-            ctx.config.settings.counter_slots,
+            (
+                ctx.config.settings.counter_slots,
+                ctx.config.settings.counter_key,
+            ),
             &subject,
             &messages,
             &verdicts,
@@ -356,10 +363,8 @@ fn refuse(
             refusal.rule()
         );
     }
-    if let Some(session) =
-        legacy::session_of_path(ctx.head.path()).filter(|_| ctx.head.session_id().is_none())
-    {
-        return legacy_refusal(ctx, &session, &all);
+    if let Some(session) = ctx.session.filter(|s| s.carrier == Carrier::Query) {
+        return legacy_refusal(ctx, &session.upstream, &all);
     }
     let refusal = if is_batch {
         replies::batch(&all)
@@ -381,7 +386,14 @@ fn legacy_refusal(ctx: &Context<'_>, session: &str, all: &[MessageRefusal]) -> D
         let (Some(id), Some(body)) = (refusal.id.clone(), replies::refusal_body(refusal)) else {
             continue;
         };
-        let stored = legacy::remember(ctx.store, session, &id, &body, ctx.now_secs);
+        let stored = legacy::remember(
+            ctx.store,
+            &ctx.grant.name,
+            session,
+            &id,
+            &body,
+            ctx.now_secs,
+        );
         match stored {
             Ok(PutOutcome::Stored) => ids.push(id),
             Ok(PutOutcome::Full) => {

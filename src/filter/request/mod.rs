@@ -1,9 +1,13 @@
 //! Step 1, the request headers: what they say (`head`), who is calling
-//! (`identity`) and what they alone decide (`admission`).
+//! (`identity`), the grant's limit on all its requests (`request_limit`), the
+//! sealed session they present (`session`) and what they alone decide
+//! (`admission`).
 
 pub mod admission;
 pub mod head;
 pub mod identity;
+pub mod request_limit;
+pub mod session;
 
 pub use head::{is_json_media_type, Bearer, RequestHead};
 pub use identity::{identify, Identity};

@@ -2,28 +2,41 @@
 //! (the 2024-11-05 transport's response channel, Streamable HTTP's standalone
 //! stream and `Last-Event-ID` replays). Each complete event passes as soon as
 //! it arrives; only an incomplete event is held. Responses carrying a
-//! `tools/list` result are filtered for the stream's grant, and replies to
-//! legacy pings that stood in for refused messages become those refusals.
+//! `tools/list` result are filtered for the stream's grant, replies to
+//! legacy pings that stood in for refused messages become those refusals, and
+//! the legacy `endpoint` event's session id is sealed for the grant.
+
+use std::rc::Rc;
 
 use serde_json::Value;
 
 use super::plan::Visibility;
-use crate::filter::{legacy, param_maps, sessions};
+use crate::config::Config;
+use crate::filter::request::session;
+use crate::filter::{legacy, param_maps};
 use crate::host::Host;
 use crate::mcp::{filter_tools_list_json, RequestId, SseEvent, SseSplitter};
 
 pub struct StreamRewriter {
+    config: Rc<Config>,
     splitter: SseSplitter,
+    /// The upstream's session id, once the legacy `endpoint` event names it.
     legacy_session: Option<String>,
     grant: String,
     visibility: Visibility,
 }
 
 impl StreamRewriter {
-    pub fn new(grant: String, visibility: Visibility) -> StreamRewriter {
+    pub fn new(
+        config: Rc<Config>,
+        grant: String,
+        session: Option<String>,
+        visibility: Visibility,
+    ) -> StreamRewriter {
         StreamRewriter {
+            config,
             splitter: SseSplitter::new(),
-            legacy_session: None,
+            legacy_session: session,
             grant,
             visibility,
         }
@@ -44,16 +57,17 @@ impl StreamRewriter {
 
     fn rewrite(&mut self, host: &dyn Host, event: SseEvent, now_secs: u64) -> Vec<u8> {
         if event.event.as_deref() == Some("endpoint") {
-            if let Some(session) = legacy::session_of_path(event.data.trim()) {
-                if let Err(error) = sessions::bind(host, &session, &self.grant, now_secs) {
-                    log::error!(
-                        "cannot bind legacy session to grant {}: {error}",
-                        self.grant
-                    );
-                }
-                self.legacy_session = Some(session);
-            }
-            return event.raw;
+            let url = event.data.trim();
+            let Some(issued) = legacy::session_of_path(url) else {
+                return event.raw;
+            };
+            let sealed = session::seal(&self.config, &self.grant, &issued)
+                .and_then(|sealed| legacy::with_session(url, &sealed));
+            self.legacy_session = Some(issued);
+            return match sealed {
+                Some(url) => reissue(&event, url.as_bytes()),
+                None => event.raw,
+            };
         }
         let Ok(Value::Object(message)) = serde_json::from_str::<Value>(&event.data) else {
             return event.raw;
@@ -62,7 +76,7 @@ impl StreamRewriter {
             return event.raw;
         };
         if let Some(session) = &self.legacy_session {
-            match legacy::pending_reply(host, session, &id, now_secs) {
+            match legacy::pending_reply(host, &self.grant, session, &id, now_secs) {
                 Ok(Some(reply)) => return reissue(&event, &reply),
                 Ok(None) => {}
                 Err(error) => {

@@ -18,12 +18,17 @@ mod request;
 mod responses;
 
 pub(super) const ALICE: &str = "demo-token-alice";
+/// Test-only secrets (32 bytes each, base64).
+pub(super) const SESSION_KEY: &str = "c2Vzc2lvbi1rZXktZm9yLXRlc3RzLW9ubHktMzJieXQ=";
+pub(super) const COUNTER_KEY: &str = "Y291bnRlci1rZXktZm9yLXRlc3RzLW9ubHktMzJieXQ=";
 
 pub(super) const BOB: &str = "demo-token-bob";
 
 pub(super) fn config(policy: Value, extra: Value) -> Rc<Config> {
     let mut wrapper = json!({
         "policy": policy,
+        "session_keys": [SESSION_KEY],
+        "counter_key": COUNTER_KEY,
         "grants": [
             {"name": "alice", "token_sha256": ["1159bf80f41ccf3d5efafda50135b734fe094f032809efd1a5d85455c5359b40"]},
             {"name": "bob", "token_sha256": ["dafd3cb82dc96934e400d5d835cd9b3ddb0233dc7aa4850ad64390e16ce31a74"]}

@@ -129,19 +129,15 @@ fn hidden_tool_is_an_unknown_tool() {
 }
 
 #[test]
-fn missing_or_unknown_token_is_401_with_the_request_id() {
+fn missing_or_unknown_token_is_401_at_the_headers() {
     for token in [None, Some("wrong")] {
         let host = FakeHost::default();
         let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-        assert_eq!(
-            send(
-                &mut filter,
-                &host,
-                post_headers(token),
-                &call("get_server_status", 77)
-            ),
-            Action::Pause
-        );
+        *host.request_headers.borrow_mut() = post_headers(token);
+        // Answered before any body byte is read: the body never matters.
+        assert_eq!(filter.on_request_headers(&host, false), Action::Pause);
+        assert_eq!(filter.on_request_body(&host, 10, false), Action::Continue);
+        assert_eq!(host.counter("mcp_policy.body_bytes_inspected"), 0);
         let Some(reply) = host.last_reply() else {
             panic!("no reply")
         };
@@ -151,7 +147,7 @@ fn missing_or_unknown_token_is_401_with_the_request_id() {
             .iter()
             .any(|(n, v)| n == "www-authenticate" && v.starts_with("Bearer")));
         let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-        assert_eq!(body["id"], json!(77));
+        assert_eq!(body["id"], Value::Null);
         assert_eq!(
             body["error"]["code"],
             json!(crate::filter::request::admission::UNAUTHENTICATED)
@@ -337,11 +333,10 @@ fn batch_with_a_refused_element_forwards_nothing() {
 }
 
 #[test]
-fn a_session_presented_by_another_grant_is_not_found() {
-    let store = MemoryStore::new();
-    let host = FakeHost::with_store(store);
+fn sessions_are_sealed_for_the_grant_the_upstream_issued_them_to() {
+    let host = FakeHost::default();
     let config = config(seed_policy(), json!({}));
-    // alice's initialize is answered with a session id
+    // alice's initialize is answered with a session id: she receives it sealed.
     let mut filter = HttpFilter::new(Rc::clone(&config));
     let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}).to_string();
     assert_eq!(
@@ -355,35 +350,58 @@ fn a_session_presented_by_another_grant_is_not_found() {
     );
     *host.response_headers.borrow_mut() = vec![("mcp-session-id".into(), "s-1".into())];
     filter.on_response_headers(&host, true);
+    let sealed = host.response_header("mcp-session-id").unwrap_or_default();
+    assert!(sealed.starts_with("s-1.") && sealed.len() > 10, "{sealed}");
+    assert!(sealed.bytes().all(|b| (0x21..=0x7e).contains(&b)));
 
-    let with_session = |token| {
+    let with_session = |token, session: &str| {
         let mut headers = post_headers(Some(token));
-        headers.push(("Mcp-Session-Id".into(), "s-1".into()));
+        headers.push(("Mcp-Session-Id".into(), session.to_string()));
         headers
     };
+    // alice's sealed id reaches the upstream as its own id.
     let mut filter = HttpFilter::new(Rc::clone(&config));
     assert_eq!(
         send(
             &mut filter,
             &host,
-            with_session(ALICE),
+            with_session(ALICE, &sealed),
             &call("get_server_status", 1)
         ),
         Action::Continue
     );
-    let mut filter = HttpFilter::new(Rc::clone(&config));
     assert_eq!(
-        send(
-            &mut filter,
-            &host,
-            with_session(BOB),
-            &call("get_server_status", 2)
-        ),
-        Action::Pause
+        host.request_header("mcp-session-id").as_deref(),
+        Some("s-1")
     );
-    let (status, reply) = reply_json(&host);
-    assert_eq!(status, 404);
-    assert_eq!(reply["id"], json!(2));
+    // bob with alice's id, alice with the raw id, and a forged seal: unknown.
+    for (token, session) in [
+        (BOB, sealed.clone()),
+        (ALICE, "s-1".to_string()),
+        (ALICE, format!("s-2{}", &sealed[3..])),
+        (ALICE, "made-up".to_string()),
+    ] {
+        let mut filter = HttpFilter::new(Rc::clone(&config));
+        assert_eq!(
+            send(
+                &mut filter,
+                &host,
+                with_session(token, &session),
+                &call("get_server_status", 2)
+            ),
+            Action::Pause,
+            "{session}"
+        );
+        let (status, reply) = reply_json(&host);
+        assert_eq!(status, 404);
+        assert_eq!(reply["error"]["code"], json!(-32001));
+        assert_eq!(
+            host.last_reply().map(|r| r.details),
+            Some("mcp_policy_session_not_found")
+        );
+    }
+    // No state was kept: nothing in the shared store.
+    assert!(host.store.is_empty(), "{:?}", host.store.keys());
 }
 
 #[test]

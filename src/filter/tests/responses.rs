@@ -101,32 +101,8 @@ fn local_replies_pass_the_response_path_untouched() {
 #[test]
 fn legacy_transport_forwards_a_ping_and_rewrites_its_reply_on_the_stream() {
     let store = MemoryStore::new();
-    let post_host = FakeHost::with_store(store.clone());
-    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
-    let mut headers = post_headers(Some(ALICE));
-    headers.retain(|(n, _)| n != ":path");
-    headers.push((":path".into(), "/messages/?session_id=abc123".into()));
-    assert_eq!(
-        send(
-            &mut filter,
-            &post_host,
-            headers,
-            &call("create_invoice", 21)
-        ),
-        Action::Continue
-    );
-    assert!(
-        post_host.replies.borrow().is_empty(),
-        "no local reply on the legacy transport"
-    );
-    let forwarded: Value =
-        serde_json::from_slice(&post_host.request_body.borrow()).unwrap_or(Value::Null);
-    assert_eq!(forwarded, json!({"jsonrpc":"2.0","id":21,"method":"ping"}));
-    let length = post_host.request_body.borrow().len().to_string();
-    assert_eq!(post_host.request_header("content-length"), Some(length));
-
-    // The client's GET stream, on another worker sharing the store.
-    let get_host = FakeHost::with_store(store);
+    // The client's GET stream: the endpoint event's session id is sealed.
+    let get_host = FakeHost::with_store(store.clone());
     let mut stream = HttpFilter::new(config(seed_policy(), json!({})));
     let get = vec![
         (":method".to_string(), "GET".to_string()),
@@ -140,8 +116,66 @@ fn legacy_transport_forwards_a_ping_and_rewrites_its_reply_on_the_stream() {
         stream.on_response_headers(&get_host, false),
         Action::Continue
     );
+    let endpoint = "event: endpoint\ndata: /messages/?session_id=abc123\n\n";
+    *get_host.response_body.borrow_mut() = endpoint.as_bytes().to_vec();
+    assert_eq!(
+        stream.on_response_body(&get_host, endpoint.len(), false),
+        Action::Continue
+    );
+    let out = String::from_utf8(get_host.response_body.borrow().clone()).unwrap_or_default();
+    let url = out
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .unwrap_or("")
+        .to_string();
+    assert!(url.starts_with("/messages/?session_id=abc123."), "{out}");
+    assert_ne!(url, "/messages/?session_id=abc123");
+
+    // A refused POST on another worker: a ping goes instead, to the
+    // upstream's own session.
+    let post_host = FakeHost::with_store(store.clone());
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    let mut headers = post_headers(Some(ALICE));
+    headers.retain(|(n, _)| n != ":path");
+    headers.push((":path".into(), url.clone()));
+    assert_eq!(
+        send(
+            &mut filter,
+            &post_host,
+            headers,
+            &call("create_invoice", 21)
+        ),
+        Action::Continue
+    );
+    assert!(
+        post_host.replies.borrow().is_empty(),
+        "no local reply on the legacy transport"
+    );
+    assert_eq!(
+        post_host.request_header(":path").as_deref(),
+        Some("/messages/?session_id=abc123")
+    );
+    let forwarded: Value =
+        serde_json::from_slice(&post_host.request_body.borrow()).unwrap_or(Value::Null);
+    assert_eq!(forwarded, json!({"jsonrpc":"2.0","id":21,"method":"ping"}));
+    let length = post_host.request_body.borrow().len().to_string();
+    assert_eq!(post_host.request_header("content-length"), Some(length));
+
+    // The unsealed id, or the sealed one of another grant, is not a session.
+    for (token, path) in [(ALICE, "/messages/?session_id=abc123"), (BOB, url.as_str())] {
+        let host = FakeHost::with_store(store.clone());
+        let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+        let mut headers = post_headers(Some(token));
+        headers.retain(|(n, _)| n != ":path");
+        headers.push((":path".into(), path.to_string()));
+        assert_eq!(
+            send(&mut filter, &host, headers, &call("get_server_status", 5)),
+            Action::Pause
+        );
+        assert_eq!(host.last_reply().map(|reply| reply.status), Some(404));
+    }
+
     let events = concat!(
-        "event: endpoint\ndata: /messages/?session_id=abc123\n\n",
         "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":21,\"result\":{}}\n\n",
         "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":22,\"result\":{}}\n\n"
     );

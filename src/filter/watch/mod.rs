@@ -1,7 +1,6 @@
 //! Step 4, watching forwarded responses as they pass, never holding them:
-//! the session an `initialize` reply issues and the task a call creates are
-//! bound to the grant, and quota is given back when the call did not run
-//! (`refund`).
+//! the task a call creates is bound to the grant, and quota is given back
+//! when the call did not run (`refund`).
 
 mod refund;
 
@@ -9,29 +8,56 @@ pub use refund::{RefundWatch, Settlement};
 
 use super::clock;
 use super::observe;
-use super::sessions::{self, Binding};
+use super::tasks;
 use crate::counter::{release, Reservation};
 use crate::host::{HeaderMap, Host};
+
+// Envoy's response flags (`response.flags`, the legacy bit set).
+const NO_HEALTHY_UPSTREAM: u64 = 0x2;
+const UPSTREAM_REQUEST_TIMEOUT: u64 = 0x4;
+const UPSTREAM_REMOTE_RESET: u64 = 0x10;
+const UPSTREAM_CONNECTION_FAILURE: u64 = 0x20;
+const UPSTREAM_CONNECTION_TERMINATION: u64 = 0x40;
+const UPSTREAM_OVERFLOW: u64 = 0x80;
+const NO_ROUTE_FOUND: u64 = 0x100;
+const UPSTREAM_RETRY_LIMIT_EXCEEDED: u64 = 0x8000;
+/// Flags that mean a request did not leave Envoy...
+const NEVER_SENT: u64 =
+    NO_HEALTHY_UPSTREAM | UPSTREAM_CONNECTION_FAILURE | UPSTREAM_OVERFLOW | NO_ROUTE_FOUND;
+/// ...and flags that mean an attempt may have reached the upstream.
+const MAY_HAVE_RUN: u64 = UPSTREAM_REQUEST_TIMEOUT
+    | UPSTREAM_REMOTE_RESET
+    | UPSTREAM_CONNECTION_TERMINATION
+    | UPSTREAM_RETRY_LIMIT_EXCEEDED;
+
+/// Whether Envoy says no attempt of this request reached the upstream: a
+/// never-sent flag, no flag of a sent attempt, and at most one attempt (with
+/// retries, an earlier attempt may have run). Anything unreadable counts as
+/// "may have run": the quota is kept.
+fn never_sent(host: &dyn Host) -> bool {
+    let number = |path: &[&str]| -> Option<u64> {
+        let bytes = host.property(path).ok()??;
+        Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+    };
+    let Some(flags) = number(&["response", "flags"]) else {
+        return false;
+    };
+    let attempts = number(&["upstream", "request_attempt_count"]).unwrap_or(0);
+    flags & NEVER_SENT != 0 && flags & MAY_HAVE_RUN == 0 && attempts <= 1
+}
 
 /// What the filter learns from one forwarded request's response.
 pub struct Watch {
     grant: String,
-    /// The request was an `initialize`: its reply issues the session.
-    binds_session: bool,
     reply: Option<RefundWatch>,
 }
 
 impl Watch {
-    pub fn new(grant: String, binds_session: bool, reply: Option<RefundWatch>) -> Watch {
+    pub fn new(grant: String, reply: RefundWatch) -> Watch {
         Watch {
             grant,
-            binds_session,
-            reply,
+            reply: Some(reply),
         }
-    }
-
-    pub fn needs_headers(&self) -> bool {
-        self.binds_session || self.reply.is_some()
     }
 
     pub fn needs_body(&self) -> bool {
@@ -44,18 +70,19 @@ impl Watch {
     }
 
     pub fn on_headers(&mut self, host: &dyn Host, headers: &HeaderMap) {
-        if self.binds_session {
-            if let Some(session) = headers.get("mcp-session-id") {
-                self.bind(host, "session", session, sessions::bind);
-            }
-        }
         let Some(reply) = self.reply.as_mut() else {
             return;
         };
-        let status = headers
+        let status: Option<u32> = headers
             .get(":status")
             .and_then(|status| status.trim().parse().ok());
-        let settlement = reply.on_headers(status, headers.get("content-type").unwrap_or(""));
+        let never_sent =
+            status.is_some_and(|status| (500..600).contains(&status)) && never_sent(host);
+        let settlement = reply.on_headers(
+            status,
+            headers.get("content-type").unwrap_or(""),
+            never_sent,
+        );
         self.settle(host, settlement);
     }
 
@@ -76,7 +103,7 @@ impl Watch {
             return;
         };
         if let Some(task) = reply.take_task_id() {
-            self.bind(host, "task", &task, sessions::bind_task);
+            self.bind_task(host, &task);
         }
         if settlement == Settlement::Refund {
             if let Some(reservation) = reply.take_reservation() {
@@ -87,33 +114,16 @@ impl Watch {
         }
     }
 
-    /// Binds an id the upstream issued to the grant.
-    fn bind(
-        &self,
-        host: &dyn Host,
-        what: &str,
-        id: &str,
-        bind: fn(
-            &dyn crate::store::SharedStore,
-            &str,
-            &str,
-            u64,
-        ) -> Result<Binding, crate::store::StoreError>,
-    ) {
+    /// Binds a task the upstream created to the grant.
+    fn bind_task(&self, host: &dyn Host, task: &str) {
         let grant = &self.grant;
-        let now_secs = match clock::now_secs(host) {
-            Ok(now_secs) => now_secs,
-            Err(error) => {
-                log::error!("{what} issued to grant {grant} not bound: {error}");
-                return;
-            }
-        };
-        match bind(host, id, grant, now_secs) {
-            Ok(Binding::Mine) => {}
-            Ok(outcome) => {
-                log::error!("{what} issued to grant {grant} could not be bound: {outcome:?}")
-            }
-            Err(error) => log::error!("{what} issued to grant {grant} could not be bound: {error}"),
+        let bound = clock::now_secs(host)
+            .map_err(|error| error.to_string())
+            .and_then(|now_secs| {
+                tasks::bind(host, grant, task, now_secs).map_err(|error| error.to_string())
+            });
+        if let Err(error) = bound {
+            log::error!("task created for grant {grant} not bound: {error}");
         }
     }
 }

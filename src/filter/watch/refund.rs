@@ -3,9 +3,10 @@
 //!
 //! | upstream outcome | refunded |
 //! |---|---|
-//! | Envoy's local reply (connection failure, timeout), any HTTP 5xx | yes |
+//! | Envoy never sent the request: connection failure, no healthy host, overflow, no route (its response flags say so, with one attempt) | yes |
 //! | HTTP 4xx (refused before execution) | yes |
 //! | a JSON-RPC error response to the call's id | yes |
+//! | an upstream timeout, a reset after the request was sent, a retried request, any other 5xx without a JSON-RPC error reply | no |
 //! | a result, including `isError: true` (the tool ran) | no |
 //! | the client disconnects mid-call | no |
 //! | 202 (the legacy transport's POST) | no |
@@ -69,9 +70,18 @@ impl RefundWatch {
         self.task_id.take()
     }
 
-    pub fn on_headers(&mut self, status: Option<u32>, content_type: &str) -> Settlement {
+    /// `never_sent`: Envoy reports that no attempt reached the upstream.
+    pub fn on_headers(
+        &mut self,
+        status: Option<u32>,
+        content_type: &str,
+        never_sent: bool,
+    ) -> Settlement {
         match status {
-            Some(400..=599) => return Settlement::Refund,
+            Some(400..=499) => return Settlement::Refund,
+            Some(500..=599) if never_sent => return Settlement::Refund,
+            // A 5xx may follow a call that ran: only a JSON-RPC error reply
+            // to the call, read below, says it did not.
             None => return Settlement::Keep,
             Some(_) => {}
         }
@@ -195,22 +205,47 @@ mod tests {
     }
 
     #[test]
-    fn http_failures_refund() {
-        for status in [400, 404, 429, 500, 503, 504] {
+    fn rejections_and_requests_never_sent_refund() {
+        for status in [400, 404, 413, 429] {
             assert_eq!(
-                watch().on_headers(Some(status), "application/json"),
+                watch().on_headers(Some(status), "application/json", false),
                 Settlement::Refund,
                 "{status}"
             );
         }
-        assert_eq!(watch().on_headers(Some(202), ""), Settlement::Keep);
+        for status in [500, 502, 503, 504] {
+            assert_eq!(
+                watch().on_headers(Some(status), "text/plain", false),
+                Settlement::Keep,
+                "{status} may have run"
+            );
+            let mut w = watch();
+            assert_eq!(
+                w.on_headers(Some(status), "application/json", false),
+                Settlement::Pending
+            );
+            assert_eq!(
+                w.on_body(
+                    br#"{"jsonrpc":"2.0","id":7,"error":{"code":-32603,"message":"m"}}"#,
+                    true
+                ),
+                Settlement::Refund,
+                "{status} with the call's error reply"
+            );
+            assert_eq!(
+                watch().on_headers(Some(status), "text/plain", true),
+                Settlement::Refund,
+                "{status} never sent"
+            );
+        }
+        assert_eq!(watch().on_headers(Some(202), "", false), Settlement::Keep);
     }
 
     #[test]
     fn json_error_reply_refunds_and_tool_errors_do_not() {
         let mut w = watch();
         assert_eq!(
-            w.on_headers(Some(200), "application/json"),
+            w.on_headers(Some(200), "application/json", false),
             Settlement::Pending
         );
         assert_eq!(
@@ -223,7 +258,7 @@ mod tests {
         );
 
         let mut w = watch();
-        w.on_headers(Some(200), "application/json; charset=utf-8");
+        w.on_headers(Some(200), "application/json; charset=utf-8", false);
         let ran = br#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":true}}"#;
         assert_eq!(w.on_body(ran, true), Settlement::Keep);
     }
@@ -232,7 +267,7 @@ mod tests {
     fn event_stream_reply_is_found_among_other_events() {
         let mut w = watch();
         assert_eq!(
-            w.on_headers(Some(200), "text/event-stream"),
+            w.on_headers(Some(200), "text/event-stream", false),
             Settlement::Pending
         );
         let progress = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
@@ -244,14 +279,14 @@ mod tests {
     #[test]
     fn a_stream_that_ends_without_a_reply_keeps_the_charge() {
         let mut w = watch();
-        w.on_headers(Some(200), "text/event-stream");
+        w.on_headers(Some(200), "text/event-stream", false);
         assert_eq!(w.on_body(b": keepalive\n\n", true), Settlement::Keep);
     }
 
     #[test]
     fn the_task_a_reply_creates_is_reported() {
         let mut w = watch();
-        w.on_headers(Some(200), "application/json");
+        w.on_headers(Some(200), "application/json", false);
         let created =
             br#"{"jsonrpc":"2.0","id":7,"result":{"task":{"taskId":"t-42","status":"working"}}}"#;
         assert_eq!(w.on_body(created, true), Settlement::Keep);
@@ -261,11 +296,11 @@ mod tests {
     #[test]
     fn members_spelled_with_escapes_are_still_read() {
         let mut w = watch();
-        w.on_headers(Some(200), "application/json");
+        w.on_headers(Some(200), "application/json", false);
         let escaped = br#"{"jsonrpc":"2.0","id":7,"\u0065rror":{"code":-1,"message":"m"}}"#;
         assert_eq!(w.on_body(escaped, true), Settlement::Refund);
         let mut w = watch();
-        w.on_headers(Some(200), "application/json");
+        w.on_headers(Some(200), "application/json", false);
         let task = br#"{"jsonrpc":"2.0","id":7,"result":{"\u0074ask":{"\u0074askId":"t-1"}}}"#;
         assert_eq!(w.on_body(task, true), Settlement::Keep);
         assert_eq!(w.take_task_id().as_deref(), Some("t-1"));
@@ -278,10 +313,13 @@ mod tests {
     fn batches_refund_only_on_http_failure() {
         let mut w = RefundWatch::new(None, Some(Reservation::default()));
         assert_eq!(
-            w.on_headers(Some(200), "application/json"),
+            w.on_headers(Some(200), "application/json", false),
             Settlement::Keep
         );
         let mut w = RefundWatch::new(None, Some(Reservation::default()));
-        assert_eq!(w.on_headers(Some(502), "text/plain"), Settlement::Refund);
+        assert_eq!(
+            w.on_headers(Some(502), "text/plain", true),
+            Settlement::Refund
+        );
     }
 }
