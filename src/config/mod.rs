@@ -38,7 +38,7 @@ pub struct Config {
 fn named_tools<'p>(policies: impl IntoIterator<Item = &'p Policy>) -> HashSet<String> {
     policies
         .into_iter()
-        .flat_map(|policy| policy.named_tools())
+        .flat_map(|policy| policy.spelled_out_tools())
         .map(str::to_string)
         .collect()
 }

@@ -43,7 +43,7 @@ use refusal::{Outcome, Refusal};
 use request::admission;
 use request::session::{self, Carrier, Session};
 use request::{Identity, RequestHead};
-use response::{ResponsePlan, StreamRewriter, Visibility};
+use response::{Expected, ResponsePlan, StreamRewriter, Visibility};
 use watch::{RefundWatch, Watch};
 
 pub use observe::STATE_OBJECT;
@@ -71,6 +71,8 @@ pub struct HttpFilter {
     /// The response may carry a session id the upstream issued: it is sealed
     /// for the grant before the client sees it.
     seals_session: bool,
+    /// The forwarded requests whose replies the response must carry.
+    expected: Expected,
     /// Request body bytes buffered so far.
     body_size: usize,
     plan: ResponsePlan,
@@ -89,6 +91,7 @@ impl HttpFilter {
             identity: Identity::Refused(""),
             session: None,
             seals_session: false,
+            expected: Expected::default(),
             body_size: 0,
             plan: ResponsePlan::Untouched,
             watch: None,
@@ -277,6 +280,7 @@ impl HttpFilter {
         if let Some(reply) = reply {
             self.watch = Some(Watch::new(grant.name.clone(), reply));
         }
+        self.expected = forward.expected;
         self.seals_session = self.config.settings.sealer.is_some()
             && (self.session.is_some()
                 || !self.head.expects_body()
@@ -352,7 +356,11 @@ impl HttpFilter {
             return Action::Continue;
         }
         let watching = self.watch.is_some();
-        if !watching && !self.seals_session && !response::needs_headers(&self.plan) {
+        if !watching
+            && !self.seals_session
+            && self.expected.ids.is_empty()
+            && !response::needs_headers(&self.plan)
+        {
             return Action::Continue;
         }
         let headers = match host.response_headers() {
@@ -387,6 +395,17 @@ impl HttpFilter {
         }
         if let Some(watch) = self.watch.as_mut() {
             watch.on_headers(host, &headers);
+        }
+        if let Some(reply) = response::upstream_error_reply(&self.expected, &headers) {
+            log::info!(
+                "the upstream answered without a JSON-RPC reply; the client gets a JSON-RPC error"
+            );
+            observe::count(host, observe::UPSTREAM_FAILURES, 1);
+            self.stage = Stage::Replied;
+            if let Err(error) = host.send_reply(&reply) {
+                log::error!("cannot send local reply: {error}");
+            }
+            return Action::Pause;
         }
         response::on_headers(&mut self.plan, host, &headers, end_of_stream);
         Action::Continue

@@ -21,6 +21,7 @@ pub const BODY_BYTES_INSPECTED: &str = "mcp_policy.body_bytes_inspected";
 pub const COUNTER_CAS_RETRIES: &str = "mcp_policy.counter_cas_retries";
 pub const FAIL_CLOSED: &str = "mcp_policy.fail_closed";
 pub const REFUNDS: &str = "mcp_policy.refunds";
+pub const UPSTREAM_FAILURES: &str = "mcp_policy.upstream_failures";
 
 /// `mcp_policy.decisions.outcome.<outcome>`.
 fn decision_metric(outcome: Outcome) -> &'static str {

@@ -48,6 +48,8 @@ pub enum ReplyKind {
     InvalidRequest,
     /// Mirrored headers that disagree with the body.
     HeaderMismatch,
+    /// A protocol version the filter does not know.
+    UnsupportedVersion,
     BodyTooLarge,
     UnsupportedMediaType,
     SessionNotFound,
@@ -59,6 +61,9 @@ pub enum ReplyKind {
     FailClosed,
     /// The stream's plugin has no configuration.
     NoConfiguration,
+    /// The upstream answered a request without a JSON-RPC reply; the client
+    /// gets a JSON-RPC error in its place.
+    UpstreamFailure,
 }
 
 impl ReplyKind {
@@ -71,6 +76,7 @@ impl ReplyKind {
             ReplyKind::InvalidJson => "mcp_policy_invalid_json",
             ReplyKind::InvalidRequest => "mcp_policy_invalid_request",
             ReplyKind::HeaderMismatch => "mcp_policy_header_mismatch",
+            ReplyKind::UnsupportedVersion => "mcp_policy_unsupported_protocol_version",
             ReplyKind::BodyTooLarge => "mcp_policy_body_too_large",
             ReplyKind::UnsupportedMediaType => "mcp_policy_unsupported_media_type",
             ReplyKind::SessionNotFound => "mcp_policy_session_not_found",
@@ -78,6 +84,7 @@ impl ReplyKind {
             ReplyKind::Accepted => "mcp_policy_accepted_not_forwarded",
             ReplyKind::FailClosed => "mcp_policy_fail_closed",
             ReplyKind::NoConfiguration => "mcp_policy_no_configuration",
+            ReplyKind::UpstreamFailure => "mcp_policy_upstream_failure",
         }
     }
 }

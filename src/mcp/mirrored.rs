@@ -34,9 +34,12 @@ pub fn uses_mirrored_headers(header_version: Option<&str>, message: &Message) ->
         .and_then(|params| params.get("_meta"))
         .and_then(|meta| meta.get(VERSION_META_KEY))
         .and_then(Value::as_str);
+    // Only versions the filter knows: an unknown one is refused, never
+    // read as newer or older than another.
     [header_version, body_version]
         .into_iter()
         .flatten()
+        .filter(|version| super::versions::is_known(version))
         .any(|version| version >= MIRRORING_VERSION)
 }
 

@@ -26,6 +26,7 @@ mod strict_json;
 mod strict_validate;
 mod tools_list;
 mod tools_list_stream;
+pub mod versions;
 
 #[cfg(test)]
 mod tests;

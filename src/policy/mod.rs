@@ -284,6 +284,14 @@ impl Policy {
         self.compiled.tools.exact_keys()
     }
 
+    /// Every tool name the policy spells out, listed or hidden: the tools
+    /// metrics name (any other counts as `other`).
+    pub fn spelled_out_tools(&self) -> Vec<&str> {
+        let mut names = self.named_tools();
+        names.extend(self.compiled.hide.exact.iter().map(String::as_str));
+        names
+    }
+
     /// All limits, for validation elsewhere: exact tool entries by name,
     /// pattern entries by precedence, then `all_tools`.
     pub fn limits(&self) -> Vec<&Limit> {

@@ -136,6 +136,8 @@ def probe(case, client):
         return client.send(None, raw='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}')
     if case.startswith("a batch with"):
         return client.send([rpc("ping", id=1)], headers={"MCP-Protocol-Version": "2025-06-18"})
+    if case.startswith("an `MCP-Protocol-Version`"):
+        return client.send(call("get_server_status"), headers={"MCP-Protocol-Version": "2099-01-01"})
     if case.startswith("`Mcp-Method`"):
         return client.send(call("get_server_status"), headers={"Mcp-Method": "tools/list"})
     if case.startswith("body over"):

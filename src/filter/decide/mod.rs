@@ -22,6 +22,7 @@ use super::refusal::{empty_reply, Outcome, Refusal, ReplyKind};
 use super::request::admission;
 use super::request::session::{Carrier, Session};
 use super::request::RequestHead;
+use super::response::Expected;
 use crate::config::{Config, Grant};
 use crate::counter::Reservation;
 use crate::host::HostError;
@@ -59,6 +60,8 @@ pub struct Forward {
     pub event_stream: bool,
     /// The body to forward instead (the legacy transport's pings).
     pub replacement_body: Option<Vec<u8>>,
+    /// The requests whose replies the response must carry.
+    pub expected: Expected,
 }
 
 impl Forward {
@@ -72,6 +75,7 @@ impl Forward {
             tools_list_ids: Vec::new(),
             event_stream: false,
             replacement_body: None,
+            expected: Expected::default(),
         }
     }
 }
@@ -131,6 +135,13 @@ pub fn decide_bodyless<'a>(ctx: &Context<'a>) -> Decision<'a> {
         method: Some(ctx.head.method().to_string()),
         ..Facts::default()
     };
+    if let Some(requested) = ctx
+        .head
+        .protocol_version()
+        .filter(|version| !crate::mcp::versions::is_known(version))
+    {
+        return Decision::refused(facts, checks::unsupported_header(None, requested));
+    }
     if ctx.head.expects_body() {
         let refusal = Refusal::protocol(
             Outcome::InvalidRequest,
@@ -176,11 +187,13 @@ pub fn decide_body<'a>(ctx: &Context<'a>, body: &[u8]) -> Decision<'a> {
         Payload::Batch(messages) => (messages, true),
     };
     let facts = facts_of(&messages, is_batch);
-    let early = if is_batch {
-        checks::check_batch_version(ctx)
-    } else {
-        None
-    };
+    let early = checks::check_protocol_version(ctx, &messages).or_else(|| {
+        if is_batch {
+            checks::check_batch_version(ctx)
+        } else {
+            None
+        }
+    });
     let early = early
         .or_else(|| checks::check_tasks(ctx, &messages))
         .or_else(|| checks::check_mirrored_headers(ctx, &messages));
@@ -269,6 +282,14 @@ fn decide_messages<'a>(
             None => Outcome::Allowed,
         };
         let mut forward = Forward::new(outcome);
+        forward.expected = Expected {
+            ids: messages
+                .iter()
+                .filter(|message| message.is_request())
+                .filter_map(|message| message.id.clone())
+                .collect(),
+            is_batch,
+        };
         forward.reservation = reservation;
         forward.cas_retries = cas_retries;
         forward.tools_list_ids = messages

@@ -7,8 +7,12 @@ use super::verdict::{MessageRefusal, Reason};
 use crate::filter::refusal::{empty_reply, json_reply, Outcome, Refusal, ReplyKind};
 use crate::mcp::{denial_result, error_response, INVALID_PARAMS, INVALID_REQUEST};
 
-/// JSON-RPC code for a method other than `tools/call` refused by policy.
-pub const POLICY_DENIED: i64 = -32001;
+/// JSON-RPC code for a method other than `tools/call` refused by policy (and
+/// for a spent `request_limit`). MCP leaves -32000..-32019 to
+/// implementations; the official SDKs use -32000 (connection closed) and
+/// -32001 (request timeout), so a client that retries timeouts by code would
+/// retry a denial carrying either. -32010 is used by neither.
+pub const POLICY_DENIED: i64 = -32010;
 
 pub const META_RULE: &str = "mcp-policy/rule";
 pub const META_RETRY_AFTER: &str = "mcp-policy/retryAfterSeconds";

@@ -10,9 +10,6 @@ use crate::host::HostError;
 use crate::mcp::error_response;
 use crate::store::SharedStore;
 
-/// JSON-RPC code of the request limit's refusal (the policy-denial code).
-const REQUEST_LIMITED: i64 = -32001;
-
 /// Charges one request to `grant`'s request limit, if it has one.
 pub fn charge(
     store: &dyn SharedStore,
@@ -48,7 +45,11 @@ pub fn charge(
             );
             let mut reply = json_reply(
                 429,
-                error_response(None, REQUEST_LIMITED, &message),
+                error_response(
+                    None,
+                    crate::filter::decide::replies::POLICY_DENIED,
+                    &message,
+                ),
                 ReplyKind::RateLimited,
             );
             reply

@@ -6,9 +6,11 @@
 
 mod event_stream;
 mod plan;
+mod upstream_error;
 
 pub use event_stream::StreamRewriter;
 pub use plan::{rewrite_json, BodyRewrite, ResponsePlan, Visibility};
+pub use upstream_error::{replacement as upstream_error_reply, Expected};
 
 use super::clock;
 use super::observe;

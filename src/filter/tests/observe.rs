@@ -178,3 +178,23 @@ fn every_kind_of_local_reply_names_itself_in_the_response_code_details() {
     );
     assert_eq!(details(alice(), &call("get_server_status", 1)), None);
 }
+
+#[test]
+fn a_hidden_tool_is_counted_under_its_own_name() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    send(
+        &mut filter,
+        &host,
+        post_headers(Some(ALICE)),
+        &call("delete_instance", 3),
+    );
+    assert_eq!(
+        host.counter("mcp_policy.tool_decisions.tool.delete_instance.outcome.hidden"),
+        1
+    );
+    assert_eq!(
+        host.counter("mcp_policy.tool_decisions.tool.other.outcome.hidden"),
+        0
+    );
+}

@@ -457,3 +457,47 @@ fn mirrored_headers_must_agree_with_the_body_in_2026() {
         Action::Continue
     );
 }
+
+#[test]
+fn an_unknown_protocol_version_is_refused_never_guessed() {
+    let refused = |version: &str, body: Value| {
+        let host = FakeHost::default();
+        let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+        let mut headers = post_headers(Some(ALICE));
+        headers.push(("MCP-Protocol-Version".into(), version.into()));
+        let action = send(&mut filter, &host, headers, body.to_string().as_bytes());
+        let reply = host
+            .last_reply()
+            .map(|_| reply_json(&host))
+            .unwrap_or((0, Value::Null));
+        (action, reply)
+    };
+    let call =
+        json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_server_status"}});
+    for version in ["2099-01-01", "garbage", "2025-06-19"] {
+        let (action, (status, reply)) = refused(version, call.clone());
+        assert_eq!((action, status), (Action::Pause, 400), "{version}");
+        assert_eq!(reply["error"]["code"], json!(-32000), "{version}");
+        assert_eq!(reply["id"], json!(4));
+        let message = reply["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains("Unsupported protocol version") && message.contains("2025-11-25"),
+            "{message}"
+        );
+    }
+    // Under the 2026-07-28 envelope: -32022 with the versions to negotiate from.
+    let mut modern = call.clone();
+    modern["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2099-01-01"});
+    let (_, (status, reply)) = refused("2099-01-01", modern);
+    assert_eq!(status, 400);
+    assert_eq!(reply["error"]["code"], json!(-32022));
+    assert_eq!(
+        reply["error"]["data"],
+        json!({"supported": ["2026-07-28"], "requested": "2099-01-01"})
+    );
+    // initialize negotiates its version itself; known versions pass.
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2099-01-01"}});
+    assert_eq!(refused("2099-01-01", init).0, Action::Continue);
+    let (action, reply) = refused("2025-11-25", call);
+    assert_eq!(action, Action::Continue, "{reply:?}");
+}

@@ -290,3 +290,33 @@ fn an_encoded_tools_list_response_is_refused_not_passed_unfiltered() {
     assert_eq!(reply["id"], json!(5));
     assert_eq!(reply["error"]["code"], json!(-32603));
 }
+
+#[test]
+fn an_upstream_failure_without_json_rpc_becomes_a_json_rpc_error() {
+    let host = FakeHost::default();
+    let mut filter = HttpFilter::new(config(seed_policy(), json!({})));
+    assert_eq!(
+        send(
+            &mut filter,
+            &host,
+            post_headers(Some(ALICE)),
+            &call("get_server_status", 12)
+        ),
+        Action::Continue
+    );
+    *host.response_headers.borrow_mut() = vec![
+        (":status".into(), "503".into()),
+        ("content-type".into(), "text/plain".into()),
+    ];
+    assert_eq!(filter.on_response_headers(&host, false), Action::Pause);
+    let (status, reply) = reply_json(&host);
+    assert_eq!(status, 503);
+    assert_eq!(reply["id"], json!(12));
+    assert_eq!(reply["error"]["code"], json!(-32603));
+    assert_eq!(reply["error"]["data"]["status"], json!(503));
+    assert_eq!(host.counter("mcp_policy.upstream_failures"), 1);
+    // The original body never follows.
+    *host.response_body.borrow_mut() = b"upstream connect error".to_vec();
+    assert_eq!(filter.on_response_body(&host, 22, true), Action::Continue);
+    assert_eq!(host.replies.borrow().len(), 1);
+}
