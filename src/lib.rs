@@ -1,8 +1,8 @@
 //! mcp-policy-filter: an Envoy proxy-wasm filter that enforces a
 //! PolicyLayer-style policy on the JSON-RPC traffic of an MCP server.
 //!
-//! The pure core (`policy`, `mcp`, `counter`, `config`, `filter`) has no
-//! proxy-wasm dependency. `host` defines the small trait the filter talks to;
+//! The pure core (`policy`, `mcp`, `counter`, `config`, `identity`, `store`,
+//! `seal`, `filter`) has no proxy-wasm dependency. `host` defines the small trait the filter talks to;
 //! `envoy` (feature `proxy-wasm-host`) is the only code that calls the ABI.
 
 #[cfg(feature = "cli")]
@@ -11,6 +11,7 @@ pub mod config;
 pub mod counter;
 pub mod filter;
 pub mod host;
+pub mod identity;
 pub mod mcp;
 pub mod policy;
 pub mod seal;

@@ -700,3 +700,116 @@ fn every_subcommand_has_help() {
     assert_eq!(code(&output), 2);
     assert!(stderr(&output).contains("--request"), "{}", stderr(&output));
 }
+
+// ---------------------------------------------------------------- identity
+
+const IDENTITY_WRAPPER: &str = r#"{
+  "policy": {"version": "1", "default": "deny", "tools": {"get_server_status": {}}},
+  "policies": {"billing": {"version": "1", "default": "deny", "tools": {"create_invoice": {}}}},
+  "sessions": "off",
+  "grants": [
+    {"name": "any-idp-token", "jwt": {"issuer": "https://idp"}},
+    {"name": "invoicing", "jwt": {"issuer": "https://idp", "scopes": ["mcp:invoices"]}, "policy": "billing"},
+    {"name": "invoice-bot", "mtls": {"uri_san": "spiffe://cluster.local/ns/agents/sa/invoice-bot"}, "policy": "billing"}
+  ]
+}"#;
+
+#[test]
+fn check_warns_about_a_grant_an_earlier_one_always_matches() {
+    let file = temp_file("check_shadowed", "wrapper.json", IDENTITY_WRAPPER);
+    let output = run(&["check", s(&file)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("/grants/1")
+            && err.contains(
+                "grant \"invoicing\" can never match: the earlier grant \"any-idp-token\""
+            ),
+        "{err}"
+    );
+}
+
+#[test]
+fn explain_picks_the_grant_from_an_identity_as_the_filter_does() {
+    let file = temp_file("explain_identity", "wrapper.json", IDENTITY_WRAPPER);
+    let request = tool_call(json!(1), "create_invoice", json!({"amount_total": 1}));
+    let (_, explained) = explain_json(
+        "explain_identity",
+        s(&file),
+        &request,
+        &[
+            "--identity",
+            "uri-san=spiffe://cluster.local/ns/agents/sa/invoice-bot",
+        ],
+    );
+    assert_eq!(explained["grant"], "invoice-bot");
+    assert_eq!(explained["decision"], "allow");
+    let (_, explained) = explain_json(
+        "explain_identity",
+        s(&file),
+        &request,
+        &[
+            "--identity",
+            r#"jwt={"iss": "https://idp", "scope": "mcp:invoices"}"#,
+        ],
+    );
+    assert_eq!(
+        explained["grant"], "any-idp-token",
+        "the first grant that matches wins"
+    );
+    assert_eq!(explained["decision"], "deny");
+    let (_, explained) = explain_json(
+        "explain_identity",
+        s(&file),
+        &request,
+        &[
+            "--identity",
+            "uri-san=spiffe://cluster.local/ns/web/sa/frontend",
+        ],
+    );
+    assert_eq!(explained["reply"]["status"], 403);
+    assert_eq!(explained["reply"]["details"], "mcp_policy_forbidden");
+    let (_, explained) = explain_json(
+        "explain_identity",
+        s(&file),
+        &request,
+        &["--identity", "token=nope"],
+    );
+    assert_eq!(explained["reply"]["status"], 401);
+}
+
+#[test]
+fn envoy_emits_a_jwt_authn_filter_envoy_accepts() {
+    let output = run(&[
+        "envoy",
+        "--policy",
+        "policies/mcp-afip.json",
+        "--grants",
+        "policies/demo-grants.json",
+        "--jwt-issuer",
+        "https://idp.example",
+        "--jwt-audience",
+        "https://mcp.example/mcp",
+        "--jwks-uri",
+        "https://idp.example/.well-known/jwks.json",
+        "--jwks-cluster",
+        "idp",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let yaml = stdout(&output);
+    let jwt = yaml
+        .find("- name: envoy.filters.http.jwt_authn")
+        .expect("jwt_authn");
+    let wasm = yaml.find("- name: mcp_policy").expect("mcp_policy");
+    assert!(jwt < wasm, "jwt_authn goes first");
+    for expected in [
+        "        issuer: \"https://idp.example\"\n",
+        "        - \"https://mcp.example/mcp\"\n",
+        "            cluster: \"idp\"\n",
+        "        payload_in_metadata: \"jwt_payload\"\n",
+        "          - allow_missing_or_failed: {}\n",
+        "        forward: false\n",
+    ] {
+        assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
+    }
+}

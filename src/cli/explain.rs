@@ -15,8 +15,11 @@ use crate::filter::decide::replies;
 use crate::filter::decide::verdict::{decide_all, MessageRefusal, Reason, Verdict};
 use crate::filter::decide::{self, Context, Disposition};
 use crate::filter::refusal::Outcome;
+use crate::filter::request::admission;
+use crate::filter::request::identity::forbidden;
 use crate::filter::request::{session, RequestHead};
 use crate::host::{HeaderMap, LocalReply};
+use crate::identity::{Claims, Credentials, Selection};
 use crate::mcp::{read_payload, Message, MessageKind, ReadLimits};
 use crate::policy::{Denial, DenialKind, Limit, Listing, Scope};
 use crate::store::MemoryStore;
@@ -48,12 +51,11 @@ pub struct Request {
 /// gets the default policy.
 pub fn select(config: &Config, grant: Option<&str>) -> Result<Rc<Grant>, String> {
     let stand_in = |name: &str| {
-        Rc::new(Grant {
-            name: name.to_owned(),
-            policy: Rc::clone(&config.default_policy),
-            source: config.default_source.clone(),
-            request_limit: None,
-        })
+        Rc::new(Grant::listed(
+            name,
+            Rc::clone(&config.default_policy),
+            config.default_source.clone(),
+        ))
     };
     let Some(name) = grant else {
         return Ok(stand_in(DEFAULT_GRANT));
@@ -73,6 +75,80 @@ pub fn select(config: &Config, grant: Option<&str>) -> Result<Rc<Grant>, String>
             names.join(", ")
         )
     })
+}
+
+/// A caller's identity, as `--identity` gives it.
+#[derive(Debug, Default)]
+pub struct Identity {
+    pub token: Option<String>,
+    pub claims: Option<Claims>,
+    pub uri_san: Option<String>,
+    pub dns_san: Option<String>,
+}
+
+impl Identity {
+    /// `KIND=VALUE` items; `None` for none.
+    pub fn parse(items: &[String]) -> Result<Option<Identity>, String> {
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let mut identity = Identity::default();
+        for item in items {
+            let Some((kind, value)) = item.split_once('=') else {
+                return Err(format!(
+                    "--identity {item:?}: expected KIND=VALUE (token, jwt, uri-san, dns-san)"
+                ));
+            };
+            match kind {
+                "token" => identity.token = Some(value.to_owned()),
+                "uri-san" => identity.uri_san = Some(value.to_owned()),
+                "dns-san" => identity.dns_san = Some(value.to_owned()),
+                "jwt" => {
+                    let text = if value.trim_start().starts_with('{') {
+                        value.to_owned()
+                    } else {
+                        std::fs::read_to_string(value)
+                            .map_err(|e| format!("cannot read {value}: {e}"))?
+                    };
+                    let payload: Value = serde_json::from_str(&text)
+                        .map_err(|e| format!("--identity jwt: not JSON: {e}"))?;
+                    identity.claims = Some(Claims::from_json(&payload).ok_or_else(|| {
+                        "--identity jwt: the payload must be a JSON object".to_owned()
+                    })?);
+                }
+                other => {
+                    return Err(format!(
+                        "--identity {other}=...: the kinds are token, jwt, uri-san, dns-san"
+                    ))
+                }
+            }
+        }
+        Ok(Some(identity))
+    }
+}
+
+/// The grant an identity gets, or the filter's refusal of it.
+pub enum Picked {
+    Grant(Rc<Grant>),
+    Refused(crate::filter::refusal::Refusal),
+}
+
+/// Picks the grant as the filter does (`identity::select`).
+pub fn pick(config: &Config, identity: &Identity) -> Picked {
+    let credentials = Credentials {
+        bearer: identity.token.as_deref(),
+        bearer_malformed: false,
+        jwt: identity.claims.as_ref(),
+        uri_san: identity.uri_san.as_deref(),
+        dns_san: identity.dns_san.as_deref(),
+    };
+    match crate::identity::select(&config.grants, &credentials) {
+        Selection::Granted { grant, .. } => Picked::Grant(grant),
+        Selection::Unauthenticated(message) => {
+            Picked::Refused(admission::unauthenticated(None, message))
+        }
+        Selection::Forbidden { scopes } => Picked::Refused(forbidden(&scopes)),
+    }
 }
 
 /// How a grant's policy is described.
@@ -167,7 +243,7 @@ pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation
     let store = MemoryStore::new();
     let session = match session::open(config, &head, &grant.name) {
         Ok(session) => session,
-        Err(refusal) => return refused_at_headers(grant, refusal),
+        Err(refusal) => return refused_at_headers(Some(grant), refusal),
     };
     let upstream_session = session.as_ref().map(|session| session.upstream.as_str());
     preload(config, grant, &head, upstream_session, &store, request);
@@ -209,10 +285,16 @@ pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation
 /// Spends `request.used` units in the counters the request's allowed
 /// messages draw from, as earlier calls would have.
 /// A request the headers alone refused (before any message was read).
-fn refused_at_headers(grant: &Grant, refusal: crate::filter::refusal::Refusal) -> Explanation {
+pub fn refused_at_headers(
+    grant: Option<&Grant>,
+    refusal: crate::filter::refusal::Refusal,
+) -> Explanation {
     Explanation {
-        grant: grant.name.clone(),
-        source: source_text(&grant.source),
+        grant: grant.map_or_else(|| "(none)".to_owned(), |grant| grant.name.clone()),
+        source: grant.map_or_else(
+            || "no grant matches".to_owned(),
+            |grant| source_text(&grant.source),
+        ),
         messages: Vec::new(),
         is_batch: false,
         reply: Some(refusal.reply),
@@ -243,6 +325,8 @@ fn preload(
     let (verdicts, _) = decide_all(&grant.policy, &messages, &grant.name, upstream_session);
     let subject = Subject {
         grant: &grant.name,
+        rule: &grant.rule,
+        member: grant.member,
         head,
         session: upstream_session,
         claims: &NoClaims,
@@ -268,7 +352,7 @@ fn preload(
             let table = table_of(
                 limit,
                 &spec.key,
-                &grant.name,
+                &subject,
                 config.settings.counter_slots,
                 config.settings.counter_key,
             );

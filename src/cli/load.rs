@@ -250,6 +250,31 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
                     warning: true,
                 })
                 .collect();
+            if let Document::Wrapper { config, value } = &document {
+                for (shadowed, earlier) in config.grants.shadowed() {
+                    let index = value
+                        .get("grants")
+                        .and_then(Value::as_array)
+                        .and_then(|grants| {
+                            grants.iter().position(|grant| {
+                                grant.get("name").and_then(Value::as_str) == Some(shadowed)
+                            })
+                        })
+                        .unwrap_or(0);
+                    let pointer = format!("/grants/{index}");
+                    let (line, column) = json::line_col(text, tree.locate(&pointer));
+                    warnings.push(Diagnostic {
+                        file: file.to_owned(),
+                        line,
+                        column,
+                        pointer,
+                        message: format!(
+                            "grant \"{shadowed}\" can never match: the earlier grant \"{earlier}\" matches every request it would (grants are tried in order, the first that matches wins)"
+                        ),
+                        warning: true,
+                    });
+                }
+            }
             warnings.extend(if is_bare || is_schema {
                 Vec::new()
             } else {

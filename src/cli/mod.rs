@@ -97,6 +97,12 @@ struct ExplainArgs {
     /// policy it only names the caller (request.grant, grant-scoped limits).
     #[arg(long, short, value_name = "NAME")]
     grant: Option<String>,
+    /// The caller's verified identity, picked as the filter picks it (instead
+    /// of --grant): token=TOKEN, jwt=PAYLOAD.json or jwt={...} (the claims
+    /// jwt_authn verified), uri-san=spiffe://... or dns-san=HOST (the peer
+    /// certificate's). Repeatable.
+    #[arg(long, value_name = "KIND=VALUE")]
+    identity: Vec<String>,
     /// The upstream's MCP session id (request.session conditions,
     /// session-scoped limits); it is presented sealed for the grant, as the
     /// filter hands it out. A raw `Mcp-Session-Id` given with --header is
@@ -157,6 +163,31 @@ struct EnvoyArgs {
     /// Path of the filter module as Envoy sees it.
     #[arg(long, value_name = "PATH", default_value = envoy::DEFAULT_MODULE)]
     module: String,
+    /// Also print the jwt_authn filter that verifies JWTs for the filter's
+    /// JWT grants, for tokens from this issuer.
+    #[arg(long, value_name = "ISSUER")]
+    jwt_issuer: Option<String>,
+    /// An audience jwt_authn accepts (repeatable): the MCP server's public URL.
+    #[arg(long, value_name = "URL", requires = "jwt_issuer")]
+    jwt_audience: Vec<String>,
+    /// A local JWKS file (as Envoy sees it).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "jwt_issuer",
+        conflicts_with = "jwks_uri"
+    )]
+    jwks_file: Option<String>,
+    /// The identity provider's JWKS URL, fetched through --jwks-cluster.
+    #[arg(long, value_name = "URL", requires_all = ["jwt_issuer", "jwks_cluster"])]
+    jwks_uri: Option<String>,
+    /// The Envoy cluster that reaches the identity provider.
+    #[arg(long, value_name = "CLUSTER", requires = "jwks_uri")]
+    jwks_cluster: Option<String>,
+    /// Keep verified tokens in Authorization, for an upstream that is the
+    /// OAuth resource server and validates them itself.
+    #[arg(long, requires = "jwt_issuer")]
+    jwt_forward: bool,
 }
 
 /// Print the SHA-256 hex digest of a bearer token, for a grant's token_sha256.
@@ -310,8 +341,16 @@ fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
             )))
         }
     };
-    let grant = explain::select(&config, args.grant.as_deref())
-        .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
+    let identity = explain::Identity::parse(&args.identity).map_err(Failure::usage)?;
+    if identity.is_some() && args.grant.is_some() {
+        return Err(Failure::usage("give --grant or --identity, not both"));
+    }
+    let picked = match &identity {
+        Some(identity) => explain::pick(&config, identity),
+        None => explain::select(&config, args.grant.as_deref())
+            .map(explain::Picked::Grant)
+            .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?,
+    };
     let mut headers = Vec::new();
     for header in &args.headers {
         headers.push(parse_header(header)?);
@@ -341,7 +380,10 @@ fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
         now_secs,
         used,
     };
-    let explanation = explain::explain(&config, &grant, &request);
+    let explanation = match picked {
+        explain::Picked::Grant(grant) => explain::explain(&config, &grant, &request),
+        explain::Picked::Refused(refusal) => explain::refused_at_headers(None, refusal),
+    };
     if args.json {
         let text = serde_json::to_string_pretty(&explain::render_json(&explanation))
             .map_err(|e| Failure::usage(format!("cannot write JSON: {e}")))?;
@@ -470,6 +512,36 @@ fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
         )));
     }
     let variables = envoy::environment_variables(&wrapper);
+    if let Some(issuer) = &args.jwt_issuer {
+        let jwks = match (&args.jwks_file, &args.jwks_uri, &args.jwks_cluster) {
+            (Some(path), None, _) => envoy::Jwks::File(path.clone()),
+            (None, Some(uri), Some(cluster)) => envoy::Jwks::Remote {
+                uri: uri.clone(),
+                cluster: cluster.clone(),
+            },
+            _ => {
+                return Err(Failure::usage(
+                    "--jwt-issuer needs --jwks-file, or --jwks-uri with --jwks-cluster",
+                ))
+            }
+        };
+        let payload_key = match wrapper
+            .get("jwt_payload_metadata_key")
+            .map(|node| &node.kind)
+        {
+            Some(json::Kind::Scalar(raw)) => {
+                serde_json::from_str::<String>(raw).unwrap_or_default()
+            }
+            _ => "jwt_payload".to_owned(),
+        };
+        print_out(&envoy::jwt_authn_yaml(&envoy::JwtProvider {
+            issuer: issuer.clone(),
+            audiences: args.jwt_audience.clone(),
+            jwks,
+            forward: args.jwt_forward,
+            payload_key,
+        }));
+    }
     print_out(&envoy::http_filter_yaml(
         &configuration,
         &args.module,

@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 use crate::policy::Policy;
 
-pub use grants::{hash_token, to_hex, Grant, GrantTable, TokenHash};
+pub use grants::{hash_token, to_hex, Grant, GrantRule, GrantTable, TokenHash};
 pub use secrets::Environment;
 pub use settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 
@@ -33,6 +33,17 @@ pub struct Config {
     pub form: ConfigForm,
     /// Tool names any policy names: the tool buckets of metrics.
     pub metric_tools: HashSet<String>,
+    /// Some limit counts per a JWT claim (`claim:<name>`).
+    pub claim_scopes: bool,
+}
+
+fn uses_claim_scopes<'p>(policies: impl IntoIterator<Item = &'p Policy>) -> bool {
+    policies.into_iter().any(|policy| {
+        policy
+            .limits()
+            .iter()
+            .any(|limit| matches!(limit.scope, crate::policy::Scope::Claim(_)))
+    })
 }
 
 fn named_tools<'p>(policies: impl IntoIterator<Item = &'p Policy>) -> HashSet<String> {
@@ -107,6 +118,7 @@ impl Config {
         let policy = Rc::new(policy);
         Config {
             metric_tools: named_tools([policy.as_ref()]),
+            claim_scopes: uses_claim_scopes([policy.as_ref()]),
             default_policy: Rc::clone(&policy),
             default_source: "bare policy".to_string(),
             grants: GrantTable::bare(policy),

@@ -20,10 +20,11 @@ pub struct RequestLimit {
 
 /// The filter-state fields a decision can publish: in the `wasm.mcp_policy`
 /// object, and as their own keys `wasm.mcp_policy_<field>`.
-pub const FILTER_STATE_FIELDS: [&str; 10] = [
+pub const FILTER_STATE_FIELDS: [&str; 11] = [
     "decision",
     "rule",
     "grant",
+    "identity",
     "session",
     "protocol",
     "method",

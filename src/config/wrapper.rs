@@ -29,11 +29,12 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use super::grants::{parse_token_hash, Grant, GrantTable};
+use super::grants::{parse_token_hash, Grant, GrantRule, GrantTable};
 use super::secrets::{self, Environment};
 use super::settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::counter::Window;
+use crate::identity::{JwtMatcher, MtlsMatcher};
 use crate::policy::{Policy, Scope};
 use crate::seal::Sealer;
 
@@ -56,7 +57,14 @@ const FIELDS: [&str; 15] = [
 ];
 /// The source of a grant's policy when the wrapper has none for it.
 const NO_POLICY: &str = "(no policy)";
-const GRANT_FIELDS: [&str; 4] = ["name", "token_sha256", "policy", "request_limit"];
+const GRANT_FIELDS: [&str; 6] = [
+    "name",
+    "token_sha256",
+    "jwt",
+    "mtls",
+    "policy",
+    "request_limit",
+];
 
 #[derive(Default)]
 struct Problems(Vec<Problem>);
@@ -118,6 +126,9 @@ pub(super) fn parse(value: &Value, env: Environment<'_>) -> Result<Config, Confi
             default_policy: Rc::clone(&default_policy),
             default_source: default_source.to_string(),
             metric_tools: super::named_tools(
+                std::iter::once(default_policy.as_ref()).chain(named.values().map(Rc::as_ref)),
+            ),
+            claim_scopes: super::uses_claim_scopes(
                 std::iter::once(default_policy.as_ref()).chain(named.values().map(Rc::as_ref)),
             ),
             grants,
@@ -406,7 +417,7 @@ fn grants(
         Some(_) => {
             problems.add(
                 "/grants",
-                "\"grants\" must be an array of {name, token_sha256, policy?}",
+                "\"grants\" must be an array of {name, token_sha256?, jwt?, mtls?, policy?}",
             );
             return table;
         }
@@ -417,7 +428,7 @@ fn grants(
         let Some(grant) = entry.as_object() else {
             problems.add(
                 pointer,
-                "a grant must be an object {name, token_sha256, policy?}",
+                "a grant must be an object {name, token_sha256?, jwt?, mtls?, policy?}",
             );
             continue;
         };
@@ -470,16 +481,56 @@ fn grants(
                 continue;
             }
         };
-        let hashes = match grant.get("token_sha256") {
-            Some(Value::Array(hashes)) if !hashes.is_empty() => hashes,
-            _ => {
-                problems.add(
-                    format!("{pointer}/token_sha256"),
-                    "a grant needs \"token_sha256\": a non-empty array of SHA-256 hex digests of its bearer tokens",
-                );
+        let mut hashes = Vec::new();
+        match grant.get("token_sha256") {
+            None => {}
+            Some(Value::Array(listed)) if !listed.is_empty() => {
+                for (hash_index, hash) in listed.iter().enumerate() {
+                    match hash
+                        .as_str()
+                        .ok_or_else(|| "a token hash must be a string".to_string())
+                        .and_then(parse_token_hash)
+                    {
+                        Ok(hash) => hashes.push(hash),
+                        Err(message) => problems.add(format!("{pointer}/token_sha256/{hash_index}"), message),
+                    }
+                }
+            }
+            Some(_) => problems.add(
+                format!("{pointer}/token_sha256"),
+                "\"token_sha256\" is a non-empty array of SHA-256 hex digests of the grant's bearer tokens",
+            ),
+        }
+        let mut matcher_problems = |field: &str, found: Vec<(String, String)>| {
+            for (path, message) in found {
+                problems.add(format!("{pointer}/{field}{path}"), message);
+            }
+        };
+        let jwt = match grant.get("jwt").map(JwtMatcher::parse) {
+            None => None,
+            Some(Ok(matcher)) => Some(matcher),
+            Some(Err(found)) => {
+                matcher_problems("jwt", found);
                 continue;
             }
         };
+        let mtls = match grant.get("mtls").map(MtlsMatcher::parse) {
+            None => None,
+            Some(Ok(matcher)) => Some(matcher),
+            Some(Err(found)) => {
+                matcher_problems("mtls", found);
+                continue;
+            }
+        };
+        if hashes.is_empty() && jwt.is_none() && mtls.is_none() {
+            if !grant.contains_key("token_sha256") {
+                problems.add(
+                    pointer.clone(),
+                    "a grant needs at least one of \"token_sha256\" (bearer token hashes), \"jwt\" (a verified JWT) and \"mtls\" (a verified peer certificate)",
+                );
+            }
+            continue;
+        }
         let source = match grant.get("policy").and_then(Value::as_str) {
             Some(reference) => format!("/policies/{}", escape(reference)),
             None if object.contains_key("policy") => "/policy".to_string(),
@@ -488,22 +539,17 @@ fn grants(
         let request_limit = grant
             .get("request_limit")
             .and_then(|value| request_limit(value, &format!("{pointer}/request_limit"), problems));
-        let grant = Rc::new(Grant {
-            name: name.to_string(),
-            policy,
-            source,
-            request_limit,
-        });
-        for (hash_index, hash) in hashes.iter().enumerate() {
-            let hash_pointer = format!("{pointer}/token_sha256/{hash_index}");
-            let parsed = hash
-                .as_str()
-                .ok_or_else(|| "a token hash must be a string".to_string())
-                .and_then(parse_token_hash)
-                .and_then(|hash| table.insert(hash, Rc::clone(&grant)));
-            if let Err(message) = parsed {
-                problems.add(hash_pointer, message);
-            }
+        let rule = GrantRule {
+            grant: Rc::new(Grant {
+                request_limit,
+                ..Grant::listed(name, policy, source)
+            }),
+            tokens: 0,
+            jwt,
+            mtls,
+        };
+        if let Err(message) = table.push(rule, &hashes) {
+            problems.add(format!("{pointer}/token_sha256"), message);
         }
     }
     table

@@ -36,13 +36,14 @@ use crate::config::{Config, Grant};
 use crate::counter::release;
 use crate::host::{Action, Host, HostError};
 
-use decide::charge::ClaimSource;
+use crate::identity::{Claims, Selection};
+use decide::charge::{ClaimSource, NoClaims};
 use decide::{Context, Decision, Disposition, Forward};
 use observe::Audit;
 use refusal::{Outcome, Refusal};
 use request::admission;
 use request::session::{self, Carrier, Session};
-use request::{Identity, RequestHead};
+use request::RequestHead;
 use response::{Expected, ResponsePlan, StreamRewriter, Visibility};
 use watch::{RefundWatch, Watch};
 
@@ -65,7 +66,10 @@ pub struct HttpFilter {
     config: Rc<Config>,
     stage: Stage,
     head: RequestHead,
-    identity: Identity,
+    /// The grant the credentials selected.
+    grant: Option<Rc<Grant>>,
+    /// The verified JWT's claims, where a grant uses them.
+    claims: Option<Claims>,
     /// The session the request presented, opened for its grant.
     session: Option<Session>,
     /// The response may carry a session id the upstream issued: it is sealed
@@ -88,7 +92,8 @@ impl HttpFilter {
             config,
             stage: Stage::Start,
             head: RequestHead::default(),
-            identity: Identity::Refused(""),
+            grant: None,
+            claims: None,
             session: None,
             seals_session: false,
             expected: Expected::default(),
@@ -108,19 +113,31 @@ impl HttpFilter {
             Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
         };
         self.head = RequestHead::from_headers(headers);
-        self.identity = request::identify(&self.config, &self.head);
         self.audit.protocol_version = self.head.protocol_version().map(str::to_string);
         if let Err(error) = admission::scrub(host, &self.head) {
             return self.refuse(host, Refusal::failure(None, &error));
         }
-        let grant = match &self.identity {
-            Identity::Granted(grant) => Rc::clone(grant),
-            Identity::Refused(message) => {
-                // Answered at once: an unauthenticated body is never read.
+        let presented = match request::presented(&self.config, host) {
+            Ok(presented) => presented,
+            Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
+        };
+        let grant = match request::identify(&self.config, &self.head, &presented) {
+            Selection::Granted { grant, matched_by } => {
+                self.audit.identity = Some(matched_by.as_str());
+                grant
+            }
+            // Answered at once: an unauthenticated body is never read.
+            Selection::Unauthenticated(message) => {
                 self.audit.facts.method = Some(self.head.method().to_string());
                 return self.refuse(host, admission::unauthenticated(None, message));
             }
+            Selection::Forbidden { scopes } => {
+                self.audit.facts.method = Some(self.head.method().to_string());
+                return self.refuse(host, request::identity::forbidden(&scopes));
+            }
         };
+        self.claims = presented.claims;
+        self.grant = Some(Rc::clone(&grant));
         self.audit.grant = Some(grant.name.clone());
         if grant.request_limit.is_some() || self.config.settings.request_limit.is_some() {
             let now_secs = match clock::now_secs(host) {
@@ -208,7 +225,7 @@ impl HttpFilter {
     /// Decides the request (with its body, or without one) and carries the
     /// decision out.
     fn decide(&mut self, host: &dyn Host, body: Option<&[u8]>) -> Action {
-        let Some(grant) = self.identity.grant().map(Rc::clone) else {
+        let Some(grant) = self.grant.clone() else {
             return self.refuse(
                 host,
                 Refusal::failure(None, &HostError::new("decide", "no grant")),
@@ -219,9 +236,9 @@ impl HttpFilter {
             Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
         };
         self.decide_started_nanos = Some(now_nanos);
-        let claims = HostClaims {
-            host,
-            metadata_key: &self.config.settings.jwt_payload_metadata_key,
+        let claims: &dyn ClaimSource = match &self.claims {
+            Some(claims) => claims,
+            None => &NoClaims,
         };
         let context = Context {
             config: &self.config,
@@ -229,7 +246,7 @@ impl HttpFilter {
             grant: &grant,
             session: self.session.as_ref(),
             store: host,
-            claims: &claims,
+            claims,
             now_secs: now_nanos / 1_000_000_000,
         };
         let decision: Decision<'_> = match body {
@@ -424,31 +441,5 @@ impl HttpFilter {
             watch.on_body(host, body_size, end_of_stream);
         }
         response::on_body(&mut self.plan, host, body_size, end_of_stream)
-    }
-}
-
-/// Claims of the JWT Envoy's `jwt_authn` filter verified for this request,
-/// read from the metadata it wrote, one claim at a time when a limit asks.
-struct HostClaims<'a> {
-    host: &'a dyn Host,
-    metadata_key: &'a str,
-}
-
-impl ClaimSource for HostClaims<'_> {
-    fn claim(&self, name: &str) -> Option<String> {
-        let path = [
-            "metadata",
-            "filter_metadata",
-            "envoy.filters.http.jwt_authn",
-            self.metadata_key,
-            name,
-        ];
-        match self.host.property(&path) {
-            Ok(value) => value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-            Err(error) => {
-                log::warn!("cannot read claim {name}: {error}");
-                None
-            }
-        }
     }
 }

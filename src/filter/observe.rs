@@ -53,6 +53,8 @@ fn tool_metric(tool: &str, outcome: Outcome) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct Audit {
     pub grant: Option<String>,
+    /// How the grant matched: `token`, `jwt`, `mtls` (or several, `+`).
+    pub identity: Option<&'static str>,
     pub session: Option<String>,
     pub protocol_version: Option<String>,
     /// What the decision found in the body.
@@ -101,10 +103,11 @@ pub fn count(host: &dyn Host, metric: &str, delta: u64) {
 
 /// Filter-state keys, in the order of `config::FILTER_STATE_FIELDS`: Envoy
 /// keeps them as `wasm.<key>`.
-const FILTER_STATE_KEYS: [&str; 10] = [
+const FILTER_STATE_KEYS: [&str; 11] = [
     "mcp_policy_decision",
     "mcp_policy_rule",
     "mcp_policy_grant",
+    "mcp_policy_identity",
     "mcp_policy_session",
     "mcp_policy_protocol",
     "mcp_policy_method",
@@ -135,10 +138,11 @@ pub fn publish(
         .then(|| audit.facts.arg_keys.join(","))
         .filter(|keys| !keys.is_empty());
     // In the order of FILTER_STATE_FIELDS (and FILTER_STATE_KEYS).
-    let values: [Option<StateValue>; 10] = [
+    let values: [Option<StateValue>; 11] = [
         Some(StateValue::Text(outcome.as_str())),
         audit.facts.rule.as_deref().map(StateValue::Text),
         audit.grant.as_deref().map(StateValue::Text),
+        audit.identity.map(StateValue::Text),
         audit.session.as_deref().map(StateValue::Text),
         audit.protocol_version.as_deref().map(StateValue::Text),
         audit.facts.method.as_deref().map(StateValue::Text),

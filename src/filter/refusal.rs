@@ -42,6 +42,8 @@ pub enum ReplyKind {
     Hidden,
     RateLimited,
     Unauthenticated,
+    /// A valid identity that no grant matches.
+    Forbidden,
     /// Malformed JSON, invalid UTF-8, duplicate keys, too deep.
     InvalidJson,
     /// Not JSON-RPC, a bad batch, bad params.
@@ -73,6 +75,7 @@ impl ReplyKind {
             ReplyKind::Hidden => "mcp_policy_hidden",
             ReplyKind::RateLimited => "mcp_policy_rate_limited",
             ReplyKind::Unauthenticated => "mcp_policy_unauthenticated",
+            ReplyKind::Forbidden => "mcp_policy_forbidden",
             ReplyKind::InvalidJson => "mcp_policy_invalid_json",
             ReplyKind::InvalidRequest => "mcp_policy_invalid_request",
             ReplyKind::HeaderMismatch => "mcp_policy_header_mismatch",

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from cloudcoil.models.istio.extensions.v1alpha1 import WasmPluginSpec
 from cloudcoil.models.istio.networking.v1alpha3 import EnvoyFilter
+from cloudcoil.models.istio.security.v1beta1 import PeerAuthentication
 
 import sync_manifests
 import validate_envoy_configs as configs
@@ -18,7 +19,8 @@ from harness import http, rpc, wrapper_config
 from sidecar import ECDS_STATS, RESOURCE_FILE, ROOT, poll, resource_text
 
 KUBERNETES_VERSIONS = ["1.30.0", "1.33.0", kubernetes_validate.latest_version()]
-ISTIO_MODELS = {("networking.istio.io/v1alpha3", "EnvoyFilter"): EnvoyFilter}
+ISTIO_MODELS = {("networking.istio.io/v1alpha3", "EnvoyFilter"): EnvoyFilter,
+                ("security.istio.io/v1beta1", "PeerAuthentication"): PeerAuthentication}
 DEMO_TOKEN = "demo-token-alice"
 
 
@@ -79,13 +81,13 @@ def test_istio_resources_match_their_crd_models():
     """Istio 1.24's CRD schemas, as pydantic models: enums and types are
     checked, and a round trip that loses a field shows an unknown field."""
     objects = istio_objects()
-    assert [d["kind"] for _, d in objects] == ["EnvoyFilter"]
+    assert sorted(d["kind"] for _, d in objects) == ["EnvoyFilter", "PeerAuthentication"]
     for path, document in objects:
         model = ISTIO_MODELS[(document["apiVersion"], document["kind"])]
         parsed = model.model_validate(document)
         assert parsed.model_dump(by_alias=True, exclude_unset=True, mode="json") == document, path
         assert document["metadata"]["name"] and document["spec"]
-    broken = copy.deepcopy(objects[0][1])
+    broken = copy.deepcopy(one("EnvoyFilter", "istio"))
     broken["spec"]["configPatches"][1]["match"]["context"] = "SIDECAR_INBOUN"
     with pytest.raises(ValueError):
         EnvoyFilter.model_validate(broken)
@@ -214,11 +216,16 @@ def test_istio_envoyfilter_inserts_the_filter_before_the_router_of_the_inbound_p
     host_env_keys = extension["patch"]["value"]["typed_config"]["config"]["vm_config"]["environment_variables"]
     assert set(proxy_env) == set(host_env_keys["host_env_keys"])
     assert set(proxy_env.values()) == {"mcp-policy-keys"}
-    # The Istio policy is the Kubernetes Secret's.
+    # The Istio policy is the Kubernetes Secret's; its grants match the
+    # callers' mesh identities, with mTLS STRICT for the same pods.
     secret_resource = yaml.safe_load(one("Secret")["stringData"][RESOURCE_FILE])["resources"][0]
-    secret_value = secret_resource["typed_config"]["config"]["configuration"]["value"]
-    istio_value = extension["patch"]["value"]["typed_config"]["config"]["configuration"]["value"]
-    assert json.loads(istio_value) == json.loads(secret_value)
+    secret_value = json.loads(secret_resource["typed_config"]["config"]["configuration"]["value"])
+    istio_value = json.loads(extension["patch"]["value"]["typed_config"]["config"]["configuration"]["value"])
+    assert istio_value["policy"] == secret_value["policy"]
+    assert any(grant.get("mtls", {}).get("uri_san", "").startswith("spiffe://") for grant in istio_value["grants"])
+    peer = one("PeerAuthentication", "istio")
+    assert peer["spec"]["mtls"]["mode"] == "STRICT"
+    assert peer["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
 # --- Envoy ---------------------------------------------------------------------------
@@ -235,7 +242,8 @@ def test_every_envoy_config_in_the_repository_validates():
 
 
 def test_envoy_validation_catches_a_bad_policy_and_a_bad_bootstrap(tmp_path):
-    [(_, resource)] = [(l, r) for l, r in configs.ecds_resources() if "Secret/" in l]
+    [(_, resource)] = [(l, r) for l, r in configs.ecds_resources()
+                       if "Secret/" in l and l.startswith("deploy/kubernetes/secret-policy.yaml")]
     broken = copy.deepcopy(resource)
     value = json.loads(broken["typed_config"]["config"]["configuration"]["value"])
     value["policy"]["default"] = "maybe"

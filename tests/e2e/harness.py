@@ -104,7 +104,9 @@ def wrapper_config(policy, grants=None, **settings):
 class Gateway:
     """Real Envoy with the filter, rendered from envoy/demo.yaml."""
 
-    def __init__(self, tmp_path, upstream_port, configuration, concurrency=1, log_level="warn", mutate=None):
+    def __init__(self, tmp_path, upstream_port, configuration, concurrency=1, log_level="warn", mutate=None,
+                 tls=False):
+        self.scheme = "https" if tls else "http"
         self.dir = pathlib.Path(tmp_path)
         self.config_path = self.dir / "envoy.yaml"
         self.admin_path = self.dir / "admin-address"
@@ -151,7 +153,7 @@ class Gateway:
                         _, _, body = http("GET", self.admin + "/listeners?format=json")
                         listener = json.loads(body)["listener_statuses"][0]
                         self.port = listener["local_address"]["socket_address"]["port_value"]
-                        self.url = f"http://127.0.0.1:{self.port}/mcp"
+                        self.url = f"{self.scheme}://127.0.0.1:{self.port}/mcp"
                         return
                 except (OSError, urllib.error.URLError):
                     pass

@@ -21,6 +21,13 @@ pub trait ClaimSource {
     fn claim(&self, name: &str) -> Option<String>;
 }
 
+impl ClaimSource for crate::identity::Claims {
+    fn claim(&self, name: &str) -> Option<String> {
+        let value = self.get(name)?;
+        Some(value.strings().join(" "))
+    }
+}
+
 /// No claims at all (no JWT was verified).
 pub struct NoClaims;
 
@@ -33,6 +40,11 @@ impl ClaimSource for NoClaims {
 /// Who a limit is counted for.
 pub struct Subject<'a> {
     pub grant: &'a str,
+    /// The configured grant it is (or is a member of).
+    pub rule: &'a str,
+    /// A member of a grant named from a claim: its grant-scoped counters are
+    /// values a client chooses, bounded with the rule's.
+    pub member: bool,
     pub head: &'a RequestHead,
     /// The upstream's session id (unsealed), so that every replica counts a
     /// session as one.
@@ -80,15 +92,16 @@ pub enum Charge {
     Unavailable(String),
 }
 
-/// Where a counter lives. A grant's own and the global counters the
+/// Where a counter lives. A listed grant's own and the global counters the
 /// configuration fixes each have a slot of their own, so nothing can crowd
 /// them out; counters per a value the client chooses (a session, a header, a
-/// claim) live in the grant's own part of the table, `slots` slots hashed with
-/// the deployment's `secret`, so that a grant can only crowd out itself.
+/// claim, and the own counters of a grant named from a claim) live in the
+/// grant rule's part of the table, `slots` slots hashed with the
+/// deployment's `secret`, so that a grant can only crowd out itself.
 pub fn table_of(
     limit: &Limit,
     key: &str,
-    grant: &str,
+    subject: &Subject<'_>,
     slots: u32,
     secret: Option<[u8; 32]>,
 ) -> Table {
@@ -98,9 +111,10 @@ pub fn table_of(
         Region::Enforced
     };
     match limit.scope {
-        Scope::Grant | Scope::Global => Table::dedicated(region, key),
-        Scope::Session | Scope::Header(_) | Scope::Claim(_) => {
-            Table::partitioned(region, grant, slots, secret)
+        Scope::Global => Table::dedicated(region, key),
+        Scope::Grant if !subject.member => Table::dedicated(region, key),
+        Scope::Grant | Scope::Session | Scope::Header(_) | Scope::Claim(_) => {
+            Table::partitioned(region, subject.rule, slots, secret)
         }
     }
 }
@@ -129,7 +143,7 @@ pub fn charge_all(
                 window: limit.window,
                 max: limit.max,
             };
-            let table = table_of(limit, &spec.key, subject.grant, slots, secret);
+            let table = table_of(limit, &spec.key, subject, slots, secret);
             if limit.dry_run {
                 let refused = matches!(
                     reserve_in(store, table, now_secs, std::slice::from_ref(&spec)),

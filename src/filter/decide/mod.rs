@@ -226,6 +226,8 @@ fn decide_messages<'a>(
     if refusals.iter().all(Option::is_none) {
         let subject = Subject {
             grant: &grant.name,
+            rule: &grant.rule,
+            member: grant.member,
             head: ctx.head,
             session: ctx.session.map(|s| s.upstream.as_str()),
             claims: ctx.claims,

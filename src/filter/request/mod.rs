@@ -10,4 +10,4 @@ pub mod request_limit;
 pub mod session;
 
 pub use head::{is_json_media_type, Bearer, RequestHead};
-pub use identity::{identify, Identity};
+pub use identity::{identify, presented, Presented};

@@ -296,15 +296,14 @@ fn claim_scopes_count_per_jwt_claim_from_jwt_authn_metadata() {
         "send_text":{"limits":[{"counter":"per-user","window":"hour","max":1,"scope":"claim:sub"}]}}});
     let config = config(policy, json!({}));
     let as_user = |user: Option<&str>, id| {
-        let key =
-            "metadata/filter_metadata/envoy.filters.http.jwt_authn/jwt_payload/sub".to_string();
-        match user {
-            Some(user) => host
-                .properties
-                .borrow_mut()
-                .insert(key, user.as_bytes().to_vec()),
-            None => host.properties.borrow_mut().remove(&key),
+        let key = "metadata/filter_metadata/envoy.filters.http.jwt_authn/jwt_payload".to_string();
+        let payload = match user {
+            Some(user) => json!({"iss": "https://idp", "sub": user}),
+            None => json!({"iss": "https://idp"}),
         };
+        host.properties
+            .borrow_mut()
+            .insert(key, crate::identity::claims::encode_value(&payload));
         let mut filter = HttpFilter::new(Rc::clone(&config));
         send(
             &mut filter,
