@@ -17,10 +17,7 @@ use crate::service::RateLimiter;
 use crate::store::Store;
 
 /// The overall server ("") and the rate-limit service.
-const SERVICES: [&str; 2] = [
-    "",
-    <RateLimitServiceServer<RateLimiter> as NamedService>::NAME,
-];
+const SERVICES: [&str; 2] = ["", <RateLimitServiceServer<RateLimiter> as NamedService>::NAME];
 
 #[derive(Clone)]
 pub struct Health {
@@ -30,17 +27,13 @@ pub struct Health {
 
 impl Health {
     pub async fn new(reporter: HealthReporter) -> Health {
-        let health = Health {
-            ready: Arc::new(AtomicBool::new(false)),
-            reporter,
-        };
+        let health = Health { ready: Arc::new(AtomicBool::new(false)), reporter };
         health.report(ServingStatus::NotServing).await;
         health
     }
 
     pub async fn report(&self, status: ServingStatus) {
-        self.ready
-            .store(status == ServingStatus::Serving, Ordering::Relaxed);
+        self.ready.store(status == ServingStatus::Serving, Ordering::Relaxed);
         for service in SERVICES {
             self.reporter.set_service_status(service, status).await;
         }
@@ -62,12 +55,7 @@ impl Health {
                     Ok(()) => info!("redis answers: serving"),
                     Err(error) => warn!(%error, "redis does not answer: not serving"),
                 }
-                self.report(if up {
-                    ServingStatus::Serving
-                } else {
-                    ServingStatus::NotServing
-                })
-                .await;
+                self.report(if up { ServingStatus::Serving } else { ServingStatus::NotServing }).await;
                 metrics.redis_up.set(i64::from(up));
                 was_up = Some(up);
             }

@@ -37,10 +37,8 @@ async fn readyz(State(shared): State<Shared>) -> impl IntoResponse {
 async fn metrics_text(State(shared): State<Shared>) -> impl IntoResponse {
     match shared.metrics.render() {
         Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_FORMAT)], text),
-        Err(error) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain")],
-            format!("{error}\n"),
-        ),
+        Err(error) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], format!("{error}\n"))
+        }
     }
 }

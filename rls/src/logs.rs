@@ -11,19 +11,10 @@ pub fn init(filter: Targets, format: LogFormat) -> Result<(), TryInitError> {
     let logs = registry().with(filter);
     match format {
         LogFormat::Text => logs
-            .with(
-                fmt::layer()
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
-            )
+            .with(fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
             .try_init(),
-        LogFormat::Json => logs
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
+        LogFormat::Json => {
+            logs.with(fmt::layer().json().flatten_event(true).with_writer(std::io::stderr)).try_init()
+        }
     }
 }

@@ -112,7 +112,5 @@ async fn run(settings: Settings) -> Result<(), BoxError> {
 }
 
 async fn bind(address: std::net::SocketAddr, name: &str) -> Result<TcpListener, BoxError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|error| format!("{name} listener on {address}: {error}").into())
+    TcpListener::bind(address).await.map_err(|error| format!("{name} listener on {address}: {error}").into())
 }

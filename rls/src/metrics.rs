@@ -1,6 +1,6 @@
 use prometheus::{
-    exponential_buckets, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    exponential_buckets, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::plan::Outcome;
@@ -43,10 +43,7 @@ impl Metrics {
             )
             .buckets(exponential_buckets(0.000_1, 2.0, 15)?),
         )?;
-        let redis_up = IntGauge::new(
-            "redis_up",
-            "1 while the last Redis ping was answered, else 0.",
-        )?;
+        let redis_up = IntGauge::new("redis_up", "1 while the last Redis ping was answered, else 0.")?;
         for outcome in Outcome::ALL {
             descriptors.with_label_values(&[outcome.label()]);
         }
@@ -58,14 +55,7 @@ impl Metrics {
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(redis_round_trip.clone()))?;
         registry.register(Box::new(redis_up.clone()))?;
-        Ok(Metrics {
-            registry,
-            requests,
-            descriptors,
-            errors,
-            redis_round_trip,
-            redis_up,
-        })
+        Ok(Metrics { registry, requests, descriptors, errors, redis_round_trip, redis_up })
     }
 
     pub fn render(&self) -> Result<String, prometheus::Error> {
@@ -88,10 +78,7 @@ mod tests {
             "mcp_policy_rls_redis_round_trip_seconds_count 0",
             "mcp_policy_rls_redis_up 0",
         ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "{line} missing from\n{text}"
-            );
+            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
         }
     }
 }

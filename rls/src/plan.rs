@@ -29,13 +29,7 @@ pub struct Charge {
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
     NoLimit,
-    Counted {
-        charge: usize,
-        limit: u32,
-        unit: Unit,
-        reset_after: u64,
-        refund: bool,
-    },
+    Counted { charge: usize, limit: u32, unit: Unit, reset_after: u64, refund: bool },
 }
 
 /// The charges of one request, in descriptor order, and how to answer from their counts.
@@ -54,12 +48,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
-        Outcome::Ok,
-        Outcome::OverLimit,
-        Outcome::NoLimit,
-        Outcome::Refund,
-    ];
+    pub const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::OverLimit, Outcome::NoLimit, Outcome::Refund];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -128,11 +117,7 @@ pub fn plan(request: &RateLimitRequest, now: u64, rules: &Rules<'_>) -> Result<P
         });
         charges.push(Charge {
             key: key(rules.key_prefix, &request.domain, descriptor, window.start),
-            hits: if descriptor.is_negative_hits {
-                -hits
-            } else {
-                hits
-            },
+            hits: if descriptor.is_negative_hits { -hits } else { hits },
             ttl_seconds: unit.seconds(),
         });
     }
@@ -171,20 +156,10 @@ impl Plan {
         let mut outcomes = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
             let (status, outcome) = match *step {
-                Step::NoLimit => (
-                    DescriptorStatus {
-                        code: Code::Ok.into(),
-                        ..Default::default()
-                    },
-                    Outcome::NoLimit,
-                ),
-                Step::Counted {
-                    charge,
-                    limit,
-                    unit,
-                    reset_after,
-                    refund,
-                } => {
+                Step::NoLimit => {
+                    (DescriptorStatus { code: Code::Ok.into(), ..Default::default() }, Outcome::NoLimit)
+                }
+                Step::Counted { charge, limit, unit, reset_after, refund } => {
                     let count = *counts.get(charge)?;
                     let over = !refund && count > u64::from(limit);
                     let outcome = match (refund, over) {
@@ -199,12 +174,8 @@ impl Plan {
                             requests_per_unit: limit,
                             unit: unit.response_unit().into(),
                         }),
-                        limit_remaining: u32::try_from(u64::from(limit).saturating_sub(count))
-                            .unwrap_or(0),
-                        duration_until_reset: Some(Duration {
-                            seconds: reset_after as i64,
-                            nanos: 0,
-                        }),
+                        limit_remaining: u32::try_from(u64::from(limit).saturating_sub(count)).unwrap_or(0),
+                        duration_until_reset: Some(Duration { seconds: reset_after as i64, nanos: 0 }),
                         quota: None,
                     };
                     (status, outcome)
@@ -233,72 +204,40 @@ mod tests {
     use envoy_types::pb::google::protobuf::UInt64Value;
 
     const NOW: u64 = 1_700_000_010;
-    const RULES: Rules<'static> = Rules {
-        key_prefix: "",
-        allow_negative_hits: true,
-    };
+    const RULES: Rules<'static> = Rules { key_prefix: "", allow_negative_hits: true };
 
-    fn descriptor(
-        entries: &[(&str, &str)],
-        limit: Option<(u32, RateLimitUnit)>,
-    ) -> RateLimitDescriptor {
+    fn descriptor(entries: &[(&str, &str)], limit: Option<(u32, RateLimitUnit)>) -> RateLimitDescriptor {
         RateLimitDescriptor {
             entries: entries
                 .iter()
-                .map(|(k, v)| Entry {
-                    key: k.to_string(),
-                    value: v.to_string(),
-                })
+                .map(|(k, v)| Entry { key: k.to_string(), value: v.to_string() })
                 .collect(),
-            limit: limit.map(|(requests_per_unit, unit)| RateLimitOverride {
-                requests_per_unit,
-                unit: unit as i32,
-            }),
+            limit: limit
+                .map(|(requests_per_unit, unit)| RateLimitOverride { requests_per_unit, unit: unit as i32 }),
             hits_addend: None,
             is_negative_hits: false,
         }
     }
 
     fn request(descriptors: Vec<RateLimitDescriptor>) -> RateLimitRequest {
-        RateLimitRequest {
-            domain: "mcp".into(),
-            descriptors,
-            hits_addend: 0,
-        }
+        RateLimitRequest { domain: "mcp".into(), descriptors, hits_addend: 0 }
     }
 
     #[test]
     fn keys_follow_envoyproxy_ratelimit() {
-        let request = request(vec![descriptor(
-            &[("grant", "alice"), ("tool", "x")],
-            Some((5, RateLimitUnit::Minute)),
-        )]);
+        let request =
+            request(vec![descriptor(&[("grant", "alice"), ("tool", "x")], Some((5, RateLimitUnit::Minute)))]);
         let plan = plan(&request, NOW, &RULES).unwrap();
         assert_eq!(
             plan.charges,
-            vec![Charge {
-                key: "mcp_grant_alice_tool_x_1699999980".into(),
-                hits: 1,
-                ttl_seconds: 60
-            }]
+            vec![Charge { key: "mcp_grant_alice_tool_x_1699999980".into(), hits: 1, ttl_seconds: 60 }]
         );
         let prefixed = plan_with_prefix(&request, "p:");
-        assert_eq!(
-            prefixed.charges[0].key,
-            "p:mcp_grant_alice_tool_x_1699999980"
-        );
+        assert_eq!(prefixed.charges[0].key, "p:mcp_grant_alice_tool_x_1699999980");
     }
 
     fn plan_with_prefix(request: &RateLimitRequest, key_prefix: &str) -> Plan {
-        plan(
-            request,
-            NOW,
-            &Rules {
-                key_prefix,
-                allow_negative_hits: true,
-            },
-        )
-        .unwrap()
+        plan(request, NOW, &Rules { key_prefix, allow_negative_hits: true }).unwrap()
     }
 
     #[test]
@@ -310,12 +249,7 @@ mod tests {
         let plain = descriptor(&[("a", "3")], Some((5, RateLimitUnit::Hour)));
         let mut request = request(vec![with_own, check_only, plain]);
         let hits = |request: &RateLimitRequest| -> Vec<i64> {
-            plan(request, NOW, &RULES)
-                .unwrap()
-                .charges
-                .iter()
-                .map(|c| c.hits)
-                .collect()
+            plan(request, NOW, &RULES).unwrap().charges.iter().map(|c| c.hits).collect()
         };
         assert_eq!(hits(&request), vec![3, 0, 1]);
         request.hits_addend = 4;
@@ -327,56 +261,30 @@ mod tests {
     #[test]
     fn invalid_requests_are_named() {
         let good = descriptor(&[("a", "1")], Some((5, RateLimitUnit::Hour)));
-        let check =
-            |mut request: RateLimitRequest, edit: fn(&mut RateLimitRequest), rules: &Rules<'_>| {
-                edit(&mut request);
-                plan(&request, NOW, rules).unwrap_err()
-            };
+        let check = |mut request: RateLimitRequest, edit: fn(&mut RateLimitRequest), rules: &Rules<'_>| {
+            edit(&mut request);
+            plan(&request, NOW, rules).unwrap_err()
+        };
         let base = || request(vec![good.clone()]);
+        assert_eq!(check(base(), |r| r.domain.clear(), &RULES), Invalid::EmptyDomain);
+        assert_eq!(check(base(), |r| r.descriptors.clear(), &RULES), Invalid::NoDescriptors);
+        assert_eq!(check(base(), |r| r.descriptors[0].entries.clear(), &RULES), Invalid::NoEntries(0));
+        assert_eq!(check(base(), |r| r.descriptors[0].entries[0].key.clear(), &RULES), Invalid::EmptyKey(0));
         assert_eq!(
-            check(base(), |r| r.domain.clear(), &RULES),
-            Invalid::EmptyDomain
-        );
-        assert_eq!(
-            check(base(), |r| r.descriptors.clear(), &RULES),
-            Invalid::NoDescriptors
-        );
-        assert_eq!(
-            check(base(), |r| r.descriptors[0].entries.clear(), &RULES),
-            Invalid::NoEntries(0)
-        );
-        assert_eq!(
-            check(base(), |r| r.descriptors[0].entries[0].key.clear(), &RULES),
-            Invalid::EmptyKey(0)
-        );
-        assert_eq!(
-            check(
-                base(),
-                |r| r.descriptors[0].limit.as_mut().unwrap().unit = 5,
-                &RULES
-            ),
+            check(base(), |r| r.descriptors[0].limit.as_mut().unwrap().unit = 5, &RULES),
             Invalid::Unit(0, UnitError::Unsupported("MONTH"))
         );
         assert_eq!(
             check(
                 base(),
-                |r| r.descriptors[0].hits_addend = Some(UInt64Value {
-                    value: MAX_HITS + 1
-                }),
+                |r| r.descriptors[0].hits_addend = Some(UInt64Value { value: MAX_HITS + 1 }),
                 &RULES
             ),
             Invalid::TooManyHits(0, MAX_HITS + 1)
         );
-        let refusing = Rules {
-            key_prefix: "",
-            allow_negative_hits: false,
-        };
+        let refusing = Rules { key_prefix: "", allow_negative_hits: false };
         assert_eq!(
-            check(
-                base(),
-                |r| r.descriptors[0].is_negative_hits = true,
-                &refusing
-            ),
+            check(base(), |r| r.descriptors[0].is_negative_hits = true, &refusing),
             Invalid::NegativeHitsRefused(0)
         );
     }
@@ -392,13 +300,7 @@ mod tests {
         let (response, outcomes) = plan.answer(&[2]).unwrap();
         assert_eq!(outcomes, vec![Outcome::NoLimit, Outcome::OverLimit]);
         assert_eq!(response.overall_code, Code::OverLimit as i32);
-        assert_eq!(
-            response.statuses[0],
-            DescriptorStatus {
-                code: Code::Ok as i32,
-                ..Default::default()
-            }
-        );
+        assert_eq!(response.statuses[0], DescriptorStatus { code: Code::Ok as i32, ..Default::default() });
         assert_eq!(response.statuses[1].code, Code::OverLimit as i32);
         assert_eq!(response.statuses[1].limit_remaining, 0);
     }
@@ -407,10 +309,7 @@ mod tests {
     fn answers_carry_the_limit_the_remainder_and_the_reset() {
         let mut refund = descriptor(&[("a", "2")], Some((3, RateLimitUnit::Minute)));
         refund.is_negative_hits = true;
-        let request = request(vec![
-            descriptor(&[("a", "1")], Some((10, RateLimitUnit::Minute))),
-            refund,
-        ]);
+        let request = request(vec![descriptor(&[("a", "1")], Some((10, RateLimitUnit::Minute))), refund]);
         let plan = plan(&request, NOW, &RULES).unwrap();
         assert!(plan.answer(&[1]).is_none());
         let (response, outcomes) = plan.answer(&[4, 7]).unwrap();
@@ -426,20 +325,8 @@ mod tests {
                 unit: Unit::Minute.response_unit() as i32
             })
         );
-        assert_eq!(
-            first.duration_until_reset,
-            Some(Duration {
-                seconds: 30,
-                nanos: 0
-            })
-        );
+        assert_eq!(first.duration_until_reset, Some(Duration { seconds: 30, nanos: 0 }));
         // A refund is never over its limit, even when its counter still is.
-        assert_eq!(
-            (
-                response.statuses[1].code,
-                response.statuses[1].limit_remaining
-            ),
-            (Code::Ok as i32, 0)
-        );
+        assert_eq!((response.statuses[1].code, response.statuses[1].limit_remaining), (Code::Ok as i32, 0));
     }
 }

@@ -29,15 +29,9 @@ impl RateLimitService for RateLimiter {
             .duration_since(UNIX_EPOCH)
             .map_err(|_| Status::internal("the clock is before 1970"))?
             .as_secs();
-        let rules = Rules {
-            key_prefix: &self.key_prefix,
-            allow_negative_hits: self.allow_negative_hits,
-        };
+        let rules = Rules { key_prefix: &self.key_prefix, allow_negative_hits: self.allow_negative_hits };
         let plan = plan(&request, now, &rules).map_err(|invalid| {
-            self.metrics
-                .errors
-                .with_label_values(&[INVALID_REQUEST])
-                .inc();
+            self.metrics.errors.with_label_values(&[INVALID_REQUEST]).inc();
             debug!(domain = %request.domain, error = %invalid, "invalid request");
             Status::invalid_argument(invalid.to_string())
         })?;
@@ -47,9 +41,7 @@ impl RateLimitService for RateLimiter {
         } else {
             let started = Instant::now();
             let result = self.store.charge(&plan.charges).await;
-            self.metrics
-                .redis_round_trip
-                .observe(started.elapsed().as_secs_f64());
+            self.metrics.redis_round_trip.observe(started.elapsed().as_secs_f64());
             result.map_err(|error| {
                 self.metrics.errors.with_label_values(&[error.kind()]).inc();
                 warn!(domain = %request.domain, kind = error.kind(), %error, "request failed");
@@ -61,10 +53,7 @@ impl RateLimitService for RateLimiter {
             .answer(&counts)
             .ok_or_else(|| Status::internal("redis answered a different number of counters"))?;
         for outcome in &outcomes {
-            self.metrics
-                .descriptors
-                .with_label_values(&[outcome.label()])
-                .inc();
+            self.metrics.descriptors.with_label_values(&[outcome.label()]).inc();
         }
         debug!(domain = %request.domain, overall_code = response.overall_code().as_str_name(), ?outcomes, "answered");
         Ok(Response::new(response))

@@ -56,41 +56,27 @@ impl Store {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1));
         // Without TCP_NODELAY, concurrent calls wait on delayed ACKs (tens of ms).
-        let info = url
-            .into_connection_info()?
-            .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+        let info = url.into_connection_info()?.set_tcp_settings(TcpSettings::default().set_nodelay(true));
         let connection = ConnectionManager::new_lazy_with_config(Client::open(info)?, config)?;
-        Ok(Store {
-            connection,
-            script: Script::new(include_str!("charge.lua")),
-            timeout,
-        })
+        Ok(Store { connection, script: Script::new(include_str!("charge.lua")), timeout })
     }
 
     /// Applies the charges; returns each counter after its charge.
     pub async fn charge(&self, charges: &[Charge]) -> Result<Vec<u64>, StoreError> {
         let mut invocation = self.script.prepare_invoke();
         for charge in charges {
-            invocation
-                .key(&charge.key)
-                .arg(charge.hits)
-                .arg(charge.ttl_seconds);
+            invocation.key(&charge.key).arg(charge.hits).arg(charge.ttl_seconds);
         }
         let mut connection = self.connection.clone();
-        self.bounded(async move { invocation.invoke_async(&mut connection).await })
-            .await
+        self.bounded(async move { invocation.invoke_async(&mut connection).await }).await
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
-        self.bounded(async move { redis::cmd("PING").query_async::<()>(&mut connection).await })
-            .await
+        self.bounded(async move { redis::cmd("PING").query_async::<()>(&mut connection).await }).await
     }
 
-    async fn bounded<T>(
-        &self,
-        call: impl Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, StoreError> {
+    async fn bounded<T>(&self, call: impl Future<Output = Result<T, RedisError>>) -> Result<T, StoreError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) if error.is_timeout() => Err(StoreError::Timeout(self.timeout)),

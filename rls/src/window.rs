@@ -26,9 +26,7 @@ pub enum UnitError {
     #[error("unit UNKNOWN is not a unit of time")]
     Unspecified,
     /// No epoch-aligned window of fixed length is a calendar month or year.
-    #[error(
-        "unit {0} is not supported: only SECOND, MINUTE, HOUR and DAY have epoch-aligned windows"
-    )]
+    #[error("unit {0} is not supported: only SECOND, MINUTE, HOUR and DAY have epoch-aligned windows")]
     Unsupported(&'static str),
 }
 
@@ -70,10 +68,7 @@ impl Unit {
     pub fn window_at(self, now: u64) -> Window {
         let length = self.seconds();
         let start = now - now % length;
-        Window {
-            start,
-            reset_after: start + length - now,
-        }
+        Window { start, reset_after: start + length - now }
     }
 }
 
@@ -83,64 +78,39 @@ mod tests {
 
     #[test]
     fn windows_are_aligned_to_the_epoch() {
-        assert_eq!(
-            Unit::Second.window_at(1_700_000_000),
-            Window {
-                start: 1_700_000_000,
-                reset_after: 1
-            }
-        );
-        assert_eq!(
-            Unit::Minute.window_at(1_700_000_000),
-            Window {
-                start: 1_699_999_980,
-                reset_after: 40
-            }
-        );
-        assert_eq!(
-            Unit::Hour.window_at(3_600),
-            Window {
-                start: 3_600,
-                reset_after: 3_600
-            }
-        );
-        assert_eq!(
-            Unit::Hour.window_at(7_199),
-            Window {
-                start: 3_600,
-                reset_after: 1
-            }
-        );
-        assert_eq!(
-            Unit::Day.window_at(86_400 * 3 + 5),
-            Window {
-                start: 86_400 * 3,
-                reset_after: 86_395
-            }
-        );
+        for (unit, now, start, reset_after) in [
+            (Unit::Second, 1_700_000_000, 1_700_000_000, 1),
+            (Unit::Minute, 1_700_000_000, 1_699_999_980, 40),
+            (Unit::Hour, 3_600, 3_600, 3_600),
+            (Unit::Hour, 7_199, 3_600, 1),
+            (Unit::Day, 86_400 * 3 + 5, 86_400 * 3, 86_395),
+        ] {
+            assert_eq!(unit.window_at(now), Window { start, reset_after }, "{unit:?} at {now}");
+        }
     }
 
     #[test]
     fn override_units_map_by_their_proto_numbers() {
-        assert_eq!(Unit::from_override(1), Ok(Unit::Second));
-        assert_eq!(Unit::from_override(2), Ok(Unit::Minute));
-        assert_eq!(Unit::from_override(3), Ok(Unit::Hour));
-        assert_eq!(Unit::from_override(4), Ok(Unit::Day));
-        assert_eq!(Unit::from_override(0), Err(UnitError::Unspecified));
-        assert_eq!(Unit::from_override(5), Err(UnitError::Unsupported("MONTH")));
-        assert_eq!(Unit::from_override(6), Err(UnitError::Unsupported("YEAR")));
-        assert_eq!(Unit::from_override(7), Err(UnitError::Unknown(7)));
-        assert_eq!(Unit::from_override(-1), Err(UnitError::Unknown(-1)));
+        for (number, unit) in [
+            (1, Ok(Unit::Second)),
+            (2, Ok(Unit::Minute)),
+            (3, Ok(Unit::Hour)),
+            (4, Ok(Unit::Day)),
+            (0, Err(UnitError::Unspecified)),
+            (5, Err(UnitError::Unsupported("MONTH"))),
+            (6, Err(UnitError::Unsupported("YEAR"))),
+            (7, Err(UnitError::Unknown(7))),
+            (-1, Err(UnitError::Unknown(-1))),
+        ] {
+            assert_eq!(Unit::from_override(number), unit, "{number}");
+        }
     }
 
     #[test]
     fn response_units_keep_their_names() {
         for unit in [Unit::Second, Unit::Minute, Unit::Hour, Unit::Day] {
             let name = unit.response_unit().as_str_name();
-            assert_eq!(
-                Unit::from_override(RateLimitUnit::from_str_name(name).unwrap() as i32),
-                Ok(unit)
-            );
+            assert_eq!(Unit::from_override(RateLimitUnit::from_str_name(name).unwrap() as i32), Ok(unit));
         }
     }
 }

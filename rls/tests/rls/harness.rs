@@ -43,10 +43,7 @@ where
 }
 
 fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
     assert!(status.success(), "kill -{name}");
 }
 
@@ -68,12 +65,7 @@ impl Redis {
 
     /// Not started: `start_again` starts it.
     pub fn absent(port: u16) -> Redis {
-        Redis {
-            child: None,
-            port,
-            maxmemory: "64mb",
-            dir: TempDir::new().unwrap(),
-        }
+        Redis { child: None, port, maxmemory: "64mb", dir: TempDir::new().unwrap() }
     }
 
     fn on_port(port: u16, maxmemory: &'static str) -> Redis {
@@ -93,22 +85,8 @@ impl Redis {
         let log = std::fs::File::create(self.dir.path().join("redis.log")).unwrap();
         let port = self.port.to_string();
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args([
-                "--maxmemory",
-                self.maxmemory,
-                "--maxmemory-policy",
-                "noeviction",
-            ])
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--maxmemory", self.maxmemory, "--maxmemory-policy", "noeviction"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(log)
@@ -117,15 +95,8 @@ impl Redis {
             .expect("redis-server (scripts/setup.sh installs it)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self
-            .connection()
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on {port}"
-            );
+        while self.connection().and_then(|mut c| redis::cmd("PING").query::<String>(&mut c)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -150,24 +121,16 @@ impl Redis {
     }
 
     pub fn get(&self, key: &str) -> Option<i64> {
-        redis::cmd("GET")
-            .arg(key)
-            .query(&mut self.connection().unwrap())
-            .unwrap()
+        redis::cmd("GET").arg(key).query(&mut self.connection().unwrap()).unwrap()
     }
 
     pub fn ttl(&self, key: &str) -> i64 {
-        redis::cmd("TTL")
-            .arg(key)
-            .query(&mut self.connection().unwrap())
-            .unwrap()
+        redis::cmd("TTL").arg(key).query(&mut self.connection().unwrap()).unwrap()
     }
 
     pub fn keys(&self, pattern: &str) -> Vec<String> {
-        let mut keys: Vec<String> = redis::cmd("KEYS")
-            .arg(pattern)
-            .query(&mut self.connection().unwrap())
-            .unwrap();
+        let mut keys: Vec<String> =
+            redis::cmd("KEYS").arg(pattern).query(&mut self.connection().unwrap()).unwrap();
         keys.sort();
         keys
     }
@@ -176,9 +139,7 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         if let Some(child) = &self.child {
-            let _ = Command::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
         }
         self.kill();
     }
@@ -197,12 +158,7 @@ impl Rls {
         let grpc: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let http: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let child = Command::new(env!("CARGO_BIN_EXE_mcp-policy-rls"))
-            .args([
-                "--grpc-addr",
-                &grpc.to_string(),
-                "--http-addr",
-                &http.to_string(),
-            ])
+            .args(["--grpc-addr", &grpc.to_string(), "--http-addr", &http.to_string()])
             .args([
                 "--redis-url",
                 &redis.url(),
@@ -219,21 +175,10 @@ impl Rls {
             .stderr(std::fs::File::create(dir.path().join("rls.log")).unwrap())
             .spawn()
             .unwrap();
-        let rls = Rls {
-            child,
-            grpc,
-            http,
-            dir,
-        };
-        eventually(
-            "mcp-policy-rls answers /healthz",
-            Duration::from_secs(10),
-            || async {
-                rls.get("/healthz")
-                    .await
-                    .is_some_and(|(status, _)| status == 200)
-            },
-        )
+        let rls = Rls { child, grpc, http, dir };
+        eventually("mcp-policy-rls answers /healthz", Duration::from_secs(10), || async {
+            rls.get("/healthz").await.is_some_and(|(status, _)| status == 200)
+        })
         .await;
         rls
     }
@@ -243,45 +188,24 @@ impl Rls {
     }
 
     pub async fn client(&self) -> RateLimitServiceClient<Channel> {
-        RateLimitServiceClient::connect(format!("http://{}", self.grpc))
-            .await
-            .unwrap()
+        RateLimitServiceClient::connect(format!("http://{}", self.grpc)).await.unwrap()
     }
 
-    pub async fn call(
-        &self,
-        request: RateLimitRequest,
-    ) -> Result<RateLimitResponse, tonic::Status> {
-        self.client()
-            .await
-            .should_rate_limit(request)
-            .await
-            .map(|r| r.into_inner())
+    pub async fn call(&self, request: RateLimitRequest) -> Result<RateLimitResponse, tonic::Status> {
+        self.client().await.should_rate_limit(request).await.map(|r| r.into_inner())
     }
 
     pub async fn health(&self, service: &str) -> ServingStatus {
-        let channel = Channel::from_shared(format!("http://{}", self.grpc))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel = Channel::from_shared(format!("http://{}", self.grpc)).unwrap().connect().await.unwrap();
         let mut client = HealthClient::new(channel);
-        let response = client
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .unwrap();
+        let response = client.check(HealthCheckRequest { service: service.into() }).await.unwrap();
         response.into_inner().status()
     }
 
     /// An HTTP/1.0 GET: the status and the body, or None when nothing answers.
     pub async fn get(&self, path: &str) -> Option<(u16, String)> {
         let mut stream = tokio::net::TcpStream::connect(self.http).await.ok()?;
-        stream
-            .write_all(format!("GET {path} HTTP/1.0\r\nHost: rls\r\n\r\n").as_bytes())
-            .await
-            .ok()?;
+        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: rls\r\n\r\n").as_bytes()).await.ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).await.ok()?;
         let (head, body) = response.split_once("\r\n\r\n")?;
@@ -324,10 +248,7 @@ impl Drop for Rls {
 }
 
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// Waits, when needed, so that at least `margin` is left in the current window of `unit_seconds`.
@@ -346,33 +267,17 @@ pub fn window_start(unit_seconds: u64) -> u64 {
 }
 
 pub fn entries(pairs: &[(&str, &str)]) -> Vec<Entry> {
-    pairs
-        .iter()
-        .map(|(key, value)| Entry {
-            key: key.to_string(),
-            value: value.to_string(),
-        })
-        .collect()
+    pairs.iter().map(|(key, value)| Entry { key: key.to_string(), value: value.to_string() }).collect()
 }
 
 pub fn unlimited(pairs: &[(&str, &str)]) -> RateLimitDescriptor {
-    RateLimitDescriptor {
-        entries: entries(pairs),
-        ..Default::default()
-    }
+    RateLimitDescriptor { entries: entries(pairs), ..Default::default() }
 }
 
-pub fn limited(
-    pairs: &[(&str, &str)],
-    requests_per_unit: u32,
-    unit: RateLimitUnit,
-) -> RateLimitDescriptor {
+pub fn limited(pairs: &[(&str, &str)], requests_per_unit: u32, unit: RateLimitUnit) -> RateLimitDescriptor {
     RateLimitDescriptor {
         entries: entries(pairs),
-        limit: Some(RateLimitOverride {
-            requests_per_unit,
-            unit: unit as i32,
-        }),
+        limit: Some(RateLimitOverride { requests_per_unit, unit: unit as i32 }),
         ..Default::default()
     }
 }
@@ -383,26 +288,15 @@ pub fn with_hits(mut descriptor: RateLimitDescriptor, hits: u64) -> RateLimitDes
 }
 
 pub fn refund(descriptor: RateLimitDescriptor, hits: u64) -> RateLimitDescriptor {
-    RateLimitDescriptor {
-        is_negative_hits: true,
-        ..with_hits(descriptor, hits)
-    }
+    RateLimitDescriptor { is_negative_hits: true, ..with_hits(descriptor, hits) }
 }
 
 pub fn request(domain: &str, descriptors: Vec<RateLimitDescriptor>) -> RateLimitRequest {
-    RateLimitRequest {
-        domain: domain.into(),
-        descriptors,
-        hits_addend: 0,
-    }
+    RateLimitRequest { domain: domain.into(), descriptors, hits_addend: 0 }
 }
 
 /// Each status as (code, limit_remaining).
 pub fn codes(response: &RateLimitResponse) -> (Code, Vec<(Code, u32)>) {
-    let statuses = response
-        .statuses
-        .iter()
-        .map(|s| (s.code(), s.limit_remaining))
-        .collect();
+    let statuses = response.statuses.iter().map(|s| (s.code(), s.limit_remaining)).collect();
     (response.overall_code(), statuses)
 }
