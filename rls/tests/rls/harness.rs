@@ -24,6 +24,9 @@ use tonic_health::pb::HealthCheckRequest;
 
 pub const SERVICE: &str = "envoy.service.ratelimit.v3.RateLimitService";
 
+/// The longest any one call of a test may take.
+const CALL_LIMIT: Duration = Duration::from_secs(10);
+
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -117,7 +120,9 @@ impl Redis {
     }
 
     pub fn connection(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(1))
+        let connection = redis::Client::open(self.url())?.get_connection_with_timeout(CALL_LIMIT)?;
+        connection.set_read_timeout(Some(CALL_LIMIT))?;
+        Ok(connection)
     }
 
     pub fn get(&self, key: &str) -> Option<i64> {
@@ -187,8 +192,14 @@ impl Rls {
         std::fs::read_to_string(self.dir.path().join("rls.log")).unwrap_or_default()
     }
 
+    /// Every call on it fails after CALL_LIMIT, whatever the service does.
+    async fn channel(&self) -> Channel {
+        let endpoint = Channel::from_shared(format!("http://{}", self.grpc)).unwrap();
+        endpoint.connect_timeout(CALL_LIMIT).timeout(CALL_LIMIT).connect().await.unwrap()
+    }
+
     pub async fn client(&self) -> RateLimitServiceClient<Channel> {
-        RateLimitServiceClient::connect(format!("http://{}", self.grpc)).await.unwrap()
+        RateLimitServiceClient::new(self.channel().await)
     }
 
     pub async fn call(&self, request: RateLimitRequest) -> Result<RateLimitResponse, tonic::Status> {
@@ -196,14 +207,17 @@ impl Rls {
     }
 
     pub async fn health(&self, service: &str) -> ServingStatus {
-        let channel = Channel::from_shared(format!("http://{}", self.grpc)).unwrap().connect().await.unwrap();
-        let mut client = HealthClient::new(channel);
+        let mut client = HealthClient::new(self.channel().await);
         let response = client.check(HealthCheckRequest { service: service.into() }).await.unwrap();
         response.into_inner().status()
     }
 
-    /// An HTTP/1.0 GET: the status and the body, or None when nothing answers.
+    /// An HTTP/1.0 GET: the status and the body, or None when nothing answers in time.
     pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        tokio::time::timeout(CALL_LIMIT, self.get_unbounded(path)).await.ok()?
+    }
+
+    async fn get_unbounded(&self, path: &str) -> Option<(u16, String)> {
         let mut stream = tokio::net::TcpStream::connect(self.http).await.ok()?;
         stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: rls\r\n\r\n").as_bytes()).await.ok()?;
         let mut response = String::new();
