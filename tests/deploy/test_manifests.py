@@ -22,6 +22,7 @@ KUBERNETES_VERSIONS = ["1.30.0", "1.33.0", kubernetes_validate.latest_version()]
 ISTIO_MODELS = {("networking.istio.io/v1alpha3", "EnvoyFilter"): EnvoyFilter,
                 ("security.istio.io/v1beta1", "PeerAuthentication"): PeerAuthentication}
 DEMO_TOKEN = "demo-token-alice"
+RATELIMIT = "kubernetes/ratelimit"
 
 
 def documents(directory):
@@ -34,7 +35,7 @@ def documents(directory):
 
 
 def kubernetes_objects():
-    return [(p, d) for p, d in documents("kubernetes") + documents("istio")
+    return [(p, d) for p, d in documents("kubernetes") + documents(RATELIMIT) + documents("istio")
             if not d["apiVersion"].split("/")[0].endswith("istio.io")]
 
 
@@ -44,6 +45,11 @@ def istio_objects():
 
 def one(kind, directory="kubernetes"):
     [document] = [d for _, d in documents(directory) if d["kind"] == kind]
+    return document
+
+
+def named(kind, name, directory=RATELIMIT):
+    [document] = [d for _, d in documents(directory) if d["kind"] == kind and d["metadata"]["name"] == name]
     return document
 
 
@@ -62,6 +68,7 @@ def test_generated_manifests_are_current():
 def test_kubernetes_manifests_validate_against_the_kubernetes_schemas(version):
     objects = kubernetes_objects()
     assert {d["kind"] for _, d in objects} >= {"Deployment", "Service", "Secret", "ConfigMap", "NetworkPolicy"}
+    assert {p.name for p, _ in objects} >= {p.name for p in (ROOT / "deploy" / RATELIMIT).glob("*.yaml")}
     for path, document in objects:
         kubernetes_validate.validate(document, version, strict=True)
 
@@ -173,6 +180,58 @@ def test_sidecar_deployment_layout():
     assert volumes[mounts[policy_dir]["name"]]["secret"]["secretName"] == secret["metadata"]["name"]
     assert RESOURCE_FILE in secret["stringData"]
     assert all(m["readOnly"] for path, m in mounts.items() if path != "/tmp")
+
+
+def test_ratelimit_service_and_redis_layout():
+    """deploy/kubernetes/ratelimit: mcp-policy-rls (rls/) and its Redis."""
+    rls_deployment, redis_deployment = named("Deployment", "mcp-policy-rls"), named("Deployment", "mcp-policy-redis")
+    rls, redis = container(rls_deployment, "mcp-policy-rls"), container(redis_deployment, "redis")
+    env = {e["name"]: e["value"] for e in rls["env"]}
+    ports = {p["name"]: p["containerPort"] for p in rls["ports"]}
+
+    # Every variable is one the binary reads, and the listeners are the declared ports.
+    settings = (ROOT / "rls" / "src" / "settings.rs").read_text()
+    assert all(f'env = "{name}"' in settings for name in env), env
+    assert env["RLS_GRPC_ADDR"].endswith(f":{ports['grpc']}") and env["RLS_HTTP_ADDR"].endswith(f":{ports['http']}")
+    assert rls["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert rls["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+    # The gRPC Service selects the service's pods; RLS_REDIS_URL names the Redis Service.
+    [grpc] = named("Service", "mcp-policy-rls")["spec"]["ports"]
+    assert grpc["targetPort"] == "grpc"
+    pod_labels = rls_deployment["spec"]["template"]["metadata"]["labels"]
+    assert named("Service", "mcp-policy-rls")["spec"]["selector"].items() <= pod_labels.items()
+    redis_service = named("Service", "mcp-policy-redis")
+    [redis_port] = redis_service["spec"]["ports"]
+    assert env["RLS_REDIS_URL"] == f"redis://{redis_service['metadata']['name']}:{redis_port['port']}"
+    assert redis_service["spec"]["selector"].items() <= redis_deployment["spec"]["template"]["metadata"]["labels"].items()
+
+    # Redis: one instance at a time, capped memory that refuses writes when full.
+    args = redis["args"]
+    option = lambda name: args[args.index(name) + 1]  # noqa: E731
+    assert option("--maxmemory-policy") == "noeviction"
+    assert option("--save") == "" and option("--appendonly") == "no"
+    maxmemory_mb = int(option("--maxmemory").removesuffix("mb"))
+    assert int(redis["resources"]["limits"]["memory"].removesuffix("Mi")) > maxmemory_mb
+    assert redis_deployment["spec"]["replicas"] == 1
+    assert redis_deployment["spec"]["strategy"]["type"] == "Recreate"
+
+    # Redis admits the service only; the service's gRPC port admits the gateway only.
+    policies = {d["metadata"]["name"]: d["spec"] for _, d in documents(RATELIMIT) if d["kind"] == "NetworkPolicy"}
+    [redis_rule] = policies["mcp-policy-redis"]["ingress"]
+    assert [f["podSelector"]["matchLabels"] for f in redis_rule["from"]] == [rls_deployment["spec"]["selector"]["matchLabels"]]
+    grpc_rules = [r for r in policies["mcp-policy-rls"]["ingress"] if any(p["port"] == ports["grpc"] for p in r["ports"])]
+    gateway = one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert [f["podSelector"]["matchLabels"].items() <= gateway.items() for r in grpc_rules for f in r["from"]] == [True]
+
+    # Non-root, read-only root filesystem, resource requests and a memory limit.
+    for deployment, c in ((rls_deployment, rls), (redis_deployment, redis)):
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+        assert c["securityContext"]["runAsUser"] != 0
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+        assert c["resources"]["limits"]["memory"]
 
 
 def test_the_filter_never_serves_without_its_configuration():
