@@ -11,7 +11,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-SEED_POLICY = ROOT / "policies" / "mcp-afip.json"
+SEED_POLICY = ROOT / "policies" / "seed-policy.json"
 DEMO_GRANTS = ROOT / "policies" / "demo-grants.json"
 AFIP_TOOLS_LIST = ROOT / "tests" / "fixtures" / "afip-tools-list.json"
 

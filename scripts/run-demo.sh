@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the demo gateway on 127.0.0.1:10000 in front of the Mcp Afip
-# test double on 127.0.0.1:3000. Ctrl-C stops both.
+# test double on 127.0.0.1:3000 (both servers' tools, unless
+# AFIP_DOUBLE_CATALOGUE=afip|evolution says otherwise). Ctrl-C stops both.
 # Overrides: POLICY=file (bare policy or wrapper), UPSTREAM=host:port (use
 # that MCP server, start no double), ENVOY_CONCURRENCY=N (default 1).
 set -euo pipefail
@@ -65,11 +66,11 @@ done
 cat <<MSG
 
 mcp-policy-filter demo is running.
-  MCP endpoint:   http://127.0.0.1:$LISTEN_PORT/mcp   (upstream: $UPSTREAM_ADDR)
+  MCP endpoint:   http://127.0.0.1:$LISTEN_PORT/mcp   (upstream: ${UPSTREAM:-the afip-double, catalogue ${AFIP_DOUBLE_CATALOGUE:-both}, on $UPSTREAM_ADDR})
   Envoy admin:    http://127.0.0.1:$ADMIN_PORT        (log: .build/envoy-run.log)
   Audit log:      .build/audit.log (one JSON line per request)
   Metrics:        http://127.0.0.1:$ADMIN_PORT/stats/prometheus (mcp_policy_*)
-  Policy:         ${POLICY:-policies/mcp-afip.json (the seed policy)}
+  Policy:         ${POLICY:-the seed policy (policies/seed-policy.json)}
   Bearer tokens:  demo-token-alice (grant alice), demo-token-bob (grant bob)
 
 Try it:

@@ -124,6 +124,11 @@ fn check_accepts_every_file_in_policies() {
         "{out}"
     );
     assert!(out.contains("wrapper-example.json: ok (wrapper:"), "{out}");
+    // Patterns count as well as exact names.
+    assert!(
+        out.contains("mcp-afip-dry-run.json: ok (bare policy: 6 named tools, 3 patterns, 3 hidden, 4 limits)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -195,14 +200,16 @@ fn check_reports_bad_json_and_missing_files() {
         stderr(&output)
     );
 
-    let output = run(&["check", "policies/mcp-afip.json", "no/such/file.json"]);
+    let output = run(&["check", "policies/seed-policy.json", "no/such/file.json"]);
     assert_eq!(code(&output), 2);
     assert!(
         stderr(&output).contains("cannot read no/such/file.json"),
         "{}",
         stderr(&output)
     );
-    assert!(stdout(&output).contains("policies/mcp-afip.json: ok"));
+    assert!(stdout(&output).contains(
+        "policies/seed-policy.json: ok (bare policy: 1 named tool, 0 patterns, 0 hidden, 1 limit)"
+    ));
 }
 
 #[test]
@@ -468,22 +475,26 @@ fn explain_batches_and_bad_requests() {
 
 const FIXTURE: &str = "tests/fixtures/afip-tools-list.json";
 
+/// Whether the classification table has `tool` in class `class` (the
+/// columns are separated by two spaces or more).
+fn row(table: &str, tool: &str, class: &str) -> bool {
+    table.lines().any(|line| {
+        let mut columns = line.split("  ").map(str::trim).filter(|c| !c.is_empty());
+        columns.next() == Some(tool) && columns.next() == Some(class)
+    })
+}
+
 #[test]
 fn generate_writes_a_policy_that_check_accepts() {
     let output = run(&["generate", "--tools", FIXTURE]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let policy_text = stdout(&output);
     let table = stderr(&output);
-    let row = |tool: &str, class: &str| {
-        table
-            .lines()
-            .any(|line| line.split_whitespace().take(2).eq([tool, class]))
-    };
-    assert!(row("create_invoice", "Financial"), "{table}");
-    assert!(row("delete_instance", "Destructive"), "{table}");
-    assert!(row("get_invoice", "Read"), "{table}");
-    assert!(row("send_text", "Execute"), "{table}");
-    assert!(row("create_instance", "Write"), "{table}");
+    assert!(row(&table, "create_invoice", "Financial"), "{table}");
+    assert!(row(&table, "delete_instance", "Destructive"), "{table}");
+    assert!(row(&table, "get_invoice", "Read"), "{table}");
+    assert!(row(&table, "send_text", "Execute"), "{table}");
+    assert!(row(&table, "create_instance", "Write"), "{table}");
     assert!(table.contains("45 tools:"), "{table}");
 
     let file = temp_file("generate", "generated.json", &policy_text);
@@ -514,6 +525,91 @@ fn generate_writes_a_policy_that_check_accepts() {
     assert_eq!(
         policy_text, example,
         "regenerate policies/mcp-afip-recommended.json"
+    );
+}
+
+/// `generate` on a real server's saved tools/list: the policy and its table.
+fn generate_real(server: &str) -> (Value, String) {
+    let fixture = format!("tests/fixtures/servers/{server}.tools-list.json");
+    let output = run(&["generate", "--tools", &fixture]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let policy_text = stdout(&output);
+    let file = temp_file("generate_real", &format!("{server}.json"), &policy_text);
+    assert_eq!(code(&run(&["check", s(&file)])), 0);
+    (serde_json::from_str(&policy_text).unwrap(), stderr(&output))
+}
+
+fn expect_entries(policy: &Value, entries: &[(&str, Value)]) {
+    for (tool, entry) in entries {
+        assert_eq!(&policy["tools"][tool], entry, "{tool}");
+    }
+}
+
+fn per_minute(counter: &str, max: u64) -> Value {
+    json!({"limits": [{"counter": counter, "window": "minute", "max": max, "scope": "grant"}]})
+}
+
+#[test]
+fn generate_on_the_real_mcp_afip_limits_personal_data_reads() {
+    let (policy, table) = generate_real("mcp-afip");
+    assert!(table.contains("20 tools: 13 Read, 2 Read (personal data), 0 Write, 0 Execute, 0 Destructive, 5 Financial"), "{table}");
+    assert!(
+        row(&table, "lookup_taxpayer", "Read (personal data)"),
+        "{table}"
+    );
+    assert!(
+        row(
+            &table,
+            "get_registration_certificate",
+            "Read (personal data)"
+        ),
+        "{table}"
+    );
+    assert!(row(&table, "get_currency_rate", "Read"), "{table}");
+    expect_entries(
+        &policy,
+        &[
+            ("lookup_taxpayer", per_minute("lookup_taxpayer_rate", 10)),
+            (
+                "get_registration_certificate",
+                per_minute("get_registration_certificate_rate", 10),
+            ),
+            ("get_currency_rate", json!({})),
+        ],
+    );
+    assert_eq!(policy["tools"].as_object().unwrap().len(), 20);
+    assert!(policy.get("hide").is_none());
+}
+
+#[test]
+fn generate_on_the_real_evolution_api_hides_update_group_participants() {
+    let (policy, table) = generate_real("evolution-api");
+    assert!(table.contains("25 tools: 8 Read, 1 Read (personal data), 7 Write, 5 Execute, 4 Destructive, 0 Financial"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|line| line.starts_with("update_group_participants")
+                && line.contains("Destructive")
+                && line.ends_with("verb \"update\", but \"remove\" is a value of \"action\"")),
+        "{table}"
+    );
+    assert_eq!(
+        policy["hide"],
+        json!([
+            "delete_instance",
+            "leave_group",
+            "update_group_participants",
+            "delete_message"
+        ])
+    );
+    assert!(policy["tools"].get("update_group_participants").is_none());
+    expect_entries(
+        &policy,
+        &[
+            // The seed policy's rule, as PolicyLayer recommends it for a Write tool.
+            ("logout_instance", per_minute("logout_instance_rate", 30)),
+            ("get_contacts", per_minute("get_contacts_rate", 10)),
+        ],
     );
 }
 
@@ -630,7 +726,7 @@ fn envoy_module_option_wrappers_and_missing_grants() {
     .unwrap();
     assert_eq!(wrapper, original);
 
-    let output = run(&["envoy", "--policy", "policies/mcp-afip.json"]);
+    let output = run(&["envoy", "--policy", "policies/seed-policy.json"]);
     assert_eq!(code(&output), 0);
     assert!(
         stderr(&output).contains("every request will get 401"),
@@ -641,9 +737,9 @@ fn envoy_module_option_wrappers_and_missing_grants() {
     let output = run(&[
         "envoy",
         "--policy",
-        "policies/mcp-afip.json",
+        "policies/seed-policy.json",
         "--grants",
-        "policies/mcp-afip.json",
+        "policies/seed-policy.json",
     ]);
     assert_eq!(code(&output), 2);
     assert!(
@@ -696,7 +792,7 @@ fn every_subcommand_has_help() {
             stdout(&help)
         );
     }
-    let output = run(&["explain", "policies/mcp-afip.json"]);
+    let output = run(&["explain", "policies/seed-policy.json"]);
     assert_eq!(code(&output), 2);
     assert!(stderr(&output).contains("--request"), "{}", stderr(&output));
 }

@@ -842,7 +842,7 @@ pub fn policies() -> &'static [Policy] {
     static POLICIES: OnceLock<Vec<Policy>> = OnceLock::new();
     POLICIES.get_or_init(|| {
         let texts = [
-            include_str!("../../policies/mcp-afip.json"),
+            include_str!("../../policies/seed-policy.json"),
             include_str!("../../policies/mcp-afip-invoice-guard.json"),
             include_str!("../../policies/mcp-afip-dry-run.json"),
             ORACLE_POLICY,

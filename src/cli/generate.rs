@@ -4,22 +4,27 @@
 //! | class | policy |
 //! |---|---|
 //! | Read | `{}` (allowed) |
+//! | Read (personal data) | 10 calls per minute per grant (counter `<tool>_rate`) |
 //! | Write | 30 calls per minute per grant (counter `<tool>_rate`) |
 //! | Execute | 10 calls per minute per grant (counter `<tool>_rate`) |
 //! | Destructive | hidden |
 //! | Financial | `action: require_approval`, "Requires human approval." |
 //!
-//! Everything else is denied (`default: "deny"`).
+//! Everything else is denied (`default: "deny"`). PolicyLayer allows every
+//! read; a read of third parties' personal data (a taxpayer's record) gets
+//! the Execute rate instead, which an agent serving one customer at a time
+//! never reaches, and which keeps a leaked token from scraping the registry.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::classify::{classify, Class, Classification, Hints};
+use super::classify::{classify, Class, Classification, Hints, Inputs};
 use super::json::Node;
 
 pub const WRITE_PER_MINUTE: u64 = 30;
 pub const EXECUTE_PER_MINUTE: u64 = 10;
+pub const PERSONAL_READ_PER_MINUTE: u64 = EXECUTE_PER_MINUTE;
 pub const APPROVAL_MESSAGE: &str = "Requires human approval.";
 
 /// One tool of the input and how it was classified.
@@ -112,9 +117,10 @@ pub fn generate(tools: &[Value]) -> Result<Generated, String> {
             .and_then(Value::as_str)
             .unwrap_or("");
         let hints = Hints::from_annotations(tool.get("annotations"));
+        let inputs = Inputs::from_schema(tool.get("inputSchema"));
         rows.push(Row {
             name: name.to_owned(),
-            classification: classify(name, description, hints),
+            classification: classify(name, description, hints, &inputs),
         });
     }
 
@@ -128,6 +134,7 @@ pub fn generate(tools: &[Value]) -> Result<Generated, String> {
         .filter_map(|row| {
             let entry = match row.classification.class {
                 Class::Read => Node::object(Vec::new()),
+                Class::PersonalRead => limit(&row.name, PERSONAL_READ_PER_MINUTE),
                 Class::Write => limit(&row.name, WRITE_PER_MINUTE),
                 Class::Execute => limit(&row.name, EXECUTE_PER_MINUTE),
                 Class::Financial => Node::object(vec![
@@ -161,6 +168,7 @@ pub fn generate(tools: &[Value]) -> Result<Generated, String> {
 pub fn treatment(class: Class) -> String {
     match class {
         Class::Read => "allowed".to_owned(),
+        Class::PersonalRead => format!("{PERSONAL_READ_PER_MINUTE}/minute per grant"),
         Class::Write => format!("{WRITE_PER_MINUTE}/minute per grant"),
         Class::Execute => format!("{EXECUTE_PER_MINUTE}/minute per grant"),
         Class::Destructive => "hidden".to_owned(),
@@ -177,13 +185,13 @@ pub fn table(rows: &[Row]) -> String {
         .unwrap_or(4)
         .max(4);
     let mut out = format!(
-        "{:<width$}  {:<11}  {:<20}  WHY\n",
+        "{:<width$}  {:<20}  {:<20}  WHY\n",
         "TOOL", "CLASS", "POLICY"
     );
     for row in rows {
         let class = row.classification.class;
         out.push_str(&format!(
-            "{:<width$}  {:<11}  {:<20}  {}\n",
+            "{:<width$}  {:<20}  {:<20}  {}\n",
             row.name,
             class.to_string(),
             treatment(class),

@@ -44,7 +44,7 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug)]
 pub enum Document {
     /// A PolicyLayer policy (top-level `"version"`).
-    Bare(Policy),
+    Bare { policy: Policy, entries: Entries },
     /// A wrapper configuration.
     Wrapper { config: Config, value: Value },
     /// A JSON array of grants (like `policies/demo-grants.json`).
@@ -53,14 +53,47 @@ pub enum Document {
     JsonSchema,
 }
 
+/// How a bare policy's `tools` and `hide` name tools.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Entries {
+    /// `tools` keys that are exact names.
+    pub named: usize,
+    /// `tools` keys that are `*` patterns.
+    pub patterns: usize,
+    /// `hide` entries, names and patterns.
+    pub hidden: usize,
+}
+
+impl Entries {
+    fn of(policy: &Value) -> Entries {
+        let keys = policy.get("tools").and_then(Value::as_object);
+        let patterns = keys.map_or(0, |tools| tools.keys().filter(|k| k.contains('*')).count());
+        Entries {
+            named: keys.map_or(0, |tools| tools.len()) - patterns,
+            patterns,
+            hidden: policy
+                .get("hide")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len),
+        }
+    }
+}
+
+/// "1 limit", "2 limits".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 impl Document {
     pub fn describe(&self) -> String {
         match self {
-            Document::Bare(policy) => {
-                let named = policy.named_tools().len();
-                let limits = policy.limits().len();
-                format!("bare policy: {named} named tools, {limits} limits")
-            }
+            Document::Bare { policy, entries } => format!(
+                "bare policy: {}, {}, {} hidden, {}",
+                count(entries.named, "named tool"),
+                count(entries.patterns, "pattern"),
+                entries.hidden,
+                count(policy.limits().len(), "limit")
+            ),
             Document::Wrapper { config, value } => {
                 let policies = value
                     .get("policies")
@@ -203,7 +236,10 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
         Ok(Document::JsonSchema)
     } else if is_bare {
         Policy::from_json_text(text)
-            .map(Document::Bare)
+            .map(|policy| Document::Bare {
+                policy,
+                entries: Entries::of(&value),
+            })
             .map_err(|PolicyErrors(errors)| {
                 errors
                     .into_iter()
@@ -352,5 +388,39 @@ fn check_grants(grants: &[Value]) -> Result<Document, Vec<(String, String)>> {
                 (pointer, p.message)
             })
             .collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn describe(text: &str) -> String {
+        load_text("policy.json", text).unwrap().document.describe()
+    }
+
+    #[test]
+    fn a_policy_of_patterns_counts_them() {
+        let text = r#"{"version": "1", "default": "deny", "hide": ["delete_*"],
+            "tools": {"get_*": {}, "list_*": {}}}"#;
+        assert_eq!(
+            describe(text),
+            "bare policy: 0 named tools, 2 patterns, 1 hidden, 0 limits"
+        );
+    }
+
+    #[test]
+    fn names_patterns_hidden_and_limits() {
+        let text = r#"{"version": "1", "default": "deny", "hide": ["leave_group", "delete_*"],
+            "all_tools": {"limits": [{"counter": "all", "window": "minute", "max": 9}]},
+            "tools": {"get_*": {}, "send_text": {"limits": [{"counter": "t", "window": "minute", "max": 1}]}}}"#;
+        assert_eq!(
+            describe(text),
+            "bare policy: 1 named tool, 1 pattern, 2 hidden, 2 limits"
+        );
+        assert_eq!(
+            describe(r#"{"version": "1", "default": "allow"}"#),
+            "bare policy: 0 named tools, 0 patterns, 0 hidden, 0 limits"
+        );
     }
 }

@@ -331,7 +331,7 @@ fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
 fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     let loaded = load::load(&args.file)?;
     let config = match loaded.document {
-        Document::Bare(policy) => Config::bare(policy),
+        Document::Bare { policy, .. } => Config::bare(policy),
         Document::Wrapper { config, .. } => config,
         Document::Grants { .. } | Document::JsonSchema => {
             return Err(Failure::usage(format!(
@@ -447,7 +447,7 @@ fn generate(args: &GenerateArgs) -> Result<u8, Failure> {
 fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
     let policy = load::load(&args.policy)?;
     let mut wrapper = match policy.document {
-        Document::Bare(_) => Node::object(vec![("policy", policy.tree)]),
+        Document::Bare { .. } => Node::object(vec![("policy", policy.tree)]),
         Document::Wrapper { .. } => policy.tree,
         Document::Grants { .. } | Document::JsonSchema => {
             return Err(Failure::usage(format!(

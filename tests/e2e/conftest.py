@@ -58,3 +58,19 @@ def stateless_json(tmp_path):
     upstream = StatelessUpstream(tmp_path / "stateless-json.log", "--json-response")
     yield upstream
     upstream.stop()
+
+
+# --- one catalogue behind one gateway, shared by a module's tests -------------
+# (tests/e2e/test_catalogue_*.py define `served`: (double, gateway), module-scoped)
+
+@pytest.fixture
+def upstream(served):
+    """The module's double, its /__calls log emptied."""
+    served[0].reset()
+    return served[0]
+
+
+@pytest.fixture
+def url(served):
+    """The module's gateway MCP endpoint."""
+    return served[1].url

@@ -1,5 +1,6 @@
 """Processes for end-to-end tests: the Mcp Afip double and a real Envoy with
 the filter, each on free loopback ports, bounded in time, always stopped."""
+import contextlib
 import json
 import os
 import pathlib
@@ -50,15 +51,18 @@ def _stop(process):
 
 
 class AfipDouble:
-    """The Mcp Afip test double (official TypeScript SDK) on a free port."""
+    """The Mcp Afip test double (official TypeScript SDK) on a free port.
+    `catalogue`: "both" (its merged 45 tools), or "afip" / "evolution" (the
+    real server's tools/list, verbatim from tests/fixtures/servers/)."""
 
-    def __init__(self, log_path, json_response=False):
+    def __init__(self, log_path, json_response=False, catalogue="both"):
         env = dict(os.environ, AFIP_DOUBLE_HOST="127.0.0.1")
         if json_response:
             env["AFIP_DOUBLE_JSON_RESPONSE"] = "1"
+        self.catalogue = catalogue
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
-            ["node", str(DOUBLE), "--host", "127.0.0.1", "--port", "0"],
+            ["node", str(DOUBLE), "--host", "127.0.0.1", "--port", "0", "--catalogue", catalogue],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
         )
         deadline = time.monotonic() + START_TIMEOUT
@@ -70,6 +74,7 @@ class AfipDouble:
                 self.port = int(match.group(1))
                 break
             if self.process.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"afip-double exited: {line}")
         else:
             self.stop()
@@ -91,6 +96,36 @@ class AfipDouble:
     def stop(self):
         _stop(self.process)
         self.log.close()
+
+
+@contextlib.contextmanager
+def double_behind_gateway(directory, catalogue, configuration):
+    """The afip-double serving `catalogue` behind a real Envoy with the filter
+    configured by `configuration`, both kept in `directory`; yields
+    (double, gateway) and stops both."""
+    double = AfipDouble(directory / "double.log", catalogue=catalogue)
+    try:
+        gateway = Gateway(directory, double.port, configuration)
+    except BaseException:
+        double.stop()
+        raise
+    try:
+        yield double, gateway
+    finally:
+        gateway.stop()
+        double.stop()
+
+
+def served_catalogue(catalogue, configuration):
+    """A module-scoped fixture: (double, gateway) from double_behind_gateway,
+    for conftest's `upstream` and `url`. Assign it to `served` in the module."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def served(tmp_path_factory):
+        with double_behind_gateway(tmp_path_factory.mktemp(catalogue), catalogue, configuration) as pair:
+            yield pair
+    return served
 
 
 def wrapper_config(policy, grants=None, **settings):
@@ -222,6 +257,85 @@ def response_messages(status_headers_body):
         return sse_messages(body)
     parsed = json.loads(body)
     return parsed if isinstance(parsed, list) else [parsed]
+
+
+def mcp_session(url, token, work, timeout=120):
+    """Runs `await work(session)` in a session of the official MCP Python SDK
+    client (Streamable HTTP) with `Authorization: Bearer <token>`, bounded by
+    `timeout` seconds; returns what `work` returns."""
+    import anyio
+    from mcp.client.session import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async def session():
+        async with create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as client:
+            async with streamable_http_client(url, http_client=client) as (read, write):
+                async with ClientSession(read, write) as mcp:
+                    await mcp.initialize()
+                    return await work(mcp)
+
+    async def bounded():
+        with anyio.fail_after(timeout):
+            return await session()
+    return anyio.run(bounded)
+
+
+def text_of(result):
+    """The text of a tool result's first content block."""
+    return result.content[0].text
+
+
+def call_tools(url, calls, token="demo-token-alice", timeout=60):
+    """Calls each (name, arguments) in one session of the official Python SDK
+    client; returns each CallToolResult, or the MCPError that a JSON-RPC
+    error reply raised."""
+    from mcp.shared.exceptions import MCPError
+
+    async def work(session):
+        results = []
+        for name, arguments in calls:
+            try:
+                results.append(await session.call_tool(name, arguments))
+            except MCPError as error:
+                results.append(error)
+        return results
+    return mcp_session(url, token, work, timeout)
+
+
+def call_tool(url, name, arguments, token="demo-token-alice"):
+    return call_tools(url, [(name, arguments)], token)[0]
+
+
+def list_tools(url, token="demo-token-alice", timeout=60):
+    async def work(session):
+        return (await session.list_tools()).tools
+    return mcp_session(url, token, work, timeout)
+
+
+def real_tools(server):
+    """{name: tool} of a real server's saved tools/list (tests/fixtures/servers/)."""
+    path = ROOT / "tests" / "fixtures" / "servers" / f"{server}.tools-list.json"
+    return {tool["name"]: tool for tool in json.loads(path.read_text(encoding="utf-8"))["result"]["tools"]}
+
+
+def assert_listed_as_the_real_server_lists_them(tools, server, expected_names):
+    """`tools` (from list_tools) are `expected_names`, each exactly as `server` lists it."""
+    real = real_tools(server)
+    assert {tool.name for tool in tools} == expected_names
+    assert len(tools) == len(expected_names)
+    for tool in tools:
+        assert tool.model_dump(by_alias=True, exclude_none=True) == real[tool.name]
+
+
+def assert_refused_after(results, most, rule):
+    """The first `most` results succeeded and the next one is the per-minute
+    limit's refusal, named `rule`."""
+    assert [result.is_error for result in results[:most]] == [False] * most
+    refused = results[most]
+    assert refused.is_error
+    assert text_of(refused) == f"[POLICY DENIED] Rate limit of {most} per minute reached. Try again later."
+    assert refused.meta["mcp-policy/rule"] == rule
 
 
 def wait_for_fresh_window(window_secs, margin=15):

@@ -1,13 +1,8 @@
 """A session driven by the official MCP Python SDK client through Envoy and
 the filter, against the Mcp Afip double (official TypeScript SDK server)."""
-import anyio
 import pytest
 
-from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
-
-from harness import wait_for_fresh_window, wrapper_config
+from harness import mcp_session, text_of, wait_for_fresh_window, wrapper_config
 
 WINDOW = 600
 POLICY = {
@@ -21,25 +16,6 @@ POLICY = {
         },
     },
 }
-
-
-async def with_session(url, token, work):
-    async with create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as http:
-        async with streamable_http_client(url, http_client=http) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return await work(session)
-
-
-def run(url, token, work):
-    async def bounded():
-        with anyio.fail_after(120):
-            return await with_session(url, token, work)
-    return anyio.run(bounded)
-
-
-def text_of(result):
-    return result.content[0].text
 
 
 @pytest.fixture
@@ -58,7 +34,7 @@ def test_official_client_session(gateway, double):
         logouts = [await session.call_tool("logout_instance", {"instance": "alice-phone"}) for _ in range(31)]
         return names, allowed, denied, logouts
 
-    names, allowed, denied, logouts = run(gateway.url, "demo-token-alice", alice_session)
+    names, allowed, denied, logouts = mcp_session(gateway.url, "demo-token-alice", alice_session)
 
     assert len(names) == 43
     assert "delete_instance" not in names and "leave_group" not in names
@@ -80,6 +56,6 @@ def test_official_client_session(gateway, double):
     async def bob_session(session):
         return await session.call_tool("logout_instance", {"instance": "bob-phone"})
 
-    bob = run(gateway.url, "demo-token-bob", bob_session)
+    bob = mcp_session(gateway.url, "demo-token-bob", bob_session)
     assert not bob.is_error
     assert len(double.calls("logout_instance")) == 31

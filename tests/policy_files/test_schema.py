@@ -60,8 +60,8 @@ def test_schema_is_valid():
 
 def test_examples_were_found():
     labels = [label for label, _ in EXAMPLES]
-    assert "mcp-afip.json" in labels
-    assert "mcp-afip-recommended.json" in labels
+    for name in ["seed-policy.json", "mcp-afip.json", "evolution-api.json", "mcp-afip-recommended.json"]:
+        assert name in labels
     assert any(label.startswith("wrapper-example.json#/policies/") for label in labels)
     assert len(labels) >= 6
 

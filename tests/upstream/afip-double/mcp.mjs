@@ -1,16 +1,13 @@
-// One low-level MCP `Server` (not McpServer) per session, serving the tool catalogue
-// with deterministic fake results, like the real "Mcp Afip" server.
+// One low-level MCP `Server` (not McpServer) per session, serving a catalogue
+// (catalogue.mjs) with deterministic fake results, like the real servers.
 
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { TOOLS } from './tools.mjs';
 import { errorResult, fakeResponse, textResult } from './results.mjs';
 import { failModeOf, sleep, sleepMsOf } from './hooks.mjs';
 
-export const SERVER_INFO = { name: 'mcp-afip', version: '0.2.0-alpha.2' };
-
-/** Answers one tools/call (after the optional __sleep_ms / __fail hooks). */
-export async function callTool(name, args, signal) {
+/** Answers one tools/call of `catalogue` (after the optional __sleep_ms / __fail hooks). */
+export async function callTool(catalogue, name, args, signal) {
   await sleep(sleepMsOf(args), signal);
   switch (failModeOf(args)) {
     case 'error':
@@ -20,15 +17,14 @@ export async function callTool(name, args, signal) {
     default:
       break;
   }
-  const resp = fakeResponse(name, args);
-  return resp === undefined ? errorResult(`Unknown tool: ${name}`) : textResult(resp);
+  return catalogue.has(name) ? textResult(fakeResponse(name, args)) : errorResult(`Unknown tool: ${name}`);
 }
 
-export function createMcpServer() {
-  const server = new Server(SERVER_INFO, { capabilities: { tools: {} } });
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: TOOLS }));
+export function createMcpServer(catalogue) {
+  const server = new Server(catalogue.serverInfo, { capabilities: { tools: {} } });
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: catalogue.tools }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
-    callTool(request.params.name, request.params.arguments ?? {}, extra?.signal),
+    callTool(catalogue, request.params.name, request.params.arguments ?? {}, extra?.signal),
   );
   return server;
 }

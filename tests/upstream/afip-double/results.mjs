@@ -1,7 +1,6 @@
 // Deterministic fake results for the tools of the double. The same tool name and
 // arguments always give the same result (no clocks, no counters, no randomness).
-
-import { findTool } from './tools.mjs';
+// Every tool of both real catalogues has its own fields (EXTRAS).
 
 /** JSON with object keys sorted, so argument order does not change the hash. */
 function canonical(value) {
@@ -33,6 +32,10 @@ const messageId = (name, args) => `3EB0${fingerprint(name, args).toString(16).to
 
 const jid = (number) => `${number ?? ''}@s.whatsapp.net`;
 
+const list = (value) => (Array.isArray(value) ? value : []);
+
+const sent = (a, n) => ({ key: { remoteJid: jid(a.number), fromMe: true, id: messageId(n, a) }, status: 'PENDING' });
+
 const CAE_EXPIRATION = '20991231';
 
 /** Extra fields per tool, merged into `{tool, ok, echo}`. */
@@ -40,7 +43,7 @@ const EXTRAS = {
   create_invoice: (a, n) => ({ result: 'A', cae: fakeCae(n, a), cae_expiration: CAE_EXPIRATION, invoice_number: 1 + (fingerprint(n, a) % 9999) }),
   create_invoice_batch: (a, n) => ({
     result: 'A',
-    invoices: (Array.isArray(a.invoices) ? a.invoices : []).map((inv) => ({
+    invoices: list(a.invoices).map((inv) => ({
       invoice_number: inv?.invoice_number ?? null,
       result: 'A',
       cae: fakeCae(n, inv),
@@ -66,28 +69,40 @@ const EXTRAS = {
   list_iva_types: () => ({ types: [{ id: 3, rate: 0 }, { id: 4, rate: 10.5 }, { id: 5, rate: 21 }, { id: 6, rate: 27 }] }),
   list_currency_types: () => ({ types: [{ id: 'PES', name: 'Pesos Argentinos' }, { id: 'DOL', name: 'Dolar Estadounidense' }] }),
 
-  send_text: (a, n) => ({ key: { remoteJid: jid(a.number), fromMe: true, id: messageId(n, a) }, status: 'PENDING' }),
-  send_image: (a, n) => ({ key: { remoteJid: jid(a.number), fromMe: true, id: messageId(n, a) }, status: 'PENDING' }),
-  send_document: (a, n) => ({ key: { remoteJid: jid(a.number), fromMe: true, id: messageId(n, a) }, status: 'PENDING' }),
-  send_poll: (a, n) => ({ key: { remoteJid: jid(a.number), fromMe: true, id: messageId(n, a) }, status: 'PENDING' }),
+  send_text: sent,
+  send_image: sent,
+  send_document: sent,
+  send_poll: sent,
   get_instances: () => ({ instances: [{ name: 'default', connectionStatus: 'open' }] }),
   create_instance: (a) => ({ instance: { instanceName: a.instanceName ?? null, status: 'created' }, qrcode: a.qrcode === false ? null : 'data:image/png;base64,AAAA' }),
   logout_instance: () => ({ status: 'SUCCESS', error: false, response: { message: 'Instance logged out' } }),
   restart_instance: (a) => ({ instance: { instanceName: a.instance ?? null, state: 'connecting' } }),
   delete_instance: () => ({ status: 'SUCCESS', error: false, response: { message: 'Instance deleted' } }),
   connection_state: (a) => ({ instance: { instanceName: a.instance ?? null, state: 'open' } }),
-  check_number: (a) => ({ results: (Array.isArray(a.numbers) ? a.numbers : []).map((x) => ({ number: x, exists: true, jid: jid(x) })) }),
+  check_number: (a) => ({ results: list(a.numbers).map((x) => ({ number: x, exists: true, jid: jid(x) })) }),
   create_group: (a, n) => ({ groupJid: `1203630${String(fingerprint(n, a)).padStart(13, '0')}@g.us`, subject: a.subject ?? null }),
   fetch_group_invite_code: (a, n) => ({ inviteCode: `INV${fingerprint(n, a).toString(36).toUpperCase()}` }),
+  get_qrcode: (a, n) => ({ pairingCode: messageId(n, a).slice(-8), code: 'data:image/png;base64,AAAA', count: 1 }),
+  get_contacts: (a) => ({ contacts: [{ id: jid('5491100000001'), pushName: `Contact of ${a.instance ?? ''}`.trim() }] }),
+  get_messages: (a) => ({ messages: { total: 0, records: [], remoteJid: a.remoteJid ?? null, limit: a.limit ?? 20 } }),
+  get_chat_history: (a) => ({ messages: { total: 0, records: [], remoteJid: a.remoteJid ?? null, offset: a.offset ?? 0 } }),
+  get_group_info: (a) => ({ id: a.groupJid ?? null, subject: 'Group', size: 2, participants: [{ id: jid('5491100000001'), admin: 'superadmin' }] }),
+  leave_group: (a) => ({ groupJid: a.groupJid ?? null, leave: true }),
+  update_group_participants: (a) => ({
+    updateParticipants: list(a.participants).map((p) => ({ jid: jid(p), action: a.action ?? null, status: '200' })),
+  }),
+  update_profile: (a) => ({ updated: ['name', 'status', 'picture'].filter((field) => a[field] !== undefined) }),
+  set_presence: (a) => ({ presence: a.presence ?? null, number: a.number ?? null }),
+  mark_message_as_read: (a) => ({ message: 'Read messages', read: 'success', count: list(a.readMessages).length }),
+  archive_chat: (a) => ({ chatId: a.remoteJid ?? null, archived: a.archive === true }),
+  delete_message: (a) => ({ deleted: true, id: a.id ?? null, remoteJid: a.remoteJid ?? null }),
 };
 
 /**
- * The fake response object for a known tool:
+ * The fake response object for a tool of the catalogue:
  * `{tool, ok: true, echo: <arguments>, ...tool-specific fields}`.
- * Returns `undefined` for an unknown tool.
  */
 export function fakeResponse(name, args) {
-  if (!findTool(name)) return undefined;
   const echo = args ?? {};
   const extra = EXTRAS[name]?.(echo, name) ?? {};
   return { tool: name, ok: true, echo, ...extra };

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // "Mcp Afip" test double: HTTP and session wiring.
 //
-// Like the real server (Express + @modelcontextprotocol/sdk low-level Server):
+// Like the real servers (Express + @modelcontextprotocol/sdk low-level Server):
 //   POST|GET|DELETE /mcp  Streamable HTTP, one Server + transport per mcp-session-id
 //   GET /health           {"status":"ok"}
 // Test-only inspection endpoints:
@@ -9,14 +9,16 @@
 //   DELETE /__calls                                 clears both logs, 204
 //
 // Env: AFIP_DOUBLE_HOST (127.0.0.1), AFIP_DOUBLE_PORT (3000; 0 = any free port),
-//      AFIP_DOUBLE_JSON_RESPONSE=1 (answer POSTs as application/json instead of SSE).
-// Args: --host H, --port N (override the env).
+//      AFIP_DOUBLE_JSON_RESPONSE=1 (answer POSTs as application/json instead of SSE),
+//      AFIP_DOUBLE_CATALOGUE (both; or afip, evolution: see catalogue.mjs).
+// Args: --host H, --port N, --catalogue C (override the env).
 
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { loadCatalogue } from './catalogue.mjs';
 import { createMcpServer } from './mcp.mjs';
 import { clearRecords, messagesOf, recordPost, snapshot } from './record.mjs';
 import { argsOf, http500Request, sleep, sleepMsOf } from './hooks.mjs';
@@ -27,11 +29,12 @@ function parseConfig(argv, env) {
   const config = {
     host: env.AFIP_DOUBLE_HOST || '127.0.0.1',
     port: env.AFIP_DOUBLE_PORT ?? '3000',
+    catalogue: env.AFIP_DOUBLE_CATALOGUE || 'both',
     jsonResponse: ['1', 'true', 'yes'].includes(String(env.AFIP_DOUBLE_JSON_RESPONSE ?? '').toLowerCase()),
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
-    if (flag !== '--port' && flag !== '--host') continue;
+    if (!['--port', '--host', '--catalogue'].includes(flag)) continue;
     const value = inline ?? argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     config[flag.slice(2)] = value;
@@ -42,6 +45,7 @@ function parseConfig(argv, env) {
 }
 
 const config = parseConfig(process.argv.slice(2), process.env);
+const catalogue = loadCatalogue(config.catalogue);
 
 /** Live sessions: mcp-session-id -> StreamableHTTPServerTransport. */
 const transports = new Map();
@@ -58,7 +62,7 @@ async function openSession() {
   transport.onclose = () => {
     if (transport.sessionId) transports.delete(transport.sessionId);
   };
-  await createMcpServer().connect(transport);
+  await createMcpServer(catalogue).connect(transport);
   return transport;
 }
 
@@ -142,6 +146,7 @@ httpServer.on('error', (err) => {
 httpServer.listen(config.port, config.host, () => {
   const { port } = httpServer.address();
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  console.error(`afip-double: catalogue ${catalogue.name}: ${catalogue.tools.length} tools as ${catalogue.serverInfo.name}`);
   process.stdout.write(`afip-double listening on http://${host}:${port}/mcp\n`);
 });
 
