@@ -565,14 +565,32 @@ fn bench_decide_worst_case(c: &mut Criterion) {
     let policy =
         |entry: Value| json!({"version": "1", "default": "deny", "tools": {"send_text": entry}});
     let cases = [
-        ("no_conditions", policy(json!({})), 4096),
-        ("7_conditions", policy(json!({"require": conditions})), 4096),
+        ("no_conditions", policy(json!({})), 4096, true),
+        (
+            "7_conditions",
+            policy(json!({"require": conditions})),
+            4096,
+            false,
+        ),
         (
             "7_conditions_uncapped_regex",
             policy(json!({"require": conditions})),
             1024 * 1024,
+            false,
         ),
     ];
+    bench_whole_decision(c, "decide_1MiB_body", &body, cases);
+}
+
+/// The filter's whole decision (strict read, checks, policy) on `body`
+/// under each case's policy, with its `max_regex_subject_bytes`; each case
+/// is checked to forward the body, or not, before it is timed.
+fn bench_whole_decision(
+    c: &mut Criterion,
+    group: &str,
+    body: &[u8],
+    cases: impl IntoIterator<Item = (&'static str, Value, usize, bool)>,
+) {
     let head = RequestHead::from_headers(
         [
             (":method", "POST"),
@@ -582,9 +600,9 @@ fn bench_decide_worst_case(c: &mut Criterion) {
         .into_iter()
         .collect::<HeaderMap>(),
     );
-    let mut group = c.benchmark_group("decide_1MiB_body");
+    let mut group = c.benchmark_group(group);
     group.throughput(Throughput::Bytes(body.len() as u64));
-    for (name, policy, cap) in cases {
+    for (name, policy, cap, forwards) in cases {
         let config = Config::from_json_text(
             &json!({"policy": policy, "grants": [{"name": "alice", "token_sha256": ["00".repeat(32)]}],
                     "sessions": "off", "max_regex_subject_bytes": cap})
@@ -601,14 +619,14 @@ fn bench_decide_worst_case(c: &mut Criterion) {
             claims: &NoClaims,
             now_secs: 1_800_000_000,
         };
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                matches!(
-                    decide_body(&context, black_box(&body)).disposition,
-                    Disposition::Forward(_)
-                )
-            })
-        });
+        let forwarded = |body: &[u8]| {
+            matches!(
+                decide_body(&context, body).disposition,
+                Disposition::Forward(_)
+            )
+        };
+        assert_eq!(forwarded(body), forwards, "{name}");
+        group.bench_function(name, |b| b.iter(|| forwarded(black_box(body))));
     }
     group.finish();
 }
@@ -650,54 +668,11 @@ fn bench_decide_array_batch(c: &mut Criterion) {
         ]
     });
     let cases = [
-        ("no_conditions", policy(json!({}))),
-        ("3_wildcard_conditions", policy(conditions)),
+        ("no_conditions", policy(json!({})), 4096, true),
+        ("3_wildcard_conditions", policy(conditions), 4096, true),
     ];
-    let head = RequestHead::from_headers(
-        [
-            (":method", "POST"),
-            (":path", "/mcp"),
-            ("content-type", "application/json"),
-        ]
-        .into_iter()
-        .collect::<HeaderMap>(),
-    );
-    let mut group = c.benchmark_group(format!("decide_batch_{}_invoices", invoices.len()));
-    group.throughput(Throughput::Bytes(body.len() as u64));
-    for (name, policy) in cases {
-        let config = Config::from_json_text(
-            &json!({"policy": policy, "grants": [{"name": "alice", "token_sha256": ["00".repeat(32)]}],
-                    "sessions": "off"})
-            .to_string(),
-        )
-        .unwrap_or_else(|error| panic!("{name}: {error}"));
-        let grant = config.grants.by_name("alice").expect("grant").clone();
-        let context = Context {
-            config: &config,
-            head: &head,
-            grant: &grant,
-            session: None,
-            store: &NoStore,
-            claims: &NoClaims,
-            now_secs: 1_800_000_000,
-        };
-        assert!(
-            matches!(
-                decide_body(&context, &body).disposition,
-                Disposition::Forward(_)
-            ),
-            "{name}: the batch must be allowed, every invoice read"
-        );
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                matches!(
-                    decide_body(&context, black_box(&body)).disposition,
-                    Disposition::Forward(_)
-                )
-            })
-        });
-    }
-    group.finish();
+    let group = format!("decide_batch_{}_invoices", invoices.len());
+    bench_whole_decision(c, &group, &body, cases);
 }
 
 fn batch_body(invoices: &[Value]) -> Vec<u8> {

@@ -14,37 +14,31 @@ fn condition(path: &str, (op, value): &(&str, Value)) -> Value {
     json!({"path": path, "op": op, "value": value})
 }
 
-/// `deny_if` entry of `conditions` on tool `t`: whether it denied.
-fn any(conditions: Vec<Value>, args: &Value) -> (Holds, String) {
-    let policy = load(
-        json!({"version": "1", "default": "deny", "tools": {"t": {"deny_if": [{"conditions": conditions}]}}}),
-    );
+/// Tool `t` with `entry`: `Some(true)` allowed, `Some(false)` denied,
+/// `None` an evaluation error; and the decision.
+fn allowed(entry: Value, args: &Value) -> (Holds, String) {
+    let policy = load(json!({"version": "1", "default": "deny", "tools": {"t": entry}}));
     let decided = decide(&policy, "t", args.clone());
-    let holds = if decided == "allow /tools/t" {
-        Some(false)
-    } else if decided.starts_with("deny Denied ") {
+    let allowed = if decided == "allow /tools/t" {
         Some(true)
+    } else if decided.starts_with("deny Denied ") {
+        Some(false)
     } else {
         assert!(decided.starts_with("deny ConditionError "), "{decided}");
         None
     };
-    (holds, decided)
+    (allowed, decided)
 }
 
-/// One `require` condition on tool `t`: whether it held.
+/// A `deny_if` entry of `conditions`: whether it holds (denies).
+fn any(conditions: Vec<Value>, args: &Value) -> (Holds, String) {
+    let (allowed, decided) = allowed(json!({"deny_if": [{"conditions": conditions}]}), args);
+    (allowed.map(|a| !a), decided)
+}
+
+/// One `require` condition: whether it holds.
 fn every(condition: Value, args: &Value) -> (Holds, String) {
-    let policy =
-        load(json!({"version": "1", "default": "deny", "tools": {"t": {"require": [condition]}}}));
-    let decided = decide(&policy, "t", args.clone());
-    let holds = if decided == "allow /tools/t" {
-        Some(true)
-    } else if decided.starts_with("deny Denied ") {
-        Some(false)
-    } else {
-        assert!(decided.starts_with("deny ConditionError "), "{decided}");
-        None
-    };
-    (holds, decided)
+    allowed(json!({"require": [condition]}), args)
 }
 
 /// The reference for one `*` over `array` (the value at the `*`'s parent):

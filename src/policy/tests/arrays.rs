@@ -21,6 +21,11 @@ fn c(path: &str, op: &str, value: Value) -> Value {
     json!({"path": path, "op": op, "value": value})
 }
 
+/// The decision for a call whose arguments are `{"invoices": invoices}`.
+fn invoices(p: &Policy, invoices: Value) -> String {
+    decide(p, "t", json!({ "invoices": invoices }))
+}
+
 const ALLOW: &str = "allow /tools/t";
 const DENY_IF: &str = "deny Denied /tools/t/deny_if/0: No.";
 
@@ -52,11 +57,7 @@ fn deny_if_holds_when_any_element_does() {
     assert_eq!(decide(&p, "t", json!({})), ALLOW);
     // An element without the member: missing, so false for that element.
     assert_eq!(
-        decide(
-            &p,
-            "t",
-            json!({"invoices": [{"x": 1}, 7, {"amount_total": 100001}]})
-        ),
+        invoices(&p, json!([{"x": 1}, 7, {"amount_total": 100001}])),
         format!("{DENY_IF} (args.invoices.2.amount_total is 100001)")
     );
     // Elements are tried in order: the first that decides ends it.
@@ -92,7 +93,7 @@ fn require_holds_when_every_element_does() {
         unmet(text, "args.invoices.*.currency is missing")
     );
     assert_eq!(
-        decide(&p, "t", json!({"invoices": [{"currency": "PES"}, {}]})),
+        invoices(&p, json!([{"currency": "PES"}, {}])),
         unmet(text, "args.invoices.1.currency is missing")
     );
 }
@@ -108,7 +109,7 @@ fn a_value_that_is_not_an_array_at_a_wildcard_is_an_error() {
         (json!(3), "a number"),
     ] {
         assert_eq!(
-            decide(&p, "t", json!({"invoices": value})),
+            invoices(&p, value),
             error(
                 rule,
                 &format!("\"*\" needs an array but args.invoices is {kind}")
@@ -137,18 +138,16 @@ fn conditions_under_the_same_wildcard_hold_for_one_element() {
     ]));
     // Dollars in one invoice, over 1000 in another: no single invoice is both.
     assert_eq!(
-        decide(
+        invoices(
             &p,
-            "t",
-            json!({"invoices": [{"currency": "DOL", "amount_total": 10}, {"currency": "PES", "amount_total": 5000}]})
+            json!([{"currency": "DOL", "amount_total": 10}, {"currency": "PES", "amount_total": 5000}])
         ),
         ALLOW
     );
     assert_eq!(
-        decide(
+        invoices(
             &p,
-            "t",
-            json!({"invoices": [{"currency": "PES", "amount_total": 5000}, {"currency": "DOL", "amount_total": 5000}]})
+            json!([{"currency": "PES", "amount_total": 5000}, {"currency": "DOL", "amount_total": 5000}])
         ),
         format!(
             "{DENY_IF} (args.invoices.1.currency is \"DOL\", args.invoices.1.amount_total is 5000)"
@@ -156,19 +155,11 @@ fn conditions_under_the_same_wildcard_hold_for_one_element() {
     );
     // Per element, the first false condition ends it: no type error from the second.
     assert_eq!(
-        decide(
-            &p,
-            "t",
-            json!({"invoices": [{"currency": "PES", "amount_total": "lots"}]})
-        ),
+        invoices(&p, json!([{"currency": "PES", "amount_total": "lots"}])),
         ALLOW
     );
     assert_eq!(
-        decide(
-            &p,
-            "t",
-            json!({"invoices": [{"currency": "DOL", "amount_total": "lots"}]})
-        ),
+        invoices(&p, json!([{"currency": "DOL", "amount_total": "lots"}])),
         error(
             "/tools/t/deny_if/0/conditions/1",
             "gt needs a number but args.invoices.0.amount_total is a string"
@@ -176,7 +167,7 @@ fn conditions_under_the_same_wildcard_hold_for_one_element() {
     );
     // A value that is not an array names the first condition under the `*`.
     assert_eq!(
-        decide(&p, "t", json!({"invoices": "x"})),
+        invoices(&p, json!("x")),
         error(
             "/tools/t/deny_if/0/conditions/0",
             "\"*\" needs an array but args.invoices is a string"
@@ -216,10 +207,9 @@ fn different_arrays_and_scalars_are_evaluated_independently() {
         c("args.invoices.*.lines.0.amount", "gt", json!(10))
     ]));
     assert_eq!(
-        decide(
+        invoices(
             &p,
-            "t",
-            json!({"invoices": [{"currency": "DOL", "lines": [{"amount": 1}]}, {"currency": "PES", "lines": [{"amount": 99}]}]})
+            json!([{"currency": "DOL", "lines": [{"amount": 1}]}, {"currency": "PES", "lines": [{"amount": 99}]}])
         ),
         ALLOW
     );
@@ -231,24 +221,25 @@ fn different_arrays_and_scalars_are_evaluated_independently() {
     ]));
     let invoice = |lines: Value, fees: Value| json!({"lines": lines, "fees": fees});
     assert_eq!(
-        decide(
+        invoices(
             &p,
-            "t",
-            json!({"invoices": [
+            json!([
                 invoice(json!([{"amount": 50}]), json!([{"amount": 1}])),
                 invoice(json!([{"amount": 1}]), json!([{"amount": 50}]))
-            ]})
+            ])
         ),
         ALLOW
     );
     assert_eq!(
-        decide(
+        invoices(
             &p,
-            "t",
-            json!({"invoices": [
+            json!([
                 invoice(json!([{"amount": 50}]), json!([{"amount": 1}])),
-                invoice(json!([{"amount": 1}, {"amount": 20}]), json!([{"amount": 50}]))
-            ]})
+                invoice(
+                    json!([{"amount": 1}, {"amount": 20}]),
+                    json!([{"amount": 50}])
+                )
+            ])
         ),
         format!(
             "{DENY_IF} (args.invoices.1.lines.1.amount is 20, args.invoices.1.fees.0.amount is 50)"
@@ -355,7 +346,7 @@ fn negative_operators_ask_about_one_element() {
         )
     );
     assert_eq!(
-        decide(&p, "t", json!({"invoices": [{"currency": "DOL"}, {}]})),
+        invoices(&p, json!([{"currency": "DOL"}, {}])),
         unmet(
             r#"args.invoices.*.currency neq "PES""#,
             "args.invoices.1.currency is missing"
@@ -384,7 +375,7 @@ fn negative_operators_ask_about_one_element() {
         format!("{DENY_IF} (args.invoices.1.cae is missing)")
     );
     assert_eq!(decide(&p, "t", pesos.clone()), ALLOW);
-    assert_eq!(decide(&p, "t", json!({"invoices": []})), ALLOW);
+    assert_eq!(invoices(&p, json!([])), ALLOW);
     // A missing array is one missing element: its paths are all missing.
     assert_eq!(
         decide(&p, "t", json!({})),
@@ -392,7 +383,7 @@ fn negative_operators_ask_about_one_element() {
     );
     // require exists false: no invoice carries a CAE.
     let p = require(c("args.invoices.*.cae", "exists", json!(false)));
-    assert_eq!(decide(&p, "t", json!({"invoices": [{}, {}]})), ALLOW);
+    assert_eq!(invoices(&p, json!([{}, {}])), ALLOW);
     assert_eq!(decide(&p, "t", json!({})), ALLOW);
     assert_eq!(
         decide(&p, "t", batch),
