@@ -213,6 +213,42 @@ fn check_reports_bad_json_and_missing_files() {
 }
 
 #[test]
+fn check_reads_array_paths_and_requirement_messages() {
+    let text = r#"{"version": "1", "default": "deny", "tools": {
+  "create_invoice_batch": {
+    "require": [{"path": "args.invoices.*.currency", "op": "in", "value": ["PES", "DOL"], "on_deny": "Pesos or dollars."}],
+    "deny_if": [{"conditions": [{"path": "args.invoices.*.amount_total", "op": "gt", "value": 100000}]}]
+  }}}
+"#;
+    let good = temp_file("check_arrays", "good.json", text);
+    let output = run(&["check", s(&good)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = r#"{"version": "1", "default": "deny", "tools": {"t": {
+  "require": [{"path": "args.*.a", "op": "eq", "value": 1},
+    {"path": "request.tool.*", "op": "eq", "value": 1, "on_deny": ""}],
+  "deny_if": [{"conditions": [{"path": "args.a.**", "op": "eq", "value": 1},
+    {"path": "args.a..*", "op": "eq", "value": 1, "on_deny": "x"}]}]
+}}}
+"#;
+    let bad = temp_file("check_arrays", "bad.json", text);
+    let output = run(&["check", s(&bad)]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    let f = s(&bad);
+    for expected in [
+        format!("{f}:2:24: /tools/t/require/0/path: path \"args.*.a\": the arguments are an object"),
+        format!("{f}:3:14: /tools/t/require/1/path: path \"request.tool.*\": \"*\" (every element of an array) applies only to args paths"),
+        format!("{f}:3:67: /tools/t/require/1/on_deny: on_deny cannot be empty"),
+        format!("{f}:4:40: /tools/t/deny_if/0/conditions/0/path: path \"args.a.**\": \"*\" must be a whole segment"),
+        format!("{f}:5:14: /tools/t/deny_if/0/conditions/1/path: path \"args.a..*\" has an empty segment"),
+        format!("{f}:5:51: /tools/t/deny_if/0/conditions/1/on_deny: unknown field \"on_deny\" in a condition"),
+    ] {
+        assert!(err.contains(&expected), "{expected}\n{err}");
+    }
+    assert!(err.contains("invalid (6 problems)"), "{err}");
+}
+
+#[test]
 fn check_warns_about_duplicate_keys_in_wrappers() {
     let text = "{\"grants\": [], \"grants\": []}";
     let file = temp_file("check_duplicates", "dup.json", text);
@@ -226,6 +262,39 @@ fn check_warns_about_duplicate_keys_in_wrappers() {
 }
 
 // ---------------------------------------------------------------- explain
+
+#[test]
+fn explain_names_the_array_element_a_denial_is_about() {
+    let policy = temp_file(
+        "explain_arrays",
+        "policy.json",
+        r#"{"version": "1", "default": "deny", "tools": {"create_invoice_batch": {
+            "deny_if": [{"conditions": [{"path": "args.invoices.*.amount_total", "op": "gt", "value": 100000}],
+                         "on_deny": "Invoices over 100,000 need a human."}]}}}"#,
+    );
+    let request = tool_call(
+        json!(7),
+        "create_invoice_batch",
+        json!({"invoices": [{"amount_total": 10}, {"amount_total": 150000}]}),
+    );
+    let file = temp_file("explain_arrays", "request.json", &request);
+    let out = stdout(&run(&["explain", s(&policy), "--request", s(&file)]));
+    assert!(
+        out.contains("rule:     /tools/create_invoice_batch/deny_if/0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "reason:   Invoices over 100,000 need a human. (args.invoices.1.amount_total is 150000)\n"
+        ),
+        "{out}"
+    );
+    let (_, explained) = explain_json("explain_arrays", s(&policy), &request, &[]);
+    assert_eq!(
+        reply_body(&explained)["result"]["content"][0]["text"],
+        "[POLICY DENIED] Invoices over 100,000 need a human. (args.invoices.1.amount_total is 150000)"
+    );
+}
 
 const RECOMMENDED: &str = "policies/mcp-afip-recommended.json";
 

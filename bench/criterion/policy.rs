@@ -565,14 +565,32 @@ fn bench_decide_worst_case(c: &mut Criterion) {
     let policy =
         |entry: Value| json!({"version": "1", "default": "deny", "tools": {"send_text": entry}});
     let cases = [
-        ("no_conditions", policy(json!({})), 4096),
-        ("7_conditions", policy(json!({"require": conditions})), 4096),
+        ("no_conditions", policy(json!({})), 4096, true),
+        (
+            "7_conditions",
+            policy(json!({"require": conditions})),
+            4096,
+            false,
+        ),
         (
             "7_conditions_uncapped_regex",
             policy(json!({"require": conditions})),
             1024 * 1024,
+            false,
         ),
     ];
+    bench_whole_decision(c, "decide_1MiB_body", &body, cases);
+}
+
+/// The filter's whole decision (strict read, checks, policy) on `body`
+/// under each case's policy, with its `max_regex_subject_bytes`; each case
+/// is checked to forward the body, or not, before it is timed.
+fn bench_whole_decision(
+    c: &mut Criterion,
+    group: &str,
+    body: &[u8],
+    cases: impl IntoIterator<Item = (&'static str, Value, usize, bool)>,
+) {
     let head = RequestHead::from_headers(
         [
             (":method", "POST"),
@@ -582,9 +600,9 @@ fn bench_decide_worst_case(c: &mut Criterion) {
         .into_iter()
         .collect::<HeaderMap>(),
     );
-    let mut group = c.benchmark_group("decide_1MiB_body");
+    let mut group = c.benchmark_group(group);
     group.throughput(Throughput::Bytes(body.len() as u64));
-    for (name, policy, cap) in cases {
+    for (name, policy, cap, forwards) in cases {
         let config = Config::from_json_text(
             &json!({"policy": policy, "grants": [{"name": "alice", "token_sha256": ["00".repeat(32)]}],
                     "sessions": "off", "max_regex_subject_bytes": cap})
@@ -601,16 +619,67 @@ fn bench_decide_worst_case(c: &mut Criterion) {
             claims: &NoClaims,
             now_secs: 1_800_000_000,
         };
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                matches!(
-                    decide_body(&context, black_box(&body)).disposition,
-                    Disposition::Forward(_)
-                )
-            })
-        });
+        let forwarded = |body: &[u8]| {
+            matches!(
+                decide_body(&context, body).disposition,
+                Disposition::Forward(_)
+            )
+        };
+        assert_eq!(forwarded(body), forwards, "{name}");
+        group.bench_function(name, |b| b.iter(|| forwarded(black_box(body))));
     }
     group.finish();
+}
+
+/// The filter's whole decision on a `create_invoice_batch` body of about
+/// 1 MiB (thousands of invoices), with no condition and with three `*`
+/// conditions that read every invoice: a requirement on each currency, a cap
+/// on each amount, and dollars-and-over-a-cap bound to one invoice. None
+/// holds, so every element is visited; the cost should stay linear in the
+/// body.
+fn bench_decide_array_batch(c: &mut Criterion) {
+    let invoice = |i: usize| {
+        json!({"concept": 2, "doc_type": 80, "doc_number": 20_123_456_789_u64, "invoice_number": i,
+               "amount_total": 1_000 + i % 5_000, "amount_net": 900, "amount_iva": 100,
+               "currency": if i % 2 == 0 { "PES" } else { "DOL" }})
+    };
+    let mut invoices = Vec::new();
+    let mut size = batch_body(&[]).len();
+    loop {
+        let next = invoice(invoices.len());
+        let grows = next.to_string().len() + 1;
+        if size + grows > 1024 * 1024 {
+            break;
+        }
+        size += grows;
+        invoices.push(next);
+    }
+    let body = batch_body(&invoices);
+    assert!(body.len() <= 1024 * 1024, "{} bytes", body.len());
+    let policy = |entry: Value| json!({"version": "1", "default": "deny", "tools": {"create_invoice_batch": entry}});
+    let conditions = json!({
+        "require": [{"path": "args.invoices.*.currency", "op": "in", "value": ["PES", "DOL"]}],
+        "deny_if": [
+            {"conditions": [{"path": "args.invoices.*.amount_total", "op": "gt", "value": 100_000}]},
+            {"conditions": [
+                {"path": "args.invoices.*.currency", "op": "eq", "value": "DOL"},
+                {"path": "args.invoices.*.amount_total", "op": "gt", "value": 10_000}
+            ]}
+        ]
+    });
+    let cases = [
+        ("no_conditions", policy(json!({})), 4096, true),
+        ("3_wildcard_conditions", policy(conditions), 4096, true),
+    ];
+    let group = format!("decide_batch_{}_invoices", invoices.len());
+    bench_whole_decision(c, &group, &body, cases);
+}
+
+fn batch_body(invoices: &[Value]) -> Vec<u8> {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+           "params": {"name": "create_invoice_batch", "arguments": {"point_of_sale": 3, "invoice_type": 6, "invoices": invoices}}})
+    .to_string()
+    .into_bytes()
 }
 
 fn config() -> Criterion {
@@ -622,6 +691,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_compile, bench_decide, bench_read_payload, bench_decide_worst_case
+    targets = bench_compile, bench_decide, bench_read_payload, bench_decide_worst_case, bench_decide_array_batch
 }
 criterion_main!(benches);

@@ -826,7 +826,10 @@ pub const ORACLE_POLICY: &str = r#"{
     "approve": {"action": "require_approval"},
     "zero": {"limits": [{"counter": "z", "window": 60, "max": 0}]},
     "dry": {"mode": "dry_run", "action": "deny"},
-    "who": {"require": [{"path": "request.grant", "op": "eq", "value": "alice"}, {"path": "request.session", "op": "exists", "value": true}]}
+    "who": {"require": [{"path": "request.grant", "op": "eq", "value": "alice"}, {"path": "request.session", "op": "exists", "value": true}]},
+    "batch": {"deny_if": [{"conditions": [{"path": "args.invoices.*.amount_total", "op": "gt", "value": 100}]}]},
+    "pair": {"deny_if": [{"conditions": [{"path": "args.invoices.*.currency", "op": "eq", "value": "DOL"}, {"path": "args.invoices.*.amount_total", "op": "gt", "value": 100}]}]},
+    "every": {"require": [{"path": "args.items.*.n", "op": "gt", "value": 100, "on_deny": "each item over 100"}]}
   },
   "methods": {
     "resources/read": {"default": "deny", "rules": {"file:///public/*": "allow"}},
@@ -913,6 +916,9 @@ impl EvalInput {
             "delete_instance",
             "cancel_invoice",
             "create_invoice_batch",
+            "batch",
+            "pair",
+            "every",
             "file:///public/a",
             "file:///private",
             "secret1",
@@ -1219,9 +1225,48 @@ fn oracle(input: &EvalInput) -> Option<String> {
                 allow_tool(tool)
             }
         }
+        "batch" | "pair" => any_invoice(tool, args),
+        "every" => match at_path(args, &["items"]) {
+            None => "deny Denied /tools/every/require/0".to_owned(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .find_map(|item| match item.get("n") {
+                    Some(Value::Number(n)) if above_100(n) => None,
+                    None | Some(Value::Number(_)) => {
+                        Some("deny Denied /tools/every/require/0".to_owned())
+                    }
+                    Some(_) => Some(condition_error("/tools/every/require/0")),
+                })
+                .unwrap_or_else(|| allow_tool(tool)),
+            Some(_) => condition_error("/tools/every/require/0"),
+        },
         _ if tool.starts_with("get_") => "allow /tools/get_*".to_owned(),
         _ => "deny Denied (default deny)".to_owned(),
     })
+}
+
+/// The oracle's `batch` (some invoice over 100) and `pair` (some invoice in
+/// dollars and over 100): elements in order, the first that decides wins.
+fn any_invoice(tool: &str, args: Option<&Value>) -> String {
+    let rule = format!("/tools/{tool}/deny_if/0");
+    let items = match at_path(args, &["invoices"]) {
+        None => return format!("allow /tools/{tool}"),
+        Some(Value::Array(items)) => items,
+        Some(_) => return format!("deny ConditionError {rule}/conditions/0"),
+    };
+    let amount = if tool == "pair" { 1 } else { 0 };
+    for item in items {
+        let member = |key: &str| item.as_object().and_then(|o| o.get(key));
+        if tool == "pair" && member("currency") != Some(&Value::from("DOL")) {
+            continue;
+        }
+        match member("amount_total") {
+            Some(Value::Number(n)) if above_100(n) => return format!("deny Denied {rule}"),
+            None | Some(Value::Number(_)) => {}
+            Some(_) => return format!("deny ConditionError {rule}/conditions/{amount}"),
+        }
+    }
+    format!("allow /tools/{tool}")
 }
 
 // ---------------------------------------------------------------------------

@@ -8,9 +8,10 @@ use serde_json::{Map, Value};
 use crate::counter::Window;
 
 use super::condition::{type_name, Condition};
+use super::conjunction::Conjunction;
 use super::error::Issues;
 use super::methods::MethodRules;
-use super::model::{Compiled, DenyIf, Hide, ToolAction, ToolEntry};
+use super::model::{Compiled, DenyIf, Hide, Requirement, ToolAction, ToolEntry};
 use super::pattern::{Pattern, PatternTable, TableEntry};
 use super::pointer;
 use super::{Limit, Scope};
@@ -28,6 +29,8 @@ const ALL_TOOLS_FIELDS: &[&str] = &["limits"];
 const TOOL_FIELDS: &[&str] = &["require", "deny_if", "limits", "action", "message", "mode"];
 const DENY_IF_FIELDS: &[&str] = &["conditions", "on_deny", "mode"];
 const LIMIT_FIELDS: &[&str] = &["counter", "window", "max", "scope", "mode"];
+/// Beside a require condition's path, op and value.
+const REQUIRE_FIELDS: &[&str] = &["on_deny"];
 
 /// Compiles `value`, adding every problem to `issues`. The result is only
 /// meaningful when `issues` stays empty.
@@ -413,9 +416,30 @@ fn compile_conditions(value: &Value, at: &str, what: &str, issues: &mut Issues) 
         .iter()
         .enumerate()
         .filter_map(|(index, item)| {
-            Condition::compile(item, &pointer::join_index(at, index), issues)
+            Condition::compile(item, &pointer::join_index(at, index), &[], issues)
         })
         .collect()
+}
+
+/// `require`: conditions, each of which may carry its own `on_deny`.
+fn compile_require(value: &Value, at: &str, issues: &mut Issues) -> Vec<Requirement> {
+    let mut require = Vec::new();
+    for (index, item) in array(value, at, "require", issues).iter().enumerate() {
+        let item_at = pointer::join_index(at, index);
+        let on_deny = item
+            .get("on_deny")
+            .and_then(|m| text(m, &pointer::join(&item_at, "on_deny"), "on_deny", issues));
+        let Some(condition) = Condition::compile(item, &item_at, REQUIRE_FIELDS, issues) else {
+            continue;
+        };
+        require.push(Requirement {
+            text: condition.text().to_owned(),
+            rule: condition.rule.clone(),
+            on_deny,
+            condition: Conjunction::new(vec![condition]),
+        });
+    }
+    require
 }
 
 fn compile_tool(
@@ -464,7 +488,7 @@ fn compile_tool(
 
     let require = match members.get("require") {
         None => Vec::new(),
-        Some(v) => compile_conditions(v, &pointer::join(at, "require"), "require", issues),
+        Some(v) => compile_require(v, &pointer::join(at, "require"), issues),
     };
 
     let mut deny_if = Vec::new();
@@ -498,7 +522,7 @@ fn compile_tool(
                 .get("mode")
                 .is_some_and(|m| mode(m, &pointer::join(&item_at, "mode"), issues));
             deny_if.push(DenyIf {
-                conditions,
+                conditions: Conjunction::new(conditions),
                 on_deny,
                 rule: item_at,
                 dry_run: dry_run || item_dry_run,

@@ -1,10 +1,9 @@
 //! Conditions (`{"path", "op", "value"}`) used by `require` and `deny_if`.
 //!
-//! Paths: `args` (the whole `arguments` object), `args.<a>.<b>...` (dotted
-//! path into it; a numeric segment such as `items.0` indexes an array, and
-//! names the member `"0"` of an object; member names containing `.` cannot
-//! be addressed), or `request.method`, `request.tool`, `request.grant`,
-//! `request.session`.
+//! Paths: see `path.rs` (`args.<a>.<b>...` with `*` for every element of an
+//! array, and `request.method`, `request.tool`, `request.grant`,
+//! `request.session`). How a `*` is quantified is `conjunction.rs`'s part:
+//! a condition here tests one value.
 //!
 //! Semantics: no coercion (`"250000"` is a string, not a number); numbers
 //! compare by value (`1 == 1.0`), exactly between integers and exactly
@@ -25,7 +24,9 @@ use super::regex_prefilter::Prefilter;
 use serde_json::{Number, Value};
 
 use super::error::Issues;
+use super::path::{self, ArgsPath, Path};
 use super::pointer;
+use super::show;
 
 /// Compiled regexes are capped well below regex-lite's default size limit.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -42,16 +43,6 @@ pub(crate) struct Context<'a> {
     pub session: Option<&'a str>,
     /// Longer strings are not matched against a regex: an evaluation error.
     pub max_regex_subject_bytes: usize,
-}
-
-#[derive(Debug)]
-enum Path {
-    /// `args` followed by member names / array indices.
-    Args(Vec<String>),
-    Method,
-    Tool,
-    Grant,
-    Session,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -100,16 +91,17 @@ enum Op {
 #[derive(Debug)]
 pub(crate) struct Condition {
     path: Path,
-    /// The path as written, for messages.
-    path_text: String,
     op: Op,
+    /// The condition as written (`args.currency in ["PES","DOL"]`), its
+    /// operand shortened, for messages.
+    text: String,
     /// The condition's JSON pointer, e.g. `/tools/x/deny_if/0/conditions/1`.
     pub rule: String,
 }
 
 /// A value found at a condition's path.
 #[derive(Clone, Copy, Debug)]
-enum Found<'a> {
+pub(crate) enum Found<'a> {
     Json(&'a Value),
     Str(&'a str),
 }
@@ -213,45 +205,15 @@ pub(crate) fn compare_numbers(x: &Number, y: &Number) -> Option<Ordering> {
     }
 }
 
-/// `0`, `1`, `42`: an array index (no sign, no leading zero).
-fn array_index(segment: &str) -> Option<usize> {
-    let canonical = !segment.is_empty()
-        && segment.bytes().all(|b| b.is_ascii_digit())
-        && (segment == "0" || !segment.starts_with('0'));
-    if !canonical {
-        return None;
-    }
-    segment
-        .parse::<u64>()
-        .ok()
-        .and_then(|i| usize::try_from(i).ok())
-}
-
-fn parse_path(text: &str) -> Result<Path, String> {
-    match text {
-        "args" => return Ok(Path::Args(Vec::new())),
-        "request.method" => return Ok(Path::Method),
-        "request.tool" => return Ok(Path::Tool),
-        "request.grant" => return Ok(Path::Grant),
-        "request.session" => return Ok(Path::Session),
-        _ => {}
-    }
-    if let Some(rest) = text.strip_prefix("args.") {
-        let segments: Vec<String> = rest.split('.').map(str::to_owned).collect();
-        if segments.iter().any(String::is_empty) {
-            return Err(format!("path {text:?} has an empty segment"));
-        }
-        return Ok(Path::Args(segments));
-    }
-    Err(format!(
-        "path must be \"args\", \"args.<field>[.<field>...]\", \"request.method\", \"request.tool\", \
-         \"request.grant\" or \"request.session\", not {text:?}"
-    ))
-}
-
 impl Condition {
-    /// Compiles the condition at `pointer`, reporting every problem.
-    pub fn compile(value: &Value, pointer: &str, issues: &mut Issues) -> Option<Condition> {
+    /// Compiles the condition at `pointer`, reporting every problem. Members
+    /// named in `extra` are the caller's (a requirement's `on_deny`).
+    pub fn compile(
+        value: &Value,
+        pointer: &str,
+        extra: &[&str],
+        issues: &mut Issues,
+    ) -> Option<Condition> {
         let Some(object) = value.as_object() else {
             issues.value(
                 pointer,
@@ -263,11 +225,22 @@ impl Condition {
             return None;
         };
         for key in object.keys() {
-            if !matches!(key.as_str(), "path" | "op" | "value") {
+            if !matches!(key.as_str(), "path" | "op" | "value") && !extra.contains(&key.as_str()) {
+                let expected = ["path", "op", "value"]
+                    .iter()
+                    .chain(extra)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let hint = if key == "on_deny" {
+                    "; a deny_if entry's message is the entry's on_deny, beside its conditions"
+                } else {
+                    ""
+                };
                 issues.key(
                     pointer::join(pointer, key),
                     format!(
-                        "unknown field {key:?} in a condition; expected one of: path, op, value"
+                        "unknown field {key:?} in a condition; expected one of: {expected}{hint}"
                     ),
                 );
             }
@@ -278,8 +251,8 @@ impl Condition {
                 issues.value(pointer, "missing required field \"path\"");
                 None
             }
-            Some(Value::String(text)) => match parse_path(text) {
-                Ok(path) => Some((path, text.clone())),
+            Some(Value::String(text)) => match path::parse(text) {
+                Ok(path) => Some((path, text.as_str())),
                 Err(message) => {
                     issues.value(&path_pointer, message);
                     None
@@ -318,52 +291,92 @@ impl Condition {
                 None
             }
             (Some(name), Some(operand)) => match compile_op(name, operand) {
-                Ok(op) => Some(op),
+                Ok(op) => Some((op, name, operand)),
                 Err(message) => {
                     issues.value(&value_pointer, message);
                     None
                 }
             },
         };
-        let ((path, path_text), op) = (path?, op?);
+        let ((path, path_text), (op, op_name, operand)) = (path?, op?);
         Some(Condition {
             path,
-            path_text,
             op,
+            text: format!("{path_text} {op_name} {}", show::json(operand)),
             rule: pointer.to_owned(),
         })
     }
 
-    fn resolve<'a>(&self, ctx: &Context<'a>) -> Option<Found<'a>> {
+    /// The `args` path, when the condition reads the arguments.
+    pub fn args_path(&self) -> Option<&ArgsPath> {
+        match &self.path {
+            Path::Args(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The condition as written, for messages.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The value the condition tests: for an `args` path, the keys after its
+    /// last `*` from `element` (the arguments, or the element that `*` is at).
+    pub fn found<'a>(&self, element: Option<&'a Value>, ctx: &Context<'a>) -> Option<Found<'a>> {
         match &self.path {
             Path::Method => Some(Found::Str(ctx.method)),
             Path::Tool => Some(Found::Str(ctx.tool)),
             Path::Grant => Some(Found::Str(ctx.grant)),
             Path::Session => ctx.session.map(Found::Str),
-            Path::Args(segments) => {
-                let mut current = ctx.arguments?;
-                for segment in segments {
-                    current = match current {
-                        Value::Object(members) => members.get(segment)?,
-                        Value::Array(items) => items.get(array_index(segment)?)?,
-                        _ => return None,
-                    };
-                }
-                Some(Found::Json(current))
-            }
+            Path::Args(path) => path::walk(element, path.part(path.wildcards())).map(Found::Json),
         }
     }
 
-    /// Whether the condition holds, or what went wrong (a type mismatch).
-    pub fn eval(&self, ctx: &Context<'_>) -> Result<bool, String> {
-        let found = self.resolve(ctx);
+    /// The value at the path from the arguments, with element `indices[k]`
+    /// at `*` number `k`.
+    pub fn found_at<'a>(&self, ctx: &Context<'a>, indices: &[Option<usize>]) -> Option<Found<'a>> {
+        match &self.path {
+            Path::Args(path) => path.resolve(ctx.arguments, indices).map(Found::Json),
+            _ => self.found(None, ctx),
+        }
+    }
+
+    /// The path with element `indices[k]` at `*` number `k`.
+    pub fn place(&self, indices: &[Option<usize>]) -> String {
+        match &self.path {
+            Path::Args(path) => path.render(usize::MAX, |k| indices.get(k).copied().flatten()),
+            Path::Method => "request.method".to_owned(),
+            Path::Tool => "request.tool".to_owned(),
+            Path::Grant => "request.grant".to_owned(),
+            Path::Session => "request.session".to_owned(),
+        }
+    }
+
+    /// `<place> is <value>` (`args.invoices.1.currency is "EUR"`), with
+    /// element `indices[k]` at `*` number `k`.
+    pub fn fact(&self, ctx: &Context<'_>, indices: &[Option<usize>]) -> String {
+        let shown = match self.found_at(ctx, indices) {
+            None => show::value(None),
+            Some(Found::Json(value)) => show::value(Some(value)),
+            Some(Found::Str(s)) => show::string(s),
+        };
+        format!("{} is {shown}", self.place(indices))
+    }
+
+    /// Whether the condition holds for `found` (`None`: missing), or what
+    /// went wrong (a type mismatch). `place` names where `found` is.
+    pub fn test(
+        &self,
+        found: Option<Found<'_>>,
+        place: &dyn Fn() -> String,
+        ctx: &Context<'_>,
+    ) -> Result<bool, String> {
         if let Op::Exists(expected) = self.op {
             return Ok(found.is_some() == expected);
         }
         let Some(found) = found else {
             return Ok(false);
         };
-        let path = &self.path_text;
         match &self.op {
             Op::Exists(_) => Ok(true),
             Op::Eq(value) => Ok(found.equals(value)),
@@ -372,26 +385,28 @@ impl Condition {
             Op::NotIn(values) => Ok(!values.iter().any(|v| found.equals(v))),
             Op::Order(order, bound) => match found {
                 Found::Json(Value::Number(n)) => Ok(compare_numbers(n, bound).is_some_and(|o| order.holds(o))),
-                _ => Err(format!("{order} needs a number but {path} is {}", found.type_name())),
+                _ => Err(format!("{order} needs a number but {} is {}", place(), found.type_name())),
             },
             Op::Regex(regex, prefilter) => match found.as_str() {
                 Some(s) if s.len() > ctx.max_regex_subject_bytes => Err(format!(
-                    "regex subject {path} is {} bytes, over the {}-byte limit (max_regex_subject_bytes)",
+                    "regex subject {} is {} bytes, over the {}-byte limit (max_regex_subject_bytes)",
+                    place(),
                     s.len(),
                     ctx.max_regex_subject_bytes
                 )),
                 Some(s) => Ok(prefilter.as_ref().is_none_or(|p| p.may_match(s)) && regex.is_match(s)),
-                None => Err(format!("regex needs a string but {path} is {}", found.type_name())),
+                None => Err(format!("regex needs a string but {} is {}", place(), found.type_name())),
             },
             Op::Contains(needle) => match found {
                 Found::Json(Value::Array(items)) => Ok(items.iter().any(|item| json_eq(item, needle))),
                 _ => match (found.as_str(), needle) {
                     (Some(haystack), Value::String(needle)) => Ok(haystack.contains(needle.as_str())),
                     (Some(_), other) => Err(format!(
-                        "contains on a string needs a string value, but the condition's value is {} ({path} is a string)",
-                        type_name(other)
+                        "contains on a string needs a string value, but the condition's value is {} ({} is a string)",
+                        type_name(other),
+                        place()
                     )),
-                    (None, _) => Err(format!("contains needs a string or an array but {path} is {}", found.type_name())),
+                    (None, _) => Err(format!("contains needs a string or an array but {} is {}", place(), found.type_name())),
                 },
             },
         }
@@ -461,14 +476,14 @@ mod tests {
 
     fn condition(spec: Value) -> Condition {
         let mut issues = Issues::default();
-        let compiled = Condition::compile(&spec, "/c", &mut issues);
+        let compiled = Condition::compile(&spec, "/c", &[], &mut issues);
         assert!(issues.is_empty(), "{:?}", issues.0);
         compiled.unwrap()
     }
 
     fn errors(spec: Value) -> Vec<(String, String)> {
         let mut issues = Issues::default();
-        let compiled = Condition::compile(&spec, "/c", &mut issues);
+        let compiled = Condition::compile(&spec, "/c", &[], &mut issues);
         assert!(compiled.is_none());
         issues.0.into_iter().map(|i| (i.path, i.message)).collect()
     }
@@ -494,8 +509,16 @@ mod tests {
         );
     }
 
+    /// One condition on the value its path (without `*`) reaches.
+    fn eval_in(c: &Condition, ctx: &Context<'_>) -> Result<bool, String> {
+        c.test(c.found(ctx.arguments, ctx), &|| c.place(&[]), ctx)
+    }
+
     fn eval(path: &str, op: &str, value: Value, args: &Value) -> Result<bool, String> {
-        condition(json!({"path": path, "op": op, "value": value})).eval(&ctx(args))
+        eval_in(
+            &condition(json!({"path": path, "op": op, "value": value})),
+            &ctx(args),
+        )
     }
 
     #[test]
@@ -678,9 +701,9 @@ mod tests {
             session: None,
             ..ctx(&args)
         };
-        assert_eq!(c.eval(&no_args), Ok(true));
+        assert_eq!(eval_in(&c, &no_args), Ok(true));
         let c = condition(json!({"path": "request.session", "op": "exists", "value": true}));
-        assert_eq!(c.eval(&no_args), Ok(false));
+        assert_eq!(eval_in(&c, &no_args), Ok(false));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! it had allowed. Other methods go through the method rules.
 
 use super::condition::Context;
+use super::conjunction::{Outcome, Quantifier, Verdict};
 use super::methods;
-use super::model::{Compiled, ToolAction, ToolEntry};
+use super::model::{Compiled, Requirement, ToolAction, ToolEntry};
 use super::pattern::Lookup;
 use super::pointer;
+use super::show;
 use super::{Decision, Denial, DenialKind, Limit, Listing, Request};
 
 const TOOLS_CALL: &str = "tools/call";
@@ -206,19 +208,16 @@ fn evaluate_entry(
         }
     }
 
-    for condition in &entry.require {
-        let failed = match condition.eval(ctx) {
-            Ok(true) => continue,
-            Ok(false) => denial(
+    for requirement in &entry.require {
+        let verdict = requirement.condition.evaluate(Quantifier::Every, ctx);
+        let failed = match &verdict.outcome {
+            Outcome::Holds => continue,
+            Outcome::Fails => denial(
                 DenialKind::Denied,
-                condition.rule.clone(),
-                format!("Denied by rule {:?}: requirement not met", condition.rule),
+                requirement.rule.clone(),
+                unmet(requirement, &verdict, ctx),
             ),
-            Err(what) => denial(
-                DenialKind::ConditionError,
-                condition.rule.clone(),
-                format!("Denied by rule {:?}: {what}", condition.rule),
-            ),
+            Outcome::Error { rule, message } => condition_error(rule, message),
         };
         if let Some(enforced) = outcome.deny(failed, entry.dry_run) {
             return Some(enforced);
@@ -227,40 +226,56 @@ fn evaluate_entry(
     }
 
     for deny_if in &entry.deny_if {
-        let mut result = None;
-        let mut all_hold = true;
-        for condition in &deny_if.conditions {
-            match condition.eval(ctx) {
-                Ok(true) => {}
-                Ok(false) => {
-                    all_hold = false;
-                    break;
-                }
-                Err(what) => {
-                    all_hold = false;
-                    result = Some(denial(
-                        DenialKind::ConditionError,
-                        condition.rule.clone(),
-                        format!("Denied by rule {:?}: {what}", condition.rule),
-                    ));
-                    break;
-                }
+        let verdict = deny_if.conditions.evaluate(Quantifier::Any, ctx);
+        let denied = match &verdict.outcome {
+            Outcome::Fails => continue,
+            Outcome::Holds => {
+                let message = deny_if
+                    .on_deny
+                    .clone()
+                    .unwrap_or_else(|| format!("Denied by rule {:?}", deny_if.rule));
+                let facts = deny_if.conditions.facts(&verdict, ctx, true);
+                denial(
+                    DenialKind::Denied,
+                    deny_if.rule.clone(),
+                    show::with_facts(message, &facts),
+                )
             }
-        }
-        if all_hold {
-            let message = deny_if
-                .on_deny
-                .clone()
-                .unwrap_or_else(|| format!("Denied by rule {:?}", deny_if.rule));
-            result = Some(denial(DenialKind::Denied, deny_if.rule.clone(), message));
-        }
-        if let Some(denied) = result {
-            if let Some(enforced) = outcome.deny(denied, deny_if.dry_run) {
-                return Some(enforced);
-            }
+            Outcome::Error { rule, message } => condition_error(rule, message),
+        };
+        if let Some(enforced) = outcome.deny(denied, deny_if.dry_run) {
+            return Some(enforced);
         }
     }
     None
+}
+
+/// A condition that could not be evaluated (fail closed).
+fn condition_error(rule: &str, what: &str) -> Denial {
+    denial(
+        DenialKind::ConditionError,
+        rule,
+        format!("Denied by rule {rule:?}: {what}"),
+    )
+}
+
+/// A requirement's denial message: its `on_deny`, followed by the element
+/// that failed when the path has a `*`; or the default, which names the
+/// condition and what the request carried there.
+fn unmet(requirement: &Requirement, verdict: &Verdict, ctx: &Context<'_>) -> String {
+    match &requirement.on_deny {
+        Some(message) => show::with_facts(
+            message.clone(),
+            &requirement.condition.facts(verdict, ctx, true),
+        ),
+        None => show::with_facts(
+            format!(
+                "Denied by rule {:?}: requirement not met: {}",
+                requirement.rule, requirement.text
+            ),
+            &requirement.condition.facts(verdict, ctx, false),
+        ),
+    }
 }
 
 /// An enforced limit that never lets a call through.

@@ -40,7 +40,17 @@
 //! * Tool entries: `require` (all must hold), `deny_if` (first entry whose
 //!   conditions all hold denies; no conditions = always), `limits`, and the
 //!   extensions `action` (`allow`/`deny`/`require_approval`), `message` (for
-//!   `deny`/`require_approval`) and `mode`. Conditions: see `condition.rs`.
+//!   `deny`/`require_approval`) and `mode`. Conditions: see `condition.rs`
+//!   and "Conditions over arrays" below.
+//! * A `require` condition may carry `on_deny`, the message of its denial,
+//!   as a `deny_if` entry does (`{"path", "op", "value", "on_deny"}`; in a
+//!   `deny_if` entry the message stays on the entry). Without one, the
+//!   message names the rule, the condition and what the request carried:
+//!   `Denied by rule "/tools/x/require/0": requirement not met:
+//!   args.currency in ["PES","DOL"] (args.currency is "EUR")`. A `deny_if`
+//!   entry's message is its `on_deny`, or `Denied by rule "<pointer>"`.
+//!   Operands are cut after 60 characters and string values after 40;
+//!   arrays and objects the request carried are shown as their type only.
 //! * Limits: `{counter, window, max, scope?, mode?}`; `scope` is `grant`
 //!   (default), `global`, `session`, `header:<name>` or `claim:<name>`.
 //!   Limits naming the same counter with the same scope share one budget;
@@ -63,6 +73,78 @@
 //!   entry's rules only, not the `all_tools` limits. Top-level dry run also
 //!   covers hiding, default deny and method rules.
 //!
+//! # Conditions over arrays (`*`)
+//!
+//! A `*` segment in an `args` path stands for every element of an array:
+//! `args.invoices.*.amount_total`. It is a whole segment, never the first
+//! after `args` (the arguments are an object), at most 8 per path; paths
+//! with `*` elsewhere (`request.*`, `args.a.**`, `args.a.b*`) are load
+//! errors. Several `*`s nest: `args.orders.*.items.*.price`.
+//!
+//! * In `deny_if`, a condition with `*` holds when **some** element
+//!   satisfies it; in `require`, when **every** element does (an empty array
+//!   satisfies a requirement). Nested `*`s: some order has some item
+//!   (`deny_if`); every item of every order (`require`).
+//! * Each element is tested as one value, with the usual rules. So `neq`,
+//!   `not_in` and `exists: false` ask about one element:
+//!   - `deny_if` `args.invoices.*.currency neq "PES"`: some invoice has a
+//!     currency that is not pesos. `require` with the same condition: every
+//!     invoice has a currency, and none is pesos.
+//!   - `deny_if` `args.invoices.*.currency not_in ["PES","DOL"]`: some
+//!     invoice is in another currency; `require`: every invoice has a
+//!     currency, none of them pesos or dollars.
+//!   - `deny_if` `args.invoices.*.cae exists false`: some invoice lacks a
+//!     CAE; `require`: no invoice has one.
+//! * An element without the member is a missing path there: a comparison
+//!   is false (a `require` fails), `exists: false` holds.
+//! * A missing array (the `*`'s parent is absent) is a missing path, as
+//!   `args.invoices.0.amount_total` would be: it counts as one element where
+//!   every path below it is missing. `require` `args.invoices.*.amount_total
+//!   lte 100000` fails closed when `invoices` is absent, but holds for
+//!   `"invoices": []`; `deny_if` with `gt` does not hold in either case;
+//!   `deny_if` `args.invoices.*.cae exists false` holds when `invoices` is
+//!   absent, not when it is empty.
+//! * A value that is not an array where a `*` is (an object, a string,
+//!   `null`...) is an evaluation error: it denies, naming the condition.
+//!   A type mismatch in an element is one too.
+//! * Within one `deny_if` entry, conditions whose paths are equal up to and
+//!   including a `*` (the same array, as written) are bound to the same
+//!   element: the entry holds when one element satisfies all of them.
+//!   `args.invoices.*.currency eq "DOL"` and `args.invoices.*.amount_total
+//!   gt 1000` deny a batch only if one invoice is both in dollars and over
+//!   1000. Binding follows the shared prefix, level by level:
+//!   `args.orders.*.country eq "AR"` and `args.orders.*.items.*.price gt
+//!   100` need one Argentine order with one item over 100 (bound at the
+//!   order); `args.orders.*.items.*.price` and `args.orders.*.items.*.sku`
+//!   are bound at the order and at the item; `args.orders.*.items.*.price`
+//!   and `args.orders.*.fees.*.amount` are bound at the order and
+//!   independent below it. Conditions with different `*`s
+//!   (`args.invoices.*.x` and `args.refunds.*.y`) or none are evaluated
+//!   independently. A `require` condition stands alone: each must
+//!   hold for every element, and "every element satisfies A and B" is the
+//!   same as "every element satisfies A, and every element satisfies B".
+//! * Order: at each level the conditions without a further `*` are
+//!   evaluated first, in written order, then the `*`s below, in the order of
+//!   their first condition; elements are tried in order. Evaluation stops as
+//!   soon as the outcome is decided: the first element that satisfies a
+//!   `deny_if` entry or fails a requirement; a type mismatch met before that
+//!   denies.
+//! * The denial names the element: `deny_if` messages (`on_deny` or the
+//!   default) are followed by the concrete path and value of each condition
+//!   with a `*`, `(args.invoices.1.currency is "DOL",
+//!   args.invoices.1.amount_total is 5000)`; a requirement names the first
+//!   element that failed, `(args.invoices.1.currency is "EUR")`; errors name
+//!   the element too (`gt needs a number but args.invoices.1.amount_total is
+//!   a string`). The rule is the entry's or the condition's JSON pointer, as
+//!   without `*`.
+//! * Cost: each `*` reads the arrays the body already holds (at most
+//!   `max_body_bytes`). Conditions bound to one element are tested together
+//!   on that element, and independent `*`s one after the other, so an
+//!   element is visited at most once per distinct `*` prefix of an entry:
+//!   evaluation is linear in the elements, never a product of array
+//!   lengths (see `conjunction.rs`). Recursion follows the `*`s of a path,
+//!   at most 8 deep.
+//!
 //! # Decisions
 //!
 //! Every decision names its rule: a JSON pointer into the policy
@@ -82,13 +164,16 @@
 
 mod compile;
 mod condition;
+mod conjunction;
 mod error;
 mod evaluate;
 mod methods;
 mod model;
+mod path;
 mod pattern;
 mod pointer;
 mod regex_prefilter;
+mod show;
 mod text;
 
 #[cfg(test)]

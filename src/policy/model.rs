@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::condition::Condition;
+use super::conjunction::Conjunction;
 use super::methods::MethodRules;
 use super::pattern::{Pattern, PatternTable};
 use super::Limit;
@@ -65,12 +65,26 @@ pub(crate) enum ToolAction {
 /// One `deny_if` entry.
 #[derive(Debug)]
 pub(crate) struct DenyIf {
-    pub conditions: Vec<Condition>,
+    /// Holds when one element of each `*` satisfies them (`Quantifier::Any`).
+    pub conditions: Conjunction,
     pub on_deny: Option<String>,
     /// `/tools/<key>/deny_if/<index>`.
     pub rule: String,
     /// Its own mode, its entry's or the policy's.
     pub dry_run: bool,
+}
+
+/// One `require` condition.
+#[derive(Debug)]
+pub(crate) struct Requirement {
+    /// The condition alone: every element of its `*`s must satisfy it
+    /// (`Quantifier::Every`).
+    pub condition: Conjunction,
+    /// The condition as written, for the default message.
+    pub text: String,
+    pub on_deny: Option<String>,
+    /// `/tools/<key>/require/<index>`.
+    pub rule: String,
 }
 
 /// One `tools` entry.
@@ -81,7 +95,7 @@ pub(crate) struct ToolEntry {
     /// The entry's own mode or the policy's.
     pub dry_run: bool,
     pub action: ToolAction,
-    pub require: Vec<Condition>,
+    pub require: Vec<Requirement>,
     pub deny_if: Vec<DenyIf>,
     pub limits: Vec<Limit>,
 }

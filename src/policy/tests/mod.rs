@@ -5,6 +5,10 @@ use serde_json::{json, Value};
 use super::pattern;
 use super::*;
 
+mod array_props;
+mod arrays;
+mod messages;
+
 const SEED: &str = r#"{"version":"1","default":"deny","tools":{"logout_instance":{"limits":[{"counter":"logout_instance_rate","window":"minute","max":30,"scope":"grant"}]}}}"#;
 
 fn load(value: Value) -> Policy {
@@ -266,11 +270,13 @@ fn require_and_deny_if() {
     );
     assert_eq!(
         decide(&p, "create_invoice", json!({"currency": "GBP", "customer": "c"})),
-        "deny Denied /tools/create_invoice/require/0: Denied by rule \"/tools/create_invoice/require/0\": requirement not met"
+        "deny Denied /tools/create_invoice/require/0: Denied by rule \"/tools/create_invoice/require/0\": \
+         requirement not met: args.currency in [\"EUR\",\"USD\"] (args.currency is \"GBP\")"
     );
     assert_eq!(
         decide(&p, "create_invoice", json!({"currency": "EUR"})),
-        "deny Denied /tools/create_invoice/require/1: Denied by rule \"/tools/create_invoice/require/1\": requirement not met"
+        "deny Denied /tools/create_invoice/require/1: Denied by rule \"/tools/create_invoice/require/1\": \
+         requirement not met: args.customer exists true (args.customer is missing)"
     );
     assert_eq!(
         decide(
@@ -338,7 +344,8 @@ fn require_type_errors_fail_closed() {
     // Missing: the comparison is false, so the requirement is not met.
     assert_eq!(
         decide(&p, "x", json!({})),
-        "deny Denied /tools/x/require/0: Denied by rule \"/tools/x/require/0\": requirement not met"
+        "deny Denied /tools/x/require/0: Denied by rule \"/tools/x/require/0\": requirement not met: \
+         args.n lte 10 (args.n is missing)"
     );
     let no_args = Request {
         arguments: None,
