@@ -37,13 +37,17 @@ def plugin_config(config):
 
 
 def filter_configuration(policy_path, say):
+    """The demo's configuration for a policy file: a bare policy gets the demo
+    grants; approvals are enabled unless the file says otherwise."""
     document = json.loads(pathlib.Path(policy_path).read_text())
     if isinstance(document, dict) and "version" in document:
         grants = json.loads(DEMO_GRANTS.read_text())
         say(f"{policy_path} is a bare policy: added the demo grants "
             + ", ".join(f"{g['name']} (token demo-token-{g['name']})" for g in grants))
-        return with_secrets({"policy": document, "grants": grants})
-    return with_secrets(document)
+        document = {"policy": document, "grants": grants}
+    configuration = with_secrets(document)
+    configuration.setdefault("approvals", {"enabled": True})
+    return configuration
 
 
 def render(args, say=lambda message: print(message, file=sys.stderr)):

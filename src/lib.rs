@@ -5,6 +5,7 @@
 //! `seal`, `filter`) has no proxy-wasm dependency. `host` defines the small trait the filter talks to;
 //! `envoy` (feature `proxy-wasm-host`) is the only code that calls the ABI.
 
+pub mod approval;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;

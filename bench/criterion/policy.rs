@@ -618,6 +618,7 @@ fn bench_whole_decision(
             store: &NoStore,
             claims: &NoClaims,
             now_secs: 1_800_000_000,
+            now_nanos: 1_800_000_000_000_000_000,
         };
         let forwarded = |body: &[u8]| {
             matches!(

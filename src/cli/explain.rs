@@ -12,7 +12,7 @@ use crate::config::{Config, Grant};
 use crate::counter::{reserve_in, CounterSpec, Window};
 use crate::filter::decide::charge::{counter_key, table_of, NoClaims, Subject};
 use crate::filter::decide::replies;
-use crate::filter::decide::verdict::{decide_all, MessageRefusal, Reason, Verdict};
+use crate::filter::decide::verdict::{decide_all, ApprovalStep, MessageRefusal, Reason, Verdict};
 use crate::filter::decide::{self, Context, Disposition};
 use crate::filter::refusal::Outcome;
 use crate::filter::request::admission;
@@ -21,7 +21,7 @@ use crate::filter::request::{session, RequestHead};
 use crate::host::{HeaderMap, LocalReply};
 use crate::identity::{Claims, Credentials, Selection};
 use crate::mcp::{read_payload, Message, MessageKind, ReadLimits};
-use crate::policy::{Denial, DenialKind, Limit, Listing, Scope};
+use crate::policy::{ApprovedBy, Denial, DenialKind, Limit, Listing, Scope};
 use crate::store::MemoryStore;
 
 /// The grant name used when none is given.
@@ -185,6 +185,8 @@ pub struct MessageReport {
     pub would_deny: Option<Denial>,
     pub limits: Vec<LimitReport>,
     pub listing: Option<Listing>,
+    /// The approval path of a call whose tool requires approval.
+    pub approval: Option<String>,
 }
 
 /// The whole explanation.
@@ -255,6 +257,7 @@ pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation
         store: &store,
         claims: &NoClaims,
         now_secs: request.now_secs,
+        now_nanos: request.now_secs.saturating_mul(1_000_000_000),
     };
     let decision = decide::decide_request(&context, &request.body);
     let mut reports = Vec::new();
@@ -264,7 +267,15 @@ pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation
         .zip(&decision.verdicts)
         .zip(&decision.refusals)
     {
-        reports.push(report(grant, message, verdict, refusal.as_ref()));
+        let mut report = report(grant, message, verdict, refusal.as_ref());
+        report.approval = approval_path(config, grant, message, verdict, refusal.as_ref());
+        if let (Some(_), Some(target)) = (
+            &config.settings.approvals,
+            report.listing.and(message.target()),
+        ) {
+            report.listing = Some(grant.policy.listing_with_approvals(target));
+        }
+        reports.push(report);
     }
     let (reply, replacement_body, outcome) = match decision.disposition {
         Disposition::Refuse(refusal) => (Some(refusal.reply), None, refusal.outcome),
@@ -391,6 +402,7 @@ fn report(
         would_deny: None,
         limits: Vec::new(),
         listing,
+        approval: None,
     };
     match (verdict, refusal) {
         (Verdict::Pass, _) => {}
@@ -399,12 +411,18 @@ fn report(
             report.rule = Some(refusal.rule().to_owned());
             report.kind = Some(match &refusal.reason {
                 Reason::Policy(denial) => kind_text(denial.kind),
+                Reason::Approval { step, .. } => approval_text(step),
                 _ => "rate limited",
             });
             report.denial = match &refusal.reason {
                 Reason::Policy(denial) => Some(denial.clone()),
                 Reason::RateLimited { message, rule, .. } => Some(Denial {
                     kind: DenialKind::Denied,
+                    rule: rule.clone(),
+                    message: message.clone(),
+                }),
+                Reason::Approval { rule, message, .. } => Some(Denial {
+                    kind: DenialKind::ApprovalRequired,
                     rule: rule.clone(),
                     message: message.clone(),
                 }),
@@ -476,6 +494,62 @@ fn kind_text(kind: DenialKind) -> &'static str {
         DenialKind::Hidden => "hidden",
         DenialKind::ApprovalRequired => "approval required",
         DenialKind::ConditionError => "condition error (fails closed)",
+    }
+}
+
+/// Which approval path a call takes, when its tool requires approval.
+fn approval_path(
+    config: &Config,
+    grant: &Grant,
+    message: &Message,
+    verdict: &Verdict<'_>,
+    refusal: Option<&MessageRefusal>,
+) -> Option<String> {
+    if message.method() != Some("tools/call") {
+        return None;
+    }
+    let rule = grant.policy.approval(message.target()?)?;
+    let by = match &rule.by {
+        ApprovedBy::Caller => "the caller's user confirms through the client (MCP 2026-07-28 input_required with a form elicitation)".to_owned(),
+        ApprovedBy::Approver(names) => format!("an approver ({}) decides", names.join(", ")),
+    };
+    let held = format!(
+        "{by}; an approval holds {} s and lets one call through",
+        rule.ttl_seconds
+    );
+    if config.settings.approvals.is_none() {
+        return Some(format!(
+            "{held}; approvals are not enabled in this configuration, so the call is denied"
+        ));
+    }
+    let path = match (verdict, refusal.map(|refusal| &refusal.reason)) {
+        (_, Some(Reason::Approval { step: ApprovalStep::Ask { .. }, .. })) => {
+            "asked: the reply is the question, the call waits for the retry".to_owned()
+        }
+        (_, Some(Reason::Approval { step: ApprovalStep::Required, .. })) => {
+            "not asked: this client cannot ask its user".to_owned()
+        }
+        (_, Some(Reason::Approval { step: ApprovalStep::Denied | ApprovalStep::Expired, .. })) => {
+            "refused: the approval this retry carries does not hold".to_owned()
+        }
+        (_, Some(Reason::Policy(denial))) if denial.kind != DenialKind::ApprovalRequired => {
+            "not asked: another rule refuses the call first".to_owned()
+        }
+        (_, Some(_)) => "not forwarded".to_owned(),
+        (Verdict::Allow { .. }, None) => {
+            "approved: the retry carries a valid approval; forwarded without the filter's own fields".to_owned()
+        }
+        _ => return Some(held),
+    };
+    Some(format!("{held}; {path}"))
+}
+
+fn approval_text(step: &ApprovalStep) -> &'static str {
+    match step {
+        ApprovalStep::Ask { .. } => "approval asked of the caller's user",
+        ApprovalStep::Required => "approval required",
+        ApprovalStep::Denied => "approval denied",
+        ApprovalStep::Expired => "approval expired",
     }
 }
 
@@ -596,6 +670,9 @@ fn render_message(out: &mut String, report: &MessageReport) {
     if let Some(listing) = report.listing {
         push("listing:", listing_text(listing));
     }
+    if let Some(approval) = &report.approval {
+        push("approval:", approval);
+    }
     if report.decision == "allow" || !report.limits.is_empty() {
         match &report.would_deny {
             Some(denial) => push(
@@ -672,6 +749,7 @@ pub fn render_json(explanation: &Explanation) -> Value {
                 "rule": m.rule,
                 "denial": refusal_json(m),
                 "would_deny": m.would_deny.as_ref().map(denial_json),
+                "approval": m.approval,
                 "listing": m.listing.map(|l| match l {
                     Listing::Visible => "visible",
                     Listing::Hidden => "hidden",

@@ -286,6 +286,16 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
                     warning: true,
                 })
                 .collect();
+            if let Some(warning) = approvals_not_enabled(&document) {
+                warnings.push(Diagnostic {
+                    file: file.to_owned(),
+                    line: 1,
+                    column: 1,
+                    pointer: String::new(),
+                    message: warning,
+                    warning: true,
+                });
+            }
             if let Document::Wrapper { config, value } = &document {
                 for (shadowed, earlier) in config.grants.shadowed() {
                     let index = value
@@ -389,6 +399,36 @@ fn check_grants(grants: &[Value]) -> Result<Document, Vec<(String, String)>> {
             })
             .collect()),
     }
+}
+
+/// The warning for tools that require approval where none can be given:
+/// they are denied.
+fn approvals_not_enabled(document: &Document) -> Option<String> {
+    let (rules, how) = match document {
+        Document::Bare { policy, .. } => (
+            policy.approval_rules().into_iter().map(|(rule, _)| rule.to_owned()).collect::<Vec<_>>(),
+            "a bare policy cannot enable approvals; put it in a wrapper configuration with \"approvals\": {\"enabled\": true} and \"session_keys\"",
+        ),
+        Document::Wrapper { config, .. } if config.settings.approvals.is_none() => {
+            let mut rules: Vec<String> = std::iter::once(&config.default_policy)
+                .chain(config.grants.rules().iter().map(|rule| &rule.grant.policy))
+                .flat_map(|policy| policy.approval_rules())
+                .map(|(rule, _)| rule.to_owned())
+                .collect();
+            rules.sort();
+            rules.dedup();
+            (rules, "set \"approvals\": {\"enabled\": true} to ask for approval")
+        }
+        _ => return None,
+    };
+    let first = rules.first()?;
+    let more = match rules.len() {
+        1 => " requires".to_owned(),
+        n => format!(" and {} more require", n - 1),
+    };
+    Some(format!(
+        "{first}{more} approval, but approvals are not enabled, so these calls are denied; {how}"
+    ))
 }
 
 #[cfg(test)]

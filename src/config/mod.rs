@@ -20,7 +20,7 @@ use crate::policy::Policy;
 
 pub use grants::{hash_token, to_hex, Grant, GrantRule, GrantTable, TokenHash};
 pub use secrets::Environment;
-pub use settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
+pub use settings::{Approvals, FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 
 #[derive(Debug)]
 pub struct Config {

@@ -62,6 +62,13 @@ fn index_of(field: &str) -> Option<usize> {
     FILTER_STATE_FIELDS.iter().position(|known| *known == field)
 }
 
+/// How approvals are given and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approvals {
+    /// Seals the approval state a client carries (the session keys).
+    pub sealer: crate::seal::Sealer,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Also remove from `tools/list` every tool the grant can never call.
@@ -81,6 +88,9 @@ pub struct Settings {
     pub sealer: Option<crate::seal::Sealer>,
     /// `"sessions": "off"`: session ids pass unsealed and unchecked.
     pub sessions_off: bool,
+    /// Approvals can be given (`"approvals": {"enabled": true}`): their
+    /// request states are sealed with the session keys.
+    pub approvals: Option<Approvals>,
     /// Longer strings are not matched against `regex` conditions.
     pub max_regex_subject_bytes: usize,
     /// Every grant's limit on all its requests, unless it has its own.
@@ -102,6 +112,7 @@ impl Default for Settings {
             counter_key: None,
             sealer: None,
             sessions_off: false,
+            approvals: None,
             max_regex_subject_bytes: crate::policy::DEFAULT_MAX_REGEX_SUBJECT_BYTES,
             request_limit: None,
             filter_state: FilterStateFields::ALL,

@@ -18,7 +18,8 @@
 //!   "session_keys": ["<base64>", ...] | {"env": "VARIABLE"},
 //!   "counter_key": "<base64>" | {"env": "VARIABLE"},
 //!   "max_regex_subject_bytes": 4096,
-//!   "request_limit": {"window": "minute", "max": 600}
+//!   "request_limit": {"window": "minute", "max": 600},
+//!   "approvals": {"enabled": true}
 //! }
 //! ```
 //! Every field is optional, except the secrets where they are needed (see
@@ -31,15 +32,16 @@ use serde_json::{Map, Value};
 
 use super::grants::{parse_token_hash, Grant, GrantRule, GrantTable};
 use super::secrets::{self, Environment};
-use super::settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
+use super::settings::{Approvals, FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::counter::Window;
 use crate::identity::{JwtMatcher, MtlsMatcher};
 use crate::policy::{Policy, Scope};
 use crate::seal::Sealer;
 
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "sessions",
+    "approvals",
     "session_keys",
     "counter_key",
     "max_regex_subject_bytes",
@@ -354,6 +356,20 @@ fn required_secrets<'p>(
     policies: impl Iterator<Item = &'p Rc<Policy>>,
     problems: &mut Problems,
 ) {
+    if approvals_enabled(object, problems) {
+        match &settings.sealer {
+            Some(sealer) => {
+                settings.approvals = Some(Approvals {
+                    sealer: sealer.clone(),
+                })
+            }
+            None if !object.contains_key("session_keys") => problems.add(
+                "/session_keys",
+                "approvals are enabled: their request states are sealed with the session keys, so give \"session_keys\" (base64, at least 32 bytes each) or {\"env\": \"VARIABLE\"}",
+            ),
+            None => {}
+        }
+    }
     if settings.sessions_off {
         settings.sealer = None;
     } else if settings.sealer.is_none()
@@ -382,6 +398,34 @@ fn required_secrets<'p>(
                 limit.rule
             ),
         );
+    }
+}
+
+/// `"approvals": {"enabled": true|false}`.
+fn approvals_enabled(object: &Map<String, Value>, problems: &mut Problems) -> bool {
+    let Some(value) = object.get("approvals") else {
+        return false;
+    };
+    let Some(members) = value.as_object() else {
+        problems.add("/approvals", "must be an object: {\"enabled\": true}");
+        return false;
+    };
+    for key in members.keys().filter(|key| key.as_str() != "enabled") {
+        problems.add(
+            format!("/approvals/{}", escape(key)),
+            format!("unknown field \"{key}\"; expected enabled"),
+        );
+    }
+    match members.get("enabled") {
+        Some(Value::Bool(enabled)) => *enabled,
+        None => {
+            problems.add("/approvals/enabled", "required: true or false");
+            false
+        }
+        Some(_) => {
+            problems.add("/approvals/enabled", "must be true or false");
+            false
+        }
     }
 }
 

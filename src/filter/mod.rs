@@ -248,6 +248,7 @@ impl HttpFilter {
             store: host,
             claims,
             now_secs: now_nanos / 1_000_000_000,
+            now_nanos,
         };
         let decision: Decision<'_> = match body {
             Some(body) => decide::decide_body(&context, body),
@@ -272,6 +273,7 @@ impl HttpFilter {
         let visibility = || Visibility {
             policy: Rc::clone(&grant.policy),
             hide_denied_tools: self.config.settings.hide_denied_tools,
+            approvals: self.config.settings.approvals.is_some(),
         };
         self.plan = if forward.event_stream {
             ResponsePlan::Stream(Box::new(StreamRewriter::new(
@@ -287,6 +289,8 @@ impl HttpFilter {
                 ids: forward.tools_list_ids,
                 visibility: visibility(),
             }
+        } else if let Some(rounds) = forward.approved {
+            ResponsePlan::Approved(rounds)
         } else {
             ResponsePlan::Untouched
         };

@@ -33,6 +33,10 @@ fn decision_metric(outcome: Outcome) -> &'static str {
         Outcome::InvalidRequest => "mcp_policy.decisions.outcome.invalid_request",
         Outcome::Unauthenticated => "mcp_policy.decisions.outcome.unauthenticated",
         Outcome::DryRunWouldDeny => "mcp_policy.decisions.outcome.dry_run_would_deny",
+        Outcome::ApprovalRequired => "mcp_policy.decisions.outcome.approval_required",
+        Outcome::Approved => "mcp_policy.decisions.outcome.approved",
+        Outcome::ApprovalDenied => "mcp_policy.decisions.outcome.approval_denied",
+        Outcome::ApprovalExpired => "mcp_policy.decisions.outcome.approval_expired",
     }
 }
 

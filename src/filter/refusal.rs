@@ -16,6 +16,15 @@ pub enum Outcome {
     InvalidRequest,
     Unauthenticated,
     DryRunWouldDeny,
+    /// A call that needs approval it does not have: asked for, or denied
+    /// because it cannot be asked.
+    ApprovalRequired,
+    /// An approved call, forwarded.
+    Approved,
+    /// The approval presented does not hold: declined, used, or not for
+    /// this call.
+    ApprovalDenied,
+    ApprovalExpired,
 }
 
 impl Outcome {
@@ -28,6 +37,10 @@ impl Outcome {
             Outcome::InvalidRequest => "invalid_request",
             Outcome::Unauthenticated => "unauthenticated",
             Outcome::DryRunWouldDeny => "dry_run_would_deny",
+            Outcome::ApprovalRequired => "approval_required",
+            Outcome::Approved => "approved",
+            Outcome::ApprovalDenied => "approval_denied",
+            Outcome::ApprovalExpired => "approval_expired",
         }
     }
 }
@@ -40,6 +53,13 @@ pub enum ReplyKind {
     Denied,
     /// A hidden tool, answered as unknown.
     Hidden,
+    /// The caller's user is asked to confirm the call (`input_required`).
+    ApprovalAsked,
+    /// The call needs approval and none can be asked for here.
+    ApprovalRequired,
+    /// The approval presented does not hold.
+    ApprovalDenied,
+    ApprovalExpired,
     RateLimited,
     Unauthenticated,
     /// A valid identity that no grant matches.
@@ -73,6 +93,10 @@ impl ReplyKind {
         match self {
             ReplyKind::Denied => "mcp_policy_denied",
             ReplyKind::Hidden => "mcp_policy_hidden",
+            ReplyKind::ApprovalAsked => "mcp_policy_approval_asked",
+            ReplyKind::ApprovalRequired => "mcp_policy_approval_required",
+            ReplyKind::ApprovalDenied => "mcp_policy_approval_denied",
+            ReplyKind::ApprovalExpired => "mcp_policy_approval_expired",
             ReplyKind::RateLimited => "mcp_policy_rate_limited",
             ReplyKind::Unauthenticated => "mcp_policy_unauthenticated",
             ReplyKind::Forbidden => "mcp_policy_forbidden",

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::counter::Window;
 
+use super::approval::ApprovalRule;
 use super::condition::{type_name, Condition};
 use super::conjunction::Conjunction;
 use super::error::Issues;
@@ -26,7 +27,9 @@ const TOP_FIELDS: &[&str] = &[
     "methods",
 ];
 const ALL_TOOLS_FIELDS: &[&str] = &["limits"];
-const TOOL_FIELDS: &[&str] = &["require", "deny_if", "limits", "action", "message", "mode"];
+const TOOL_FIELDS: &[&str] = &[
+    "require", "deny_if", "limits", "action", "message", "approval", "mode",
+];
 const DENY_IF_FIELDS: &[&str] = &["conditions", "on_deny", "mode"];
 const LIMIT_FIELDS: &[&str] = &["counter", "window", "max", "scope", "mode"];
 /// Beside a require condition's path, op and value.
@@ -104,7 +107,7 @@ pub(crate) fn compile(value: &Value, issues: &mut Issues) -> Option<Compiled> {
             issues.key(&at, "a tool name cannot be empty");
             continue;
         }
-        if let Some(entry) = compile_tool(&at, entry, dry_run, &mut counters, issues) {
+        if let Some(entry) = compile_tool(name, &at, entry, dry_run, &mut counters, issues) {
             entries.push(TableEntry {
                 key: name.clone(),
                 pointer: at,
@@ -443,6 +446,7 @@ fn compile_require(value: &Value, at: &str, issues: &mut Issues) -> Vec<Requirem
 }
 
 fn compile_tool(
+    key: &str,
     at: &str,
     value: &Value,
     policy_dry_run: bool,
@@ -472,7 +476,18 @@ fn compile_tool(
             ToolAction::Allow
         }
         Some(Some("deny")) => ToolAction::Deny(message),
-        Some(Some("require_approval")) => ToolAction::RequireApproval(message),
+        Some(Some("require_approval")) => {
+            match ApprovalRule::compile(
+                key,
+                value,
+                members.get("approval"),
+                &pointer::join(at, "approval"),
+                issues,
+            ) {
+                Some(approval) => ToolAction::RequireApproval { message, approval },
+                None => ToolAction::Deny(message),
+            }
+        }
         Some(_) => {
             let shown = members
                 .get("action")
@@ -485,6 +500,15 @@ fn compile_tool(
             ToolAction::Allow
         }
     };
+
+    let requires_approval =
+        members.get("action").and_then(Value::as_str) == Some("require_approval");
+    if members.contains_key("approval") && !requires_approval {
+        issues.value(
+            pointer::join(at, "approval"),
+            "approval applies only with action \"require_approval\"",
+        );
+    }
 
     let require = match members.get("require") {
         None => Vec::new(),

@@ -1,11 +1,14 @@
 //! Deciding requests against a compiled policy.
 //!
 //! `tools/call`: hidden → entry lookup (exact, else best pattern; none →
-//! default) → action → require → deny_if (in order) → allow with the entry's
-//! limits followed by the `all_tools` limits. A dry-run rule's denial is
+//! default) → action `deny` → require → deny_if (in order) → action
+//! `require_approval` (unless approved) → allow with the entry's limits
+//! followed by the `all_tools` limits. Approval comes last so that nobody is
+//! asked to approve a call the policy would refuse anyway. A dry-run rule's denial is
 //! kept as `would_deny` (the first one only) and evaluation carries on as if
 //! it had allowed. Other methods go through the method rules.
 
+use super::approval::ApprovalRule;
 use super::condition::Context;
 use super::conjunction::{Outcome, Quantifier, Verdict};
 use super::methods;
@@ -13,7 +16,7 @@ use super::model::{Compiled, Requirement, ToolAction, ToolEntry};
 use super::pattern::Lookup;
 use super::pointer;
 use super::show;
-use super::{Decision, Denial, DenialKind, Limit, Listing, Request};
+use super::{Approved, Decision, Denial, DenialKind, Limit, Listing, Request};
 
 const TOOLS_CALL: &str = "tools/call";
 
@@ -61,9 +64,13 @@ fn no_policy() -> Denial {
     )
 }
 
-pub(crate) fn decide<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p> {
+pub(crate) fn decide<'p>(
+    policy: &'p Compiled,
+    request: &Request<'_>,
+    approved: Approved,
+) -> Decision<'p> {
     if request.method == TOOLS_CALL {
-        decide_tool(policy, request)
+        decide_tool(policy, request, approved)
     } else {
         decide_method(policy, request)
     }
@@ -100,7 +107,11 @@ fn decide_method<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p
     }
 }
 
-fn decide_tool<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p> {
+fn decide_tool<'p>(
+    policy: &'p Compiled,
+    request: &Request<'_>,
+    approved: Approved,
+) -> Decision<'p> {
     if policy.no_policy {
         return Decision::Deny(no_policy());
     }
@@ -172,7 +183,7 @@ fn decide_tool<'p>(policy: &'p Compiled, request: &Request<'_>) -> Decision<'p> 
         session: request.session,
         max_regex_subject_bytes: policy.max_regex_subject_bytes,
     };
-    if let Some(enforced) = evaluate_entry(entry, name, &ctx, &mut outcome) {
+    if let Some(enforced) = evaluate_entry(entry, name, &ctx, approved, &mut outcome) {
         return Decision::Deny(enforced);
     }
     let limits = entry.limits.iter().chain(policy.all_tools.iter()).collect();
@@ -184,30 +195,44 @@ fn evaluate_entry(
     entry: &ToolEntry,
     name: &str,
     ctx: &Context<'_>,
+    approved: Approved,
     outcome: &mut Evaluation,
 ) -> Option<Denial> {
-    let action = match &entry.action {
-        ToolAction::Allow => None,
-        ToolAction::Deny(message) => Some((
+    if let ToolAction::Deny(message) = &entry.action {
+        let message = message
+            .clone()
+            .unwrap_or_else(|| format!("Tool {name:?} is not allowed by policy"));
+        let denied = denial(
             DenialKind::Denied,
-            message
-                .clone()
-                .unwrap_or_else(|| format!("Tool {name:?} is not allowed by policy")),
-        )),
-        ToolAction::RequireApproval(message) => Some((
-            DenialKind::ApprovalRequired,
-            message
-                .clone()
-                .unwrap_or_else(|| "Requires human approval.".to_owned()),
-        )),
-    };
-    if let Some((kind, message)) = action {
-        let rule = pointer::join(&entry.rule, "action");
-        if let Some(enforced) = outcome.deny(denial(kind, rule, message), entry.dry_run) {
+            pointer::join(&entry.rule, "action"),
+            message,
+        );
+        if let Some(enforced) = outcome.deny(denied, entry.dry_run) {
             return Some(enforced);
         }
     }
+    if let Some(enforced) = evaluate_conditions(entry, ctx, outcome) {
+        return Some(enforced);
+    }
+    if let (ToolAction::RequireApproval { message, .. }, Approved::No) = (&entry.action, approved) {
+        let message = message
+            .clone()
+            .unwrap_or_else(|| "Requires human approval.".to_owned());
+        let rule = pointer::join(&entry.rule, "action");
+        let denied = denial(DenialKind::ApprovalRequired, rule, message);
+        if let Some(enforced) = outcome.deny(denied, entry.dry_run) {
+            return Some(enforced);
+        }
+    }
+    None
+}
 
+/// Runs an entry's require and deny_if; returns an enforced denial.
+fn evaluate_conditions(
+    entry: &ToolEntry,
+    ctx: &Context<'_>,
+    outcome: &mut Evaluation,
+) -> Option<Denial> {
     for requirement in &entry.require {
         let verdict = requirement.condition.evaluate(Quantifier::Every, ctx);
         let failed = match &verdict.outcome {
@@ -283,7 +308,22 @@ fn blocks(limit: &Limit) -> bool {
     limit.max == 0 && !limit.dry_run
 }
 
-pub(crate) fn listing(policy: &Compiled, tool: &str) -> Listing {
+/// The approval rule of the entry deciding `tool`, if it requires approval
+/// and is enforced.
+pub(crate) fn approval<'p>(policy: &'p Compiled, tool: &str) -> Option<&'p ApprovalRule> {
+    if policy.dry_run || policy.no_policy {
+        return None;
+    }
+    match policy.tools.lookup(tool) {
+        Lookup::Found { value: entry, .. } if !entry.dry_run => match &entry.action {
+            ToolAction::RequireApproval { approval, .. } => Some(approval),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub(crate) fn listing(policy: &Compiled, tool: &str, approved: Approved) -> Listing {
     if policy.no_policy {
         return Listing::NeverAllowed;
     }
@@ -299,7 +339,12 @@ pub(crate) fn listing(policy: &Compiled, tool: &str) -> Listing {
         Lookup::Ambiguous(..) => true,
         Lookup::Found { value: entry, .. } => {
             all_tools_block
-                || (!entry.dry_run && !matches!(entry.action, ToolAction::Allow))
+                || (!entry.dry_run
+                    && match entry.action {
+                        ToolAction::Allow => false,
+                        ToolAction::Deny(_) => true,
+                        ToolAction::RequireApproval { .. } => approved == Approved::No,
+                    })
                 || entry
                     .deny_if
                     .iter()

@@ -162,6 +162,7 @@
 //! errors, duplicate keys in the text are errors, and every error found is
 //! reported, each with its JSON pointer (and line/column for text).
 
+mod approval;
 mod compile;
 mod condition;
 mod conjunction;
@@ -181,6 +182,7 @@ mod tests;
 
 use crate::counter::Window;
 
+pub use approval::{ApprovalRule, ApprovedBy, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
 pub use error::{PolicyError, PolicyErrors};
 pub use model::DEFAULT_MAX_REGEX_SUBJECT_BYTES;
 
@@ -233,6 +235,13 @@ pub enum Decision<'p> {
         would_deny: Option<Denial>,
     },
     Deny(Denial),
+}
+
+/// Whether a person approved the call being decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Approved {
+    No,
+    Yes,
 }
 
 /// A denial: its kind, the rule (JSON pointer or special rule) and the
@@ -356,12 +365,30 @@ impl Policy {
     }
 
     pub fn decide(&self, request: &Request<'_>) -> Decision<'_> {
-        evaluate::decide(&self.compiled, request)
+        evaluate::decide(&self.compiled, request, Approved::No)
+    }
+
+    /// The decision on a call a person approved: a `require_approval`
+    /// action holds (every other rule and limit still applies).
+    pub fn decide_approved(&self, request: &Request<'_>) -> Decision<'_> {
+        evaluate::decide(&self.compiled, request, Approved::Yes)
+    }
+
+    /// How calls of `tool` are approved, when its entry requires approval
+    /// (and is enforced).
+    pub fn approval(&self, tool: &str) -> Option<&ApprovalRule> {
+        evaluate::approval(&self.compiled, tool)
     }
 
     /// For tools/list filtering: Hidden if hidden (or would be hidden); NeverAllowed if a tools/call for it is denied whatever its arguments (default deny & unlisted, action deny/require_approval, a deny_if entry with no conditions, max 0 limit...; conditional rules do not count); Visible otherwise. In top-level dry_run mode everything is Visible.
     pub fn listing(&self, tool: &str) -> Listing {
-        evaluate::listing(&self.compiled, tool)
+        evaluate::listing(&self.compiled, tool, Approved::No)
+    }
+
+    /// The listing where approvals can be given: a tool whose calls are
+    /// allowed once approved is not `NeverAllowed` for that.
+    pub fn listing_with_approvals(&self, tool: &str) -> Listing {
+        evaluate::listing(&self.compiled, tool, Approved::Yes)
     }
 
     /// Exact tool names the policy names (tools keys without '*'), for metric buckets.
@@ -375,6 +402,25 @@ impl Policy {
         let mut names = self.named_tools();
         names.extend(self.compiled.hide.exact.iter().map(String::as_str));
         names
+    }
+
+    /// The enforced entries that require approval: their pointer and rule.
+    pub fn approval_rules(&self) -> Vec<(&str, &ApprovalRule)> {
+        if self.compiled.dry_run || self.compiled.no_policy {
+            return Vec::new();
+        }
+        self.compiled
+            .tools
+            .values()
+            .into_iter()
+            .filter(|entry| !entry.dry_run)
+            .filter_map(|entry| match &entry.action {
+                model::ToolAction::RequireApproval { approval, .. } => {
+                    Some((entry.rule.as_str(), approval))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// All limits, for validation elsewhere: exact tool entries by name,

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use super::approval::ApprovalRule;
 use super::conjunction::Conjunction;
 use super::methods::MethodRules;
 use super::pattern::{Pattern, PatternTable};
@@ -59,7 +60,10 @@ impl Hide {
 pub(crate) enum ToolAction {
     Allow,
     Deny(Option<String>),
-    RequireApproval(Option<String>),
+    RequireApproval {
+        message: Option<String>,
+        approval: ApprovalRule,
+    },
 }
 
 /// One `deny_if` entry.

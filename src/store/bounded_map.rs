@@ -24,6 +24,17 @@ pub struct BoundedMap {
     slots: u64,
 }
 
+/// What claiming a key came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was not held: it is now.
+    Claimed,
+    /// A live entry holds the key already.
+    Taken,
+    /// Every candidate slot holds a live entry of another key.
+    Full,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
     Stored,
@@ -135,6 +146,52 @@ impl BoundedMap {
         ttl_secs: u64,
     ) -> Result<PutOutcome, StoreError> {
         self.store(store, scope, key, value, now_secs, ttl_secs, true)
+    }
+
+    /// Stores `key` in `scope` until `now_secs + ttl_secs` unless a live
+    /// entry holds it already: an atomic "first one wins" across workers.
+    pub fn claim(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        key: &str,
+        now_secs: u64,
+        ttl_secs: u64,
+    ) -> Result<Claim, StoreError> {
+        let owner = fingerprint(scope, key);
+        let bytes = encode(owner, now_secs.saturating_add(ttl_secs), &[]);
+        for _ in 0..MAX_ATTEMPTS {
+            let mut claimable: Option<(String, u32)> = None;
+            for slot_key in self.slot_keys(scope, key) {
+                let entry = store.get(&slot_key)?;
+                let (current, cas) = match &entry {
+                    Some(entry) => (decode(&entry.value), entry.cas),
+                    None => (None, ABSENT_TOKEN),
+                };
+                match current {
+                    Some(slot) if slot.expires_at > now_secs && slot.owner == owner => {
+                        return Ok(Claim::Taken)
+                    }
+                    Some(slot) if slot.expires_at > now_secs => {}
+                    _ => {
+                        claimable.get_or_insert((slot_key, cas));
+                    }
+                }
+            }
+            let Some((slot_key, cas)) = claimable else {
+                return Ok(Claim::Full);
+            };
+            match store.set(&slot_key, &bytes, Some(cas)) {
+                Ok(()) => return Ok(Claim::Claimed),
+                // A racer wrote the slot first: read again (it may be this key).
+                Err(StoreError::CasMismatch) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Err(StoreError::Host(format!(
+            "{}: compare-and-swap kept failing",
+            self.prefix
+        )))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -10,7 +10,7 @@ use std::fmt;
 
 mod bounded_map;
 
-pub use bounded_map::{BoundedMap, PutOutcome};
+pub use bounded_map::{BoundedMap, Claim, PutOutcome};
 
 /// The CAS token used to write a key that was read as absent.
 ///

@@ -4,7 +4,6 @@ invoicing tools exactly as the real server lists them, real Envoy runs the
 filter, and the official MCP Python SDK client drives each session."""
 import json
 
-import pytest
 
 from harness import (ROOT, assert_listed_as_the_real_server_lists_them, assert_refused_after, call_tool,
                      call_tools, list_tools, real_tools, served_catalogue, text_of, wait_for_fresh_window,
@@ -13,12 +12,6 @@ from harness import (ROOT, assert_listed_as_the_real_server_lists_them, assert_r
 POLICY = json.loads((ROOT / "policies" / "mcp-afip.json").read_text(encoding="utf-8"))
 # Tools that need a person's approval: with hide_denied_tools, no grant sees them.
 NEEDS_APPROVAL = {"create_credit_note", "create_debit_note", "cancel_invoice"}
-# The policy caps each invoice of a batch with a `*` path segment (array
-# conditions). A filter without them reads `*` as a key no invoice has, so the
-# policy's `require` on `args.invoices.*.amount_total` denies every batch.
-# Set to True once array conditions are in the filter.
-ARRAY_CONDITIONS = False
-NEEDS_ARRAY_CONDITIONS = pytest.mark.skipif(not ARRAY_CONDITIONS, reason="needs array conditions")
 
 
 def invoice(amount_total, number=1):
@@ -74,27 +67,15 @@ def test_taxpayer_lookups_stop_after_ten_a_minute(url, upstream):
     assert sorted(c["arguments"]["cuit"] for c in forwarded) == sorted(args["cuit"] for _, args in calls)
 
 
-@pytest.mark.skipif(ARRAY_CONDITIONS, reason="array conditions decide batches")
-def test_without_array_conditions_every_batch_is_denied(url, upstream):
-    for arguments in [batch(5000), batch(5000, 250000)]:
-        result = call_tool(url, "create_invoice_batch", arguments)
-        assert result.is_error
-        assert result.meta["mcp-policy/rule"] == "/tools/create_invoice_batch/require/0", \
-            "array conditions have landed: set ARRAY_CONDITIONS = True"
-    assert upstream.calls("create_invoice_batch") == []
-
-
-@NEEDS_ARRAY_CONDITIONS
 def test_a_batch_with_one_invoice_over_the_cap_is_denied_and_never_forwarded(url, upstream):
     result = call_tool(url, "create_invoice_batch", batch(5000, 250000, 7000))
     assert result.is_error
     assert text_of(result) == ("[POLICY DENIED] Invoices over 100,000 need a person, in a batch too: "
-                               "issue them in the AFIP portal.")
+                               "issue them in the AFIP portal. (args.invoices.1.amount_total is 250000)")
     assert result.meta["mcp-policy/rule"] == "/tools/create_invoice_batch/deny_if/0"
     assert upstream.calls("create_invoice_batch") == []
 
 
-@NEEDS_ARRAY_CONDITIONS
 def test_a_batch_within_the_cap_reaches_the_server(url, upstream):
     arguments = batch(5000, 100000)
     result = call_tool(url, "create_invoice_batch", arguments)

@@ -138,6 +138,8 @@ VALID = {
     "header scope": with_tool(limit(scope="header:X-Team-Id")),
     "claim scope": with_tool(limit(scope="claim:sub")),
     "session scope, numeric window": with_tool(limit(scope="session", window=1)),
+    "approval by the caller": with_tool({"action": "require_approval", "approval": {"by": "caller", "ttl_seconds": 60}}),
+    "approval with defaults": with_tool({"action": "require_approval", "approval": {}}),
 }
 
 
@@ -160,6 +162,14 @@ INVALID = {
     "bad action": with_tool({"action": "ask"}),
     "message without action": with_tool({"message": "hi"}),
     "message with allow": with_tool({"action": "allow", "message": "hi"}),
+    "approval with deny": with_tool({"action": "deny", "approval": {}}),
+    "approval without action": with_tool({"approval": {}}),
+    "approval by someone else": with_tool({"action": "require_approval", "approval": {"by": "boss"}}),
+    "approver without approvers": with_tool({"action": "require_approval", "approval": {"by": "approver"}}),
+    "approvers for the caller": with_tool({"action": "require_approval", "approval": {"approvers": ["carol"]}}),
+    "approval ttl zero": with_tool({"action": "require_approval", "approval": {"ttl_seconds": 0}}),
+    "approval ttl over a day": with_tool({"action": "require_approval", "approval": {"ttl_seconds": 86401}}),
+    "unknown approval field": with_tool({"action": "require_approval", "approval": {"quorum": 2}}),
     "condition without value": with_tool({"require": [{"path": "args.a", "op": "eq"}]}),
     "unknown condition field": with_tool({"require": [{"path": "args.a", "op": "eq", "value": 1, "note": "x"}]}),
     "bad path": with_tool({"require": [{"path": "state.a", "op": "eq", "value": 1}]}),

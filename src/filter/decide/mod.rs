@@ -8,13 +8,15 @@
 //! it or refuse it with its exact reply (`replies`). The 2024-11-05
 //! transport's refusals are stored for the GET stream and replaced by pings.
 
+pub mod approval;
 pub mod charge;
 pub mod checks;
 pub mod replies;
 pub mod verdict;
 
+use approval::Gate;
 use charge::{charge_all, Charge, ClaimSource, Subject};
-use verdict::{decide_all, MessageRefusal, Reason, Verdict};
+use verdict::{decide_all, ApprovalStep, MessageRefusal, Reason, Verdict};
 
 use super::legacy;
 pub use super::observe::Facts;
@@ -23,11 +25,13 @@ use super::request::admission;
 use super::request::session::{Carrier, Session};
 use super::request::RequestHead;
 use super::response::Expected;
+use crate::approval::nonce;
+use crate::approval::rounds::Rounds;
 use crate::config::{Config, Grant};
 use crate::counter::Reservation;
 use crate::host::HostError;
 use crate::mcp::{read_payload, Message, Payload, ReadLimits, RequestId, PARSE_ERROR};
-use crate::store::{PutOutcome, SharedStore};
+use crate::store::{Claim, PutOutcome, SharedStore};
 
 /// Everything a decision depends on.
 pub struct Context<'a> {
@@ -40,6 +44,8 @@ pub struct Context<'a> {
     pub claims: &'a dyn ClaimSource,
     /// The request's clock, read once.
     pub now_secs: u64,
+    /// The same reading in nanoseconds (it makes approval nonces unique).
+    pub now_nanos: u64,
 }
 
 /// A request the filter forwards.
@@ -58,8 +64,11 @@ pub struct Forward {
     pub tools_list_ids: Vec<RequestId>,
     /// A GET: an event stream the grant listens on.
     pub event_stream: bool,
-    /// The body to forward instead (the legacy transport's pings).
+    /// The body to forward instead (the legacy transport's pings, an
+    /// approved call without the filter's own fields).
     pub replacement_body: Option<Vec<u8>>,
+    /// An approved call: its upstream's own rounds are carried sealed.
+    pub approved: Option<Box<Rounds>>,
     /// The requests whose replies the response must carry.
     pub expected: Expected,
 }
@@ -75,6 +84,7 @@ impl Forward {
             tools_list_ids: Vec::new(),
             event_stream: false,
             replacement_body: None,
+            approved: None,
             expected: Expected::default(),
         }
     }
@@ -204,22 +214,47 @@ pub fn decide_body<'a>(ctx: &Context<'a>, body: &[u8]) -> Decision<'a> {
             ..Decision::refused(facts, refusal)
         };
     }
-    decide_messages(ctx, facts, messages, is_batch)
+    decide_messages(ctx, facts, body, messages, is_batch)
 }
 
 fn decide_messages<'a>(
     ctx: &Context<'a>,
     mut facts: Facts,
+    body: &[u8],
     messages: Vec<Message>,
     is_batch: bool,
 ) -> Decision<'a> {
     let grant = ctx.grant;
-    let (verdicts, mut refusals) = decide_all(
+    let (mut verdicts, mut refusals) = decide_all(
         &grant.policy,
         &messages,
         &grant.name,
         ctx.session.map(|s| s.upstream.as_str()),
     );
+    let mut approved = None;
+    if let (false, Some(message), Some(Some(refusal))) =
+        (is_batch, messages.first(), refusals.first())
+    {
+        match approval::gate(ctx, message, body, refusal) {
+            Gate::Unchanged => {}
+            Gate::Refused(refusal) => {
+                verdicts = vec![Verdict::Refuse(refusal.clone())];
+                refusals = vec![Some(refusal)];
+            }
+            Gate::Approved(call) => {
+                let call = *call;
+                verdicts = vec![call.verdict];
+                refusals = vec![None];
+                approved = Some(ApprovedForward {
+                    rule: call.rule,
+                    body: call.body,
+                    nonce: call.nonce,
+                    expires_at: call.expires_at,
+                    rounds: call.rounds,
+                });
+            }
+        }
+    }
     let mut reservation = None;
     let mut cas_retries = 0;
     let mut shadow_refusal = None;
@@ -250,6 +285,29 @@ fn decide_messages<'a>(
                 cas_retries = taken.retries;
                 reservation = (!taken.taken.is_empty()).then_some(taken);
                 shadow_refusal = shadow;
+                if let Some(call) = &approved {
+                    let used = claim_approval(ctx, call, &messages);
+                    if let Err(unused) = used {
+                        if let Some(reservation) = reservation.take() {
+                            crate::counter::release(ctx.store, &reservation);
+                        }
+                        match *unused {
+                            Unused::Refused(refusal) => {
+                                verdicts = vec![Verdict::Refuse(refusal.clone())];
+                                refusals = vec![Some(refusal)];
+                            }
+                            Unused::Failed(failure) => {
+                                return Decision {
+                                    is_batch,
+                                    messages,
+                                    verdicts,
+                                    refusals,
+                                    ..Decision::refused(facts, failure)
+                                };
+                            }
+                        }
+                    }
+                }
             }
             Charge::Refused(limit_refusals) => {
                 for (index, refusal) in limit_refusals {
@@ -281,9 +339,14 @@ fn decide_messages<'a>(
                 facts.rule = Some(rule);
                 Outcome::DryRunWouldDeny
             }
+            None if approved.is_some() => Outcome::Approved,
             None => Outcome::Allowed,
         };
         let mut forward = Forward::new(outcome);
+        if let Some(call) = approved {
+            forward.replacement_body = Some(call.body);
+            forward.approved = Some(Box::new(call.rounds));
+        }
         forward.expected = Expected {
             ids: messages
                 .iter()
@@ -319,6 +382,66 @@ fn decide_messages<'a>(
         verdicts,
         refusals,
         is_batch,
+    }
+}
+
+/// An approved call on its way to the upstream.
+struct ApprovedForward {
+    /// The rule that required approval.
+    rule: String,
+    body: Vec<u8>,
+    nonce: String,
+    expires_at: u64,
+    rounds: Rounds,
+}
+
+/// Why an approval could not be used.
+enum Unused {
+    Refused(MessageRefusal),
+    Failed(Refusal),
+}
+
+/// Uses the approval up: its nonce is claimed for the grant until the
+/// approval expires. A refusal when it was used already (or the grant has
+/// too many in use); a failure when the store cannot tell.
+fn claim_approval(
+    ctx: &Context<'_>,
+    call: &ApprovedForward,
+    messages: &[Message],
+) -> Result<(), Box<Unused>> {
+    let refused = |text: &str| {
+        let Some(message) = messages.first() else {
+            return Box::new(Unused::Failed(Refusal::failure(
+                None,
+                &HostError::new("approval", "no message"),
+            )));
+        };
+        Box::new(Unused::Refused(MessageRefusal::of(
+            message,
+            Reason::Approval {
+                step: ApprovalStep::Denied,
+                rule: call.rule.clone(),
+                message: text.to_owned(),
+            },
+        )))
+    };
+    match nonce::claim(
+        ctx.store,
+        &ctx.grant.name,
+        &call.nonce,
+        ctx.now_secs,
+        call.expires_at,
+    ) {
+        Ok(Claim::Claimed) => Ok(()),
+        Ok(Claim::Taken) => Err(refused(approval::USED)),
+        Ok(Claim::Full) => Err(refused(approval::FULL)),
+        Err(error) => {
+            let id = messages.first().and_then(|message| message.id.as_ref());
+            Err(Box::new(Unused::Failed(Refusal::failure(
+                id,
+                &HostError::new("approval nonces", error.to_string()),
+            ))))
+        }
     }
 }
 

@@ -3,9 +3,10 @@
 
 use serde_json::{json, Value};
 
-use super::verdict::{MessageRefusal, Reason};
+use super::verdict::{ApprovalStep, MessageRefusal, Reason};
 use crate::filter::refusal::{empty_reply, json_reply, Outcome, Refusal, ReplyKind};
 use crate::mcp::{denial_result, error_response, INVALID_PARAMS, INVALID_REQUEST};
+use crate::policy::DenialKind;
 
 /// JSON-RPC code for a method other than `tools/call` refused by policy (and
 /// for a spent `request_limit`). MCP leaves -32000..-32019 to
@@ -62,28 +63,58 @@ pub fn refusal_body(refusal: &MessageRefusal) -> Option<Vec<u8>> {
             POLICY_DENIED,
             &format!("[POLICY DENIED] {message}"),
         ),
+        Reason::Approval {
+            step: ApprovalStep::Ask { reply },
+            ..
+        } => reply.clone(),
+        Reason::Approval { message, rule, .. } if is_tool_call => denial_result(
+            id,
+            result_type,
+            message,
+            &[(META_RULE, Value::String(rule.clone()))],
+        ),
+        Reason::Approval { message, .. } => error_response(
+            Some(id),
+            POLICY_DENIED,
+            &format!("[POLICY DENIED] {message}"),
+        ),
         Reason::BatchNotForwarded => error_response(Some(id), INVALID_REQUEST, BATCH_NOT_FORWARDED),
     };
     Some(body)
 }
 
-/// How refusals count: rate-limited if any limit refused, hidden if every
-/// refusal was a hidden tool, denied otherwise.
+/// How refusals count: rate-limited if any limit refused, else by the
+/// first approval refusal, hidden if every refusal was a hidden tool,
+/// denied otherwise.
 pub fn outcome_of<'r>(refusals: impl IntoIterator<Item = &'r MessageRefusal>) -> Outcome {
     let mut all_hidden = true;
     let mut any = false;
+    let mut approval = None;
     for refusal in refusals {
         any = true;
         match &refusal.reason {
             Reason::RateLimited { .. } => return Outcome::RateLimited,
             Reason::BatchNotForwarded => {}
-            Reason::Policy(_) => all_hidden &= refusal.is_hidden(),
+            Reason::Approval { step, .. } => {
+                all_hidden = false;
+                approval.get_or_insert(match step {
+                    ApprovalStep::Ask { .. } | ApprovalStep::Required => Outcome::ApprovalRequired,
+                    ApprovalStep::Denied => Outcome::ApprovalDenied,
+                    ApprovalStep::Expired => Outcome::ApprovalExpired,
+                });
+            }
+            Reason::Policy(denial) => {
+                all_hidden &= refusal.is_hidden();
+                if denial.kind == DenialKind::ApprovalRequired {
+                    approval.get_or_insert(Outcome::ApprovalRequired);
+                }
+            }
         }
     }
-    if any && all_hidden {
-        Outcome::Hidden
-    } else {
-        Outcome::Denied
+    match approval {
+        Some(outcome) => outcome,
+        None if any && all_hidden => Outcome::Hidden,
+        None => Outcome::Denied,
     }
 }
 
@@ -91,6 +122,9 @@ fn kind_of(outcome: Outcome) -> ReplyKind {
     match outcome {
         Outcome::RateLimited => ReplyKind::RateLimited,
         Outcome::Hidden => ReplyKind::Hidden,
+        Outcome::ApprovalRequired => ReplyKind::ApprovalRequired,
+        Outcome::ApprovalDenied => ReplyKind::ApprovalDenied,
+        Outcome::ApprovalExpired => ReplyKind::ApprovalExpired,
         _ => ReplyKind::Denied,
     }
 }
@@ -98,9 +132,16 @@ fn kind_of(outcome: Outcome) -> ReplyKind {
 /// The reply to a single refused message.
 pub fn single(refusal: &MessageRefusal) -> Refusal {
     let outcome = outcome_of([refusal]);
+    let kind = match &refusal.reason {
+        Reason::Approval {
+            step: ApprovalStep::Ask { .. },
+            ..
+        } => ReplyKind::ApprovalAsked,
+        _ => kind_of(outcome),
+    };
     let reply = match refusal_body(refusal) {
         Some(body) => {
-            let mut reply = json_reply(200, body, kind_of(outcome));
+            let mut reply = json_reply(200, body, kind);
             if let Reason::RateLimited {
                 retry_after_secs, ..
             } = &refusal.reason

@@ -38,8 +38,29 @@ pub enum Reason {
         /// `count/max resets_at=<unix seconds>`, for the audit log.
         limit_state: String,
     },
+    /// A call that needs approval and has none that holds.
+    Approval {
+        step: ApprovalStep,
+        /// The rule requiring approval (`/tools/<key>/action`).
+        rule: String,
+        message: String,
+    },
     /// Another element of the same batch was refused.
     BatchNotForwarded,
+}
+
+/// Where a call that needs approval stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApprovalStep {
+    /// The caller's user is asked: the reply is this `input_required` result.
+    Ask {
+        reply: Vec<u8>,
+    },
+    /// Approval is required and cannot be asked for here.
+    Required,
+    /// The approval presented does not hold.
+    Denied,
+    Expired,
 }
 
 pub fn decide<'p>(
@@ -47,6 +68,26 @@ pub fn decide<'p>(
     message: &Message,
     grant: &str,
     session: Option<&str>,
+) -> Verdict<'p> {
+    verdict_of(policy, message, grant, session, false)
+}
+
+/// The verdict on a call a person approved.
+pub fn decide_approved<'p>(
+    policy: &'p Policy,
+    message: &Message,
+    grant: &str,
+    session: Option<&str>,
+) -> Verdict<'p> {
+    verdict_of(policy, message, grant, session, true)
+}
+
+fn verdict_of<'p>(
+    policy: &'p Policy,
+    message: &Message,
+    grant: &str,
+    session: Option<&str>,
+    approved: bool,
 ) -> Verdict<'p> {
     let method = match &message.kind {
         MessageKind::Response => return Verdict::Pass,
@@ -61,7 +102,12 @@ pub fn decide<'p>(
         grant,
         session,
     };
-    match policy.decide(&request) {
+    let decision = if approved {
+        policy.decide_approved(&request)
+    } else {
+        policy.decide(&request)
+    };
+    match decision {
         Decision::Allow {
             rule,
             limits,
@@ -142,7 +188,7 @@ impl MessageRefusal {
     pub fn rule(&self) -> &str {
         match &self.reason {
             Reason::Policy(denial) => &denial.rule,
-            Reason::RateLimited { rule, .. } => rule,
+            Reason::RateLimited { rule, .. } | Reason::Approval { rule, .. } => rule,
             Reason::BatchNotForwarded => "(batch refused)",
         }
     }

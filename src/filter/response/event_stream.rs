@@ -113,7 +113,7 @@ impl StreamRewriter {
 }
 
 /// The event with its data replaced, keeping its `event:` and `id:` fields.
-fn reissue(event: &SseEvent, data: &[u8]) -> Vec<u8> {
+pub(super) fn reissue(event: &SseEvent, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 64);
     if let Some(name) = &event.event {
         out.extend_from_slice(b"event: ");

@@ -4,6 +4,7 @@
 //! event by event. What the filter cannot read or rewrite is never passed on:
 //! the stream is reset.
 
+mod approved;
 mod event_stream;
 mod plan;
 mod upstream_error;
@@ -86,6 +87,28 @@ pub fn on_headers(
             }
             drop_content_length(host);
         }
+        ResponsePlan::Approved(rounds) => {
+            if end_of_stream {
+                return;
+            }
+            let encoded = headers
+                .get("content-encoding")
+                .is_some_and(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"));
+            if encoded {
+                // Its requestState, if any, passes as the upstream wrote
+                // it; a retry carrying it is refused as not the filter's.
+                log::warn!("the response to an approved call is content-encoded; its rounds cannot be carried");
+                return;
+            }
+            if is_json_media_type(&content_type) {
+                *plan = ResponsePlan::ApprovedJson(rounds);
+            } else if content_type.starts_with("text/event-stream") {
+                *plan = ResponsePlan::ApprovedStream(approved::RoundsStream::new(rounds));
+            } else {
+                return;
+            }
+            drop_content_length(host);
+        }
         other => *plan = other,
     }
 }
@@ -104,7 +127,40 @@ pub fn on_body(
     end_of_stream: bool,
 ) -> Action {
     match plan {
-        ResponsePlan::Untouched | ResponsePlan::ToolsList { .. } => Action::Continue,
+        ResponsePlan::Untouched | ResponsePlan::ToolsList { .. } | ResponsePlan::Approved(_) => {
+            Action::Continue
+        }
+        ResponsePlan::ApprovedJson(rounds) => {
+            if !end_of_stream {
+                return Action::Pause;
+            }
+            let Ok(body) = host.response_body(0, body_size) else {
+                return cut_off(host, "the response to an approved call could not be read");
+            };
+            let Ok(now_nanos) = host.now_nanos() else {
+                return cut_off(host, "the clock could not be read");
+            };
+            match approved::rewrite_json(rounds, &body, now_nanos) {
+                None => Action::Continue,
+                Some(out) => replace_if_changed(host, body_size, &body, &out),
+            }
+        }
+        ResponsePlan::ApprovedStream(stream) => {
+            let Ok(chunk) = host.response_body(0, body_size) else {
+                return cut_off(
+                    host,
+                    "the event stream of an approved call could not be read",
+                );
+            };
+            let Ok(now_nanos) = host.now_nanos() else {
+                return cut_off(host, "the clock could not be read");
+            };
+            let mut out = stream.push(&chunk, now_nanos);
+            if end_of_stream {
+                out.extend(stream.finish());
+            }
+            replace_if_changed(host, body_size, &chunk, &out)
+        }
         ResponsePlan::Stream(rewriter) => {
             let Ok(chunk) = host.response_body(0, body_size) else {
                 return cut_off(host, "an event stream could not be read");

@@ -3,7 +3,9 @@
 
 use std::rc::Rc;
 
+use super::approved::RoundsStream;
 use super::event_stream::StreamRewriter;
+use crate::approval::rounds::Rounds;
 use crate::mcp::{filter_tools_list_json, RequestId, SseSplitter, ToolsListStreamFilter};
 use crate::policy::{Listing, Policy};
 
@@ -11,11 +13,18 @@ use crate::policy::{Listing, Policy};
 pub struct Visibility {
     pub policy: Rc<Policy>,
     pub hide_denied_tools: bool,
+    /// Approvals can be given: a tool allowed once approved is callable.
+    pub approvals: bool,
 }
 
 impl Visibility {
     pub fn keeps(&self, tool: &str) -> bool {
-        match self.policy.listing(tool) {
+        let listing = if self.approvals {
+            self.policy.listing_with_approvals(tool)
+        } else {
+            self.policy.listing(tool)
+        };
+        match listing {
             Listing::Visible => true,
             Listing::Hidden => false,
             Listing::NeverAllowed => !self.hide_denied_tools,
@@ -38,6 +47,12 @@ pub enum ResponsePlan {
         ids: Vec<RequestId>,
         visibility: Visibility,
     },
+    /// An approved call was forwarded; its response has not been seen yet.
+    Approved(Box<Rounds>),
+    /// `application/json`: buffered whole, then rewritten.
+    ApprovedJson(Box<Rounds>),
+    /// `text/event-stream`: rewritten event by event as it streams.
+    ApprovedStream(RoundsStream),
     /// `text/event-stream`: rewritten event by event as it streams.
     ToolsListStream {
         filter: ToolsListStreamFilter,

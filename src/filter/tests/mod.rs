@@ -11,6 +11,7 @@ use crate::host::fake::FakeHost;
 use crate::host::Action;
 use crate::store::MemoryStore;
 
+mod approval;
 mod fail_closed;
 mod limits;
 mod observe;

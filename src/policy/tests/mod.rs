@@ -11,6 +11,8 @@ mod messages;
 
 const SEED: &str = r#"{"version":"1","default":"deny","tools":{"logout_instance":{"limits":[{"counter":"logout_instance_rate","window":"minute","max":30,"scope":"grant"}]}}}"#;
 
+mod approval;
+
 fn load(value: Value) -> Policy {
     match Policy::from_value(&value, "") {
         Ok(policy) => policy,
@@ -519,7 +521,7 @@ fn dry_run_on_a_tool_entry() {
     let x = p.decide(&call("x", &Value::Null));
     assert_eq!(
         show(&x),
-        "allow /tools/x (would deny ApprovalRequired /tools/x/action: Requires human approval.)"
+        "allow /tools/x (would deny Denied /tools/x/require/0: Denied by rule \"/tools/x/require/0\": requirement not met: args.ok eq true (args.ok is missing))"
     );
     // The entry's mode covers its own limits, not all_tools.
     assert_eq!(

@@ -62,6 +62,11 @@ async def call_tool(known: set[str], name: str, args: dict[str, Any]) -> types.C
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
 
 
+# The state a 2026-07-28 upstream hands out when it asks for input itself
+# (a tool call with "__ask": "point_of_sale").
+UPSTREAM_REQUEST_STATE = "upstream-round-1"
+
+
 def make_server(tools: list[dict[str, Any]]) -> Server[Any]:
     """A low-level SDK `Server` serving `tools` with deterministic results."""
     known = {tool["name"] for tool in tools}
@@ -71,8 +76,22 @@ def make_server(tools: list[dict[str, Any]]) -> Server[Any]:
     async def on_list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=listed)
 
-    async def on_call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        return await call_tool(known, params.name, dict(params.arguments or {}))
+    async def on_call_tool(
+        _ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        arguments = dict(params.arguments or {})
+        if arguments.get("__ask") == "point_of_sale":
+            # 2026-07-28 multi-round-trip: the server asks for input itself.
+            answer = (params.input_responses or {}).get("point_of_sale")
+            if answer is None or params.request_state != UPSTREAM_REQUEST_STATE:
+                return types.InputRequiredResult(
+                    input_requests={"point_of_sale": types.ElicitRequest(params=types.ElicitRequestFormParams(
+                        mode="form", message="Which point of sale?",
+                        requested_schema={"type": "object", "properties": {"pos": {"type": "integer"}},
+                                          "required": ["pos"]}))},
+                    request_state=UPSTREAM_REQUEST_STATE)
+            arguments["point_of_sale"] = (getattr(answer, "content", None) or {}).get("pos")
+        return await call_tool(known, params.name, arguments)
 
     return Server(SERVER_NAME, version=SERVER_VERSION, on_list_tools=on_list_tools, on_call_tool=on_call_tool,
                   get_tool_input_schema=schemas.get)
@@ -102,6 +121,8 @@ class Recorder:
                 params = message.get("params") if isinstance(message.get("params"), dict) else {}
                 self.calls.append({"seq": len(self.calls) + 1, "time_ms": time_ms, "session_id": session_id,
                                    "name": params.get("name"), "arguments": params.get("arguments") or {},
+                                   "request_state": params.get("requestState"),
+                                   "input_responses": params.get("inputResponses"),
                                    "headers": dict(headers)})
 
     def snapshot(self, name: str | None = None, method: str | None = None) -> dict[str, Any]:
