@@ -20,11 +20,15 @@ run: build
 
 test: setup lint test-unit fuzz-corpus test-wasm build validate test-e2e test-deploy bench-smoke
 
+# The pure core alone (as the fuzz and bench crates use it), everything
+# natively (the glue and its tests included), and the module as built.
 lint:
 	cargo clippy --no-default-features --features cli --all-targets -- -D warnings
+	cargo clippy --all-features --all-targets -- -D warnings
+	@scripts/clippy-wasm.sh
 
 test-unit:
-	cargo test --no-default-features --features cli
+	cargo test --all-features
 	cargo bench --no-default-features --bench policy -- --test
 
 # The policy engine's criterion benchmark (docs/benchmarks.md).
