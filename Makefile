@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint clean
+.PHONY: all setup build cli run test test-unit test-wasm test-abi fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint clean
 
 all: build
 
@@ -18,7 +18,7 @@ build: setup
 run: build
 	@scripts/run-demo.sh
 
-test: setup lint test-unit fuzz-corpus test-wasm build validate test-e2e test-deploy bench-smoke
+test: setup lint test-unit fuzz-corpus test-wasm build test-abi validate test-e2e test-deploy bench-smoke
 
 # The pure core alone (as the fuzz and bench crates use it), everything
 # natively (the glue and its tests included), and the module as built.
@@ -42,6 +42,11 @@ cli:
 # The policy-engine tests compiled to wasm32, under Node (wasm-bindgen-test).
 test-wasm: setup
 	@scripts/wasm-test.sh
+
+# The built module's contexts under a stubbed proxy-wasm host, in Node
+# (tests/abi/): its exports driven as Envoy drives them.
+test-abi: build
+	node --test tests/abi/contexts.test.cjs
 
 # cargo fuzz on every target for FUZZ_SECONDS each; `make test` replays the
 # saved corpus and the regressions only.
