@@ -1,9 +1,10 @@
 // A stubbed proxy-wasm host for the built module (dist/mcp_policy_filter.wasm):
-// it implements every `env.proxy_*` import the module has, in memory, with
-// Envoy's semantics where the filter depends on them, and records what the
-// module did (local replies, logs, metrics, properties). Tests set the
-// configuration, headers and bodies, override a call's status, and drive the
-// module's exports as Envoy would. See contexts.test.cjs.
+// it implements every `env.proxy_*` import the filter uses (and WASI's
+// environment calls), in memory, with Envoy's semantics where the filter
+// depends on them, and records what the module did (local replies, logs,
+// metrics, properties, closed streams). Tests set the configuration, headers
+// and bodies, override a call's status, and drive the module's exports as
+// Envoy would. See contexts.test.cjs.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -74,9 +75,10 @@ class Host {
     this.metrics = [];
     this.properties = new Map();
     this.replies = [];
+    this.closedStreams = [];
     this.logs = [];
     this.calls = {};
-    this.instance = new WebAssembly.Instance(compiledModule(), { env: this.imports() });
+    this.instance = new WebAssembly.Instance(compiledModule(), this.imports());
     this.exports = this.instance.exports;
   }
 
@@ -110,7 +112,7 @@ class Host {
     return Buffer.isBuffer(map) ? map : encodeMap(map);
   }
 
-  /** Every `env` import: the module's own list decides which must exist. */
+  /** The imports the module has; one the harness does not implement is an error. */
   imports() {
     const calls = {
       proxy_log: (level, ptr, len) => {
@@ -187,6 +189,10 @@ class Host {
       proxy_call_foreign_function: (namePtr, nameLen, argPtr, argLen, ptrOut, sizeOut) => {
         return this.give(Buffer.alloc(0), ptrOut, sizeOut);
       },
+      proxy_close_stream: (streamType) => {
+        this.closedStreams.push(streamType);
+        return Status.Ok;
+      },
       proxy_send_local_response: (status, detailsPtr, detailsLen, bodyPtr, bodyLen, headersPtr, headersLen, grpc) => {
         this.replies.push({
           status,
@@ -198,17 +204,27 @@ class Host {
         return Status.Ok;
       },
     };
-    const env = {};
+    // WASI's environment calls, which Envoy implements for any module: an empty environment.
+    const wasi = {
+      environ_sizes_get: (countOut, sizeOut) => {
+        this.view().setUint32(countOut, 0, true);
+        this.view().setUint32(sizeOut, 0, true);
+        return 0;
+      },
+      environ_get: () => 0,
+    };
+    const stubs = { env: calls, wasi_snapshot_preview1: wasi };
+    const imports = {};
     for (const { module, name } of WebAssembly.Module.imports(compiledModule())) {
-      if (module !== 'env' || !calls[name]) {
-        throw new Error(`the harness has no stub for the module's import ${module}.${name}`);
-      }
-      env[name] = (...args) => {
+      const stub = stubs[module] && stubs[module][name];
+      if (!stub) throw new Error(`the harness has no stub for the module's import ${module}.${name}`);
+      imports[module] = imports[module] || {};
+      imports[module][name] = (...args) => {
         this.calls[name] = (this.calls[name] || 0) + 1;
-        return name in this.statusOverrides ? this.statusOverrides[name] : calls[name](...args);
+        return name in this.statusOverrides ? this.statusOverrides[name] : stub(...args);
       };
     }
-    return env;
+    return imports;
   }
 
   /** Creates root context `root`, starts the VM and configures it with `config` (JSON or bytes). */
