@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run test test-unit test-wasm fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint rls test-rls clean
+.PHONY: all setup build cli run test test-unit test-wasm test-abi fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint rls test-rls clean
 
 all: build
 
@@ -18,13 +18,17 @@ build: setup
 run: build
 	@scripts/run-demo.sh
 
-test: setup lint test-unit test-rls fuzz-corpus test-wasm build validate test-e2e test-deploy bench-smoke
+test: setup lint test-unit test-rls fuzz-corpus test-wasm build test-abi validate test-e2e test-deploy bench-smoke
 
+# The pure core alone (as the fuzz and bench crates use it), everything
+# natively (the glue and its tests included), and the module as built.
 lint:
 	cargo clippy --no-default-features --features cli,fake-host --all-targets -- -D warnings
+	cargo clippy --all-features --all-targets -- -D warnings
+	@scripts/clippy-wasm.sh
 
 test-unit:
-	cargo test --no-default-features --features cli,fake-host
+	cargo test --all-features
 	cargo bench --no-default-features --bench policy -- --test
 
 # The policy engine's criterion benchmark (docs/benchmarks.md).
@@ -48,6 +52,11 @@ test-rls:
 # The policy-engine tests compiled to wasm32, under Node (wasm-bindgen-test).
 test-wasm: setup
 	@scripts/wasm-test.sh
+
+# The built module's contexts under a stubbed proxy-wasm host, in Node
+# (tests/abi/): its exports driven as Envoy drives them.
+test-abi: build
+	node --test tests/abi/contexts.test.cjs
 
 # cargo fuzz on every target for FUZZ_SECONDS each; `make test` replays the
 # saved corpus and the regressions only.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the strict MCP reader, the event-stream reader, tools/list filtering
-# and policy loading/evaluation (the cargo-fuzz project in fuzz/).
+# Fuzzes the strict MCP reader, the event-stream reader, tools/list filtering,
+# policy loading/evaluation and the proxy-wasm header map codec (the
+# cargo-fuzz project in fuzz/).
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     `make fuzz`
 #       Runs every target (or the ones named) under libFuzzer for a bounded
@@ -33,7 +34,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ="$ROOT/fuzz"
 TOOLS="$ROOT/.build/tools"
 CARGO_FUZZ_VERSION=0.13.2
-ALL_TARGETS=(read_payload sse_stream tools_list_json policy_evaluate policy_compile)
+ALL_TARGETS=(read_payload sse_stream tools_list_json policy_evaluate policy_compile header_map)
 
 log() { printf 'fuzz: %s\n' "$*" >&2; }
 
@@ -57,7 +58,7 @@ done
 dict_for() {
     case "$1" in
         policy_compile) echo "$FUZZ/dicts/policy.dict" ;;
-        policy_evaluate) ;;
+        policy_evaluate | header_map) ;;
         *) echo "$FUZZ/dicts/jsonrpc.dict" ;;
     esac
 }

@@ -37,10 +37,11 @@ apt_install() {
 # (-Zbuild-std). It is used even where rustup has a wasm32 target: building
 # std with the immediate-abort panic strategy drops the panic machinery, and
 # every machine builds the same module. rustup is never asked to download a
-# target (`rustup target add` hangs here rather than failing).
+# target (`rustup target add` hangs here rather than failing). Its clippy
+# lints the module for wasm32 (`make lint`).
 wasm_toolchain() {
     APT_EXTRA=(-t bookworm-security)
-    apt_install rustc-web cargo-web rust-web-src lld-22
+    apt_install rustc-web cargo-web rust-web-src rust-web-clippy lld-22
     APT_EXTRA=()
     echo debian-rustc-web > "$STATE/wasm-toolchain"
 }

@@ -1,6 +1,12 @@
 //! The `mcp-policy` binary, end to end.
 //! Run: cargo test --no-default-features --features cli
 #![cfg(feature = "cli")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,12 @@
 //! Spent budgets come from real earlier calls in the filter and from `--used`
 //! in the CLI, at the same injected clock.
 #![cfg(all(feature = "cli", feature = "fake-host"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,6 +3,12 @@
 //! once crashed a target) and of `fuzz/corpus/<target>/` (the seed corpus)
 //! goes through the same check the fuzz target runs, from
 //! `fuzz/src/lib.rs`. See `fuzz/README.md`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[allow(dead_code)]
 #[path = "../fuzz/src/lib.rs"]

@@ -7,6 +7,12 @@
 //! `Policy::decide`) and pin the results that a 32-bit truncation, a float
 //! shortcut or a stack-hungry recursion would change.
 #![cfg(target_arch = "wasm32")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use serde_json::{json, Value};
 use wasm_bindgen_test::*;

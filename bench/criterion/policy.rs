@@ -15,6 +15,12 @@
 //!
 //! Run: `cargo bench --no-default-features --bench policy` (add `-- --quick`
 //! for a fast pass, `-- --test` to only check that every case runs).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
 use std::time::Duration;

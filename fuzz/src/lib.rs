@@ -15,6 +15,7 @@
 
 use std::sync::OnceLock;
 
+use mcp_policy_filter::host::{decode_header_map, encode_header_map, HeaderMap};
 use mcp_policy_filter::mcp::{
     case_variant_key_conflict, denial_result, error_response, filter_tools_list_json, read_payload,
     sniff_id, Message, MessageKind, Payload, ReadError, ReadLimits, RequestId, SseSplitter,
@@ -31,6 +32,7 @@ pub const TARGETS: &[&str] = &[
     "tools_list_json",
     "policy_evaluate",
     "policy_compile",
+    "header_map",
 ];
 
 /// Runs the check of `target` on `data`; `false` for an unknown target.
@@ -41,6 +43,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "tools_list_json" => tools_list_json(data),
         "policy_evaluate" => policy_evaluate(data),
         "policy_compile" => policy_compile(data),
+        "header_map" => header_map(data),
         _ => return false,
     }
     true
@@ -1338,6 +1341,66 @@ pub fn policy_compile(data: &[u8]) {
                 };
                 let _ = policy.decide(&request);
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// header_map
+// ---------------------------------------------------------------------------
+
+/// The proxy-wasm header map codec. The bytes as a map the host handed
+/// over: decoding never panics, and a decoded map encodes and decodes to
+/// itself. The bytes as pairs (split on their first byte, then paired; an
+/// odd piece out is a name with an empty value): they encode, decode to
+/// their lossy UTF-8 reading, and every shorter prefix but the one without
+/// the final NUL is refused.
+pub fn header_map(data: &[u8]) {
+    if let Some(map) = decode_header_map(data) {
+        let pairs: Vec<(&str, &str)> = map.iter().collect();
+        let again = encode_header_map(&pairs).expect("a decoded map encodes");
+        assert_eq!(
+            decode_header_map(&again).as_ref(),
+            Some(&map),
+            "re-decoding changed the map"
+        );
+    }
+    let Some((&separator, rest)) = data.split_first() else {
+        return;
+    };
+    let pieces: Vec<&[u8]> = rest.split(|&byte| byte == separator).collect();
+    let pairs: Vec<(&[u8], &[u8])> = pieces
+        .chunks(2)
+        .map(|pair| (pair[0], pair.get(1).copied().unwrap_or_default()))
+        .collect();
+    let bytes = encode_header_map(&pairs).expect("small pairs encode");
+    let expected: HeaderMap = pairs
+        .iter()
+        .map(|(name, value)| {
+            (
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(value),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decode_header_map(&bytes).as_ref(),
+        Some(&expected),
+        "round trip"
+    );
+    let last = bytes.len() - 1;
+    assert_eq!(
+        decode_header_map(&bytes[..last]).as_ref(),
+        Some(&expected),
+        "the final NUL is optional"
+    );
+    for cut in [1, 4, 5, bytes.len() / 2, last - 1] {
+        if (1..last).contains(&cut) {
+            assert_eq!(
+                decode_header_map(&bytes[..cut]),
+                None,
+                "a prefix of {cut} bytes decoded"
+            );
         }
     }
 }

@@ -202,7 +202,7 @@ fn financial_word(name_words: &[String], description: &str) -> Option<String> {
     for (first, second) in FINANCIAL_PAIRS {
         if name_words
             .windows(2)
-            .any(|pair| pair[0] == *first && pair[1] == *second)
+            .any(|pair| matches!(pair, [a, b] if a == first && b == second))
         {
             return Some(format!("\"{first}_{second}\" in the name"));
         }

@@ -152,7 +152,7 @@ impl Node {
                 Kind::Object(members) => {
                     for (index, member) in members.iter().enumerate() {
                         let path = format!("{at}/{}", escape_token(&member.key));
-                        if members[..index].iter().any(|m| m.key == member.key) {
+                        if members.iter().take(index).any(|m| m.key == member.key) {
                             found.push((path.clone(), member.key_start));
                         }
                         stack.push((&member.value, path));

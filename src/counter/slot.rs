@@ -288,16 +288,16 @@ impl Probe {
 fn push_decimal(text: &mut String, value: u32) {
     let mut digits = [0u8; 10];
     let mut rest = value;
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
+    let mut len = 0;
+    for digit in &mut digits {
+        *digit = b'0' + (rest % 10) as u8;
         rest /= 10;
+        len += 1;
         if rest == 0 {
             break;
         }
     }
-    for &digit in &digits[start..] {
+    for &digit in digits.iter().take(len).rev() {
         text.push(char::from(digit));
     }
 }

@@ -6,15 +6,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::types::{Action as AbiAction, BufferType};
 use super::{abi, host::EnvoyHost, logger, GIT_REVISION, VERSION};
 use crate::config::Config;
 use crate::filter::refusal::{Outcome, Refusal, ReplyKind};
 use crate::filter::{HttpFilter, STATE_OBJECT};
 use crate::host::{Action, Host};
-
-/// Proxy-wasm's `Action` values.
-const CONTINUE: u32 = 0;
-const PAUSE: u32 = 1;
 
 #[derive(Default)]
 struct Root {
@@ -62,7 +59,7 @@ pub fn vm_start(_root_context_id: u32, _vm_configuration_size: usize) -> bool {
 /// one (if any) in force, and Envoy keeps the old filter configuration.
 pub fn configure(root_context_id: u32, configuration_size: usize) -> bool {
     logger::follow_host_level();
-    let bytes = match abi::get_buffer(abi::BUFFER_PLUGIN_CONFIGURATION, 0, configuration_size) {
+    let bytes = match abi::get_buffer(BufferType::PluginConfiguration, 0, configuration_size) {
         Ok(bytes) => bytes,
         Err(error) => {
             log::error!("cannot read the plugin configuration: {error}");
@@ -111,33 +108,36 @@ pub fn configure(root_context_id: u32, configuration_size: usize) -> bool {
     })
 }
 
-fn to_abi(action: Action) -> u32 {
+fn to_abi(action: Action) -> AbiAction {
     match action {
-        Action::Continue => CONTINUE,
-        Action::Pause => PAUSE,
+        Action::Continue => AbiAction::Continue,
+        Action::Pause => AbiAction::Pause,
     }
 }
 
 /// Runs a callback on the stream's filter; `None` when the stream has none
 /// (or, were the host to re-enter, when it is already in a callback).
-fn with_filter(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> Option<u32> {
+fn with_filter(
+    context_id: u32,
+    callback: impl FnOnce(&mut HttpFilter) -> Action,
+) -> Option<AbiAction> {
     let filter = STREAMS.with(|streams| streams.borrow().get(&context_id).map(Rc::clone))?;
     let mut filter = filter.try_borrow_mut().ok()?;
     Some(to_abi(callback(&mut filter)))
 }
 
 /// Runs a request callback. A stream without a filter is refused.
-fn on_request(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> u32 {
+fn on_request(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> AbiAction {
     with_filter(context_id, callback).unwrap_or_else(|| refuse_unfiltered(context_id))
 }
 
 /// Runs a response callback; a response on a stream without a filter was
 /// refused on the way in, so it passes as it is.
-fn on_response(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> u32 {
-    with_filter(context_id, callback).unwrap_or(CONTINUE)
+fn on_response(context_id: u32, callback: impl FnOnce(&mut HttpFilter) -> Action) -> AbiAction {
+    with_filter(context_id, callback).unwrap_or(AbiAction::Continue)
 }
 
-fn refuse_unfiltered(context_id: u32) -> u32 {
+fn refuse_unfiltered(context_id: u32) -> AbiAction {
     log::error!("stream {context_id} has no policy configuration; refusing it");
     let refusal = Refusal::protocol(
         Outcome::Denied,
@@ -150,32 +150,32 @@ fn refuse_unfiltered(context_id: u32) -> u32 {
     if let Err(error) = EnvoyHost.send_reply(&refusal.reply) {
         log::error!("cannot send local reply: {error}");
     }
-    PAUSE
+    AbiAction::Pause
 }
 
-pub fn request_headers(context_id: u32, end_of_stream: bool) -> u32 {
+pub fn request_headers(context_id: u32, end_of_stream: bool) -> AbiAction {
     on_request(context_id, |filter| {
         filter.on_request_headers(&EnvoyHost, end_of_stream)
     })
 }
 
-pub fn request_body(context_id: u32, body_size: usize, end_of_stream: bool) -> u32 {
+pub fn request_body(context_id: u32, body_size: usize, end_of_stream: bool) -> AbiAction {
     on_request(context_id, |filter| {
         filter.on_request_body(&EnvoyHost, body_size, end_of_stream)
     })
 }
 
-pub fn request_trailers(context_id: u32) -> u32 {
+pub fn request_trailers(context_id: u32) -> AbiAction {
     on_request(context_id, |filter| filter.on_request_trailers(&EnvoyHost))
 }
 
-pub fn response_headers(context_id: u32, end_of_stream: bool) -> u32 {
+pub fn response_headers(context_id: u32, end_of_stream: bool) -> AbiAction {
     on_response(context_id, |filter| {
         filter.on_response_headers(&EnvoyHost, end_of_stream)
     })
 }
 
-pub fn response_body(context_id: u32, body_size: usize, end_of_stream: bool) -> u32 {
+pub fn response_body(context_id: u32, body_size: usize, end_of_stream: bool) -> AbiAction {
     on_response(context_id, |filter| {
         filter.on_response_body(&EnvoyHost, body_size, end_of_stream)
     })

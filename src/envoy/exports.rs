@@ -4,22 +4,39 @@
 //! network filters) are not exported. Neither is `proxy_on_done`: a context
 //! never has work pending at its end, and without the export Envoy takes it
 //! as done without a call into the VM.
+//!
+//! Arguments stay plain integers: `end_of_stream` is any u32 (non-zero is
+//! true), as a Rust `bool` or enum the host could pass out of range.
+
+use std::alloc::{alloc, Layout};
+use std::ptr::{null_mut, NonNull};
 
 use super::contexts;
+use super::types::Action;
 
 #[no_mangle]
 pub extern "C" fn proxy_abi_version_0_2_1() {}
 
-/// Memory the host fills and hands over (header maps, bodies, shared data);
-/// `abi::take` owns it back as a `Vec<u8>` of this exact capacity.
+/// Memory the host fills and hands over (header maps, bodies, shared data):
+/// exactly `size` bytes, which `abi` owns back as a `Vec<u8>` of capacity
+/// `size`. Null when the memory cannot be had, which fails the host call
+/// rather than the VM.
 #[cfg_attr(
     all(target_arch = "wasm32", target_os = "unknown"),
     export_name = "malloc"
 )]
 #[cfg_attr(not(all(target_arch = "wasm32", target_os = "unknown")), no_mangle)]
 pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
-    let mut block = std::mem::ManuallyDrop::new(Vec::<u8>::with_capacity(size));
-    block.as_mut_ptr()
+    match Layout::array::<u8>(size) {
+        Ok(layout) if size > 0 => {
+            // SAFETY: the layout's size is not zero; `alloc` returns null on
+            // failure.
+            unsafe { alloc(layout) }
+        }
+        // What an empty `Vec<u8>` holds.
+        Ok(_) => NonNull::dangling().as_ptr(),
+        Err(_) => null_mut(),
+    }
 }
 
 #[no_mangle]
@@ -41,22 +58,22 @@ pub extern "C" fn proxy_on_configure(root_context_id: u32, configuration_size: u
 pub extern "C" fn proxy_on_request_headers(
     context_id: u32,
     _num_headers: usize,
-    end_of_stream: bool,
-) -> u32 {
-    contexts::request_headers(context_id, end_of_stream)
+    end_of_stream: u32,
+) -> Action {
+    contexts::request_headers(context_id, end_of_stream != 0)
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_on_request_body(
     context_id: u32,
     body_size: usize,
-    end_of_stream: bool,
-) -> u32 {
-    contexts::request_body(context_id, body_size, end_of_stream)
+    end_of_stream: u32,
+) -> Action {
+    contexts::request_body(context_id, body_size, end_of_stream != 0)
 }
 
 #[no_mangle]
-pub extern "C" fn proxy_on_request_trailers(context_id: u32, _num_trailers: usize) -> u32 {
+pub extern "C" fn proxy_on_request_trailers(context_id: u32, _num_trailers: usize) -> Action {
     contexts::request_trailers(context_id)
 }
 
@@ -64,18 +81,18 @@ pub extern "C" fn proxy_on_request_trailers(context_id: u32, _num_trailers: usiz
 pub extern "C" fn proxy_on_response_headers(
     context_id: u32,
     _num_headers: usize,
-    end_of_stream: bool,
-) -> u32 {
-    contexts::response_headers(context_id, end_of_stream)
+    end_of_stream: u32,
+) -> Action {
+    contexts::response_headers(context_id, end_of_stream != 0)
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_on_response_body(
     context_id: u32,
     body_size: usize,
-    end_of_stream: bool,
-) -> u32 {
-    contexts::response_body(context_id, body_size, end_of_stream)
+    end_of_stream: u32,
+) -> Action {
+    contexts::response_body(context_id, body_size, end_of_stream != 0)
 }
 
 #[no_mangle]

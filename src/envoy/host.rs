@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::abi;
+use super::types::{BufferType, MapType, MetricType};
 use crate::host::{encode_struct, HeaderMap, Host, HostError, LocalReply, StateValue};
 use crate::store::{Entry, SharedStore, StoreError};
 
@@ -18,7 +19,7 @@ fn metric_id(name: &str) -> Result<u32, HostError> {
     if let Some(id) = METRICS.with(|metrics| metrics.borrow().get(name).copied()) {
         return Ok(id);
     }
-    let id = abi::define_metric(abi::METRIC_COUNTER, name)?;
+    let id = abi::define_metric(MetricType::Counter, name)?;
     METRICS.with(|metrics| metrics.borrow_mut().insert(name.to_string(), id));
     Ok(id)
 }
@@ -49,31 +50,31 @@ impl Host for EnvoyHost {
     }
 
     fn request_headers(&self) -> Result<HeaderMap, HostError> {
-        abi::get_header_map(abi::MAP_REQUEST_HEADERS)
+        abi::get_header_map(MapType::HttpRequestHeaders)
     }
 
     fn set_request_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
-        abi::set_header(abi::MAP_REQUEST_HEADERS, name, value)
+        abi::set_header(MapType::HttpRequestHeaders, name, value)
     }
 
     fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
-        abi::get_buffer(abi::BUFFER_REQUEST_BODY, start, len)
+        abi::get_buffer(BufferType::HttpRequestBody, start, len)
     }
 
     fn replace_request_body(&self, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
-        abi::set_buffer(abi::BUFFER_REQUEST_BODY, start, len, data)
+        abi::set_buffer(BufferType::HttpRequestBody, start, len, data)
     }
 
     fn response_headers(&self) -> Result<HeaderMap, HostError> {
-        abi::get_header_map(abi::MAP_RESPONSE_HEADERS)
+        abi::get_header_map(MapType::HttpResponseHeaders)
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
-        abi::set_header(abi::MAP_RESPONSE_HEADERS, name, value)
+        abi::set_header(MapType::HttpResponseHeaders, name, value)
     }
 
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
-        abi::get_buffer(abi::BUFFER_RESPONSE_BODY, start, len)
+        abi::get_buffer(BufferType::HttpResponseBody, start, len)
     }
 
     fn replace_response_body(
@@ -82,7 +83,7 @@ impl Host for EnvoyHost {
         len: usize,
         data: &[u8],
     ) -> Result<(), HostError> {
-        abi::set_buffer(abi::BUFFER_RESPONSE_BODY, start, len, data)
+        abi::set_buffer(BufferType::HttpResponseBody, start, len, data)
     }
 
     fn send_reply(&self, reply: &LocalReply) -> Result<(), HostError> {

@@ -1,30 +1,31 @@
 //! A `log` backend writing through `proxy_log`, at Envoy's own log level.
 
 use super::abi;
+use super::types::LogLevel;
 
 struct HostLogger;
 
 static LOGGER: HostLogger = HostLogger;
 
-// proxy-wasm levels: trace 0, debug 1, info 2, warn 3, error 4, critical 5.
-fn to_host_level(level: log::Level) -> u32 {
+fn to_host_level(level: log::Level) -> LogLevel {
     match level {
-        log::Level::Trace => 0,
-        log::Level::Debug => 1,
-        log::Level::Info => 2,
-        log::Level::Warn => 3,
-        log::Level::Error => 4,
+        log::Level::Trace => LogLevel::Trace,
+        log::Level::Debug => LogLevel::Debug,
+        log::Level::Info => LogLevel::Info,
+        log::Level::Warn => LogLevel::Warn,
+        log::Level::Error => LogLevel::Error,
     }
 }
 
-fn to_filter(host_level: u32) -> log::LevelFilter {
+/// `None` (Envoy's "off", or any value outside the ABI) logs nothing.
+fn to_filter(host_level: Option<LogLevel>) -> log::LevelFilter {
     match host_level {
-        0 => log::LevelFilter::Trace,
-        1 => log::LevelFilter::Debug,
-        2 => log::LevelFilter::Info,
-        3 => log::LevelFilter::Warn,
-        4 | 5 => log::LevelFilter::Error,
-        _ => log::LevelFilter::Off,
+        Some(LogLevel::Trace) => log::LevelFilter::Trace,
+        Some(LogLevel::Debug) => log::LevelFilter::Debug,
+        Some(LogLevel::Info) => log::LevelFilter::Info,
+        Some(LogLevel::Warn) => log::LevelFilter::Warn,
+        Some(LogLevel::Error | LogLevel::Critical) => log::LevelFilter::Error,
+        None => log::LevelFilter::Off,
     }
 }
 

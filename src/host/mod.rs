@@ -8,9 +8,11 @@ use crate::store::SharedStore;
 
 #[cfg(any(test, feature = "fake-host"))]
 pub mod fake;
+mod header_codec;
 mod header_map;
 mod state_struct;
 
+pub use header_codec::{decode_header_map, encode_header_map};
 pub use header_map::HeaderMap;
 pub use state_struct::{declare_property_arguments, encode_struct, StateValue, STRUCT_TYPE_URL};
 

@@ -91,9 +91,11 @@ fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
     if needle.len() > haystack.len() {
         return false;
     }
-    (0..=haystack.len() - needle.len()).any(|start| {
-        haystack[start].eq_ignore_ascii_case(&first)
-            && haystack[start..start + needle.len()].eq_ignore_ascii_case(needle)
+    haystack.windows(needle.len()).any(|window| {
+        window
+            .first()
+            .is_some_and(|byte| byte.eq_ignore_ascii_case(&first))
+            && window.eq_ignore_ascii_case(needle)
     })
 }
 
