@@ -8,6 +8,7 @@
 //!   grants and settings.
 
 mod grants;
+pub mod rate_limit_service;
 mod secrets;
 mod settings;
 mod wrapper;
@@ -160,6 +161,19 @@ impl Config {
                     })
                     .collect(),
             })?;
+            if let Some(limit) = policy
+                .limits()
+                .into_iter()
+                .find(|limit| limit.counted_by_service())
+            {
+                return Err(ConfigError::single(
+                    "",
+                    format!(
+                        "limit {} is counted by the rate-limit service, which only the wrapper configuration names (\"rate_limit_service\"): wrap the policy",
+                        limit.rule
+                    ),
+                ));
+            }
             Ok(Config::bare(policy))
         } else {
             wrapper::parse(&value, env)

@@ -12,10 +12,12 @@ pub mod approval;
 pub mod charge;
 pub mod checks;
 pub mod replies;
+pub mod service;
 pub mod verdict;
 
 use approval::Gate;
 use charge::{charge_all, Charge, ClaimSource, Subject};
+use service::{Awaiting, ServiceCharge};
 use verdict::{decide_all, ApprovalStep, MessageRefusal, Reason, Verdict};
 
 use super::legacy;
@@ -31,6 +33,7 @@ use crate::config::{Config, Grant};
 use crate::counter::Reservation;
 use crate::host::HostError;
 use crate::mcp::{read_payload, Message, Payload, ReadLimits, RequestId, PARSE_ERROR};
+use crate::rate_limit_service::Counter;
 use crate::store::{Claim, PutOutcome, SharedStore};
 
 /// Everything a decision depends on.
@@ -71,6 +74,9 @@ pub struct Forward {
     pub approved: Option<Box<Rounds>>,
     /// The requests whose replies the response must carry.
     pub expected: Expected,
+    /// Units the rate-limit service took, to give back if the call does not
+    /// run (empty unless the service takes refunds).
+    pub service_units: Vec<Counter>,
 }
 
 impl Forward {
@@ -86,6 +92,7 @@ impl Forward {
             replacement_body: None,
             approved: None,
             expected: Expected::default(),
+            service_units: Vec::new(),
         }
     }
 }
@@ -94,6 +101,9 @@ impl Forward {
 pub enum Disposition {
     Forward(Forward),
     Refuse(Refusal),
+    /// Allowed so far: the rate-limit service must still charge its limits
+    /// (`service::settle` finishes the decision with its answer).
+    AwaitService(Box<Awaiting>),
 }
 
 /// The decision on one request.
@@ -246,10 +256,12 @@ fn decide_messages<'a>(
                 verdicts = vec![call.verdict];
                 refusals = vec![None];
                 approved = Some(ApprovedForward {
-                    rule: call.rule,
+                    claim: ApprovalClaim {
+                        rule: call.rule,
+                        nonce: call.nonce,
+                        expires_at: call.expires_at,
+                    },
                     body: call.body,
-                    nonce: call.nonce,
-                    expires_at: call.expires_at,
                     rounds: call.rounds,
                 });
             }
@@ -258,6 +270,7 @@ fn decide_messages<'a>(
     let mut reservation = None;
     let mut cas_retries = 0;
     let mut shadow_refusal = None;
+    let mut service_charge = None;
     if refusals.iter().all(Option::is_none) {
         let subject = Subject {
             grant: &grant.name,
@@ -281,12 +294,31 @@ fn decide_messages<'a>(
             Charge::Admitted {
                 reservation: taken,
                 shadow_refusal: shadow,
+                service,
             } => {
                 cas_retries = taken.retries;
                 reservation = (!taken.taken.is_empty()).then_some(taken);
                 shadow_refusal = shadow;
-                if let Some(call) = &approved {
-                    let used = claim_approval(ctx, call, &messages);
+                if !service.is_empty() {
+                    match ServiceCharge::prepare(ctx, service) {
+                        Ok(charge) => service_charge = Some(charge),
+                        Err(failure) => {
+                            if let Some(reservation) = reservation.take() {
+                                crate::counter::release(ctx.store, &reservation);
+                            }
+                            return Decision {
+                                is_batch,
+                                messages,
+                                verdicts,
+                                refusals,
+                                ..Decision::refused(facts, failure)
+                            };
+                        }
+                    }
+                }
+                // With the service still to answer, the approval is used once it has.
+                if let (Some(call), None) = (&approved, &service_charge) {
+                    let used = claim_approval(ctx, &call.claim, &messages);
                     if let Err(unused) = used {
                         if let Some(reservation) = reservation.take() {
                             crate::counter::release(ctx.store, &reservation);
@@ -343,9 +375,11 @@ fn decide_messages<'a>(
             None => Outcome::Allowed,
         };
         let mut forward = Forward::new(outcome);
+        let mut approval_claim = None;
         if let Some(call) = approved {
             forward.replacement_body = Some(call.body);
             forward.approved = Some(Box::new(call.rounds));
+            approval_claim = Some(call.claim);
         }
         forward.expected = Expected {
             ids: messages
@@ -370,7 +404,12 @@ fn decide_messages<'a>(
                         || crate::mcp::uses_mirrored_headers(ctx.head.protocol_version(), message))
             });
         }
-        Disposition::Forward(forward)
+        match service_charge {
+            Some(charge) => {
+                Disposition::AwaitService(Box::new(Awaiting::new(forward, charge, approval_claim)))
+            }
+            None => Disposition::Forward(forward),
+        }
     } else {
         note_refusals(&mut facts, &refusals);
         refuse(ctx, &messages, &refusals, is_batch)
@@ -387,12 +426,18 @@ fn decide_messages<'a>(
 
 /// An approved call on its way to the upstream.
 struct ApprovedForward {
+    claim: ApprovalClaim,
+    body: Vec<u8>,
+    rounds: Rounds,
+}
+
+/// The approval an approved call uses up.
+#[derive(Debug)]
+struct ApprovalClaim {
     /// The rule that required approval.
     rule: String,
-    body: Vec<u8>,
     nonce: String,
     expires_at: u64,
-    rounds: Rounds,
 }
 
 /// Why an approval could not be used.
@@ -406,7 +451,7 @@ enum Unused {
 /// too many in use); a failure when the store cannot tell.
 fn claim_approval(
     ctx: &Context<'_>,
-    call: &ApprovedForward,
+    call: &ApprovalClaim,
     messages: &[Message],
 ) -> Result<(), Box<Unused>> {
     let refused = |text: &str| {
