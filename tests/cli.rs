@@ -582,7 +582,12 @@ fn generate_writes_a_policy_that_check_accepts() {
     assert_eq!(policy["tools"]["get_invoice"], json!({}));
     assert_eq!(
         policy["tools"]["create_invoice"],
-        json!({"action": "require_approval", "message": "Requires human approval."})
+        json!({"action": "require_approval", "message": "Requires human approval.",
+            "approval": {"by": "approver", "approvers": ["approver"]}})
+    );
+    assert!(
+        table.contains("requires approval by grant \"approver\" (define it)"),
+        "{table}"
     );
     assert_eq!(
         policy["tools"]["create_instance"]["limits"][0],

@@ -511,7 +511,15 @@ fn approval_path(
     let rule = grant.policy.approval(message.target()?)?;
     let by = match &rule.by {
         ApprovedBy::Caller => "the caller's user confirms through the client (MCP 2026-07-28 input_required with a form elicitation)".to_owned(),
-        ApprovedBy::Approver(names) => format!("an approver ({}) decides", names.join(", ")),
+        ApprovedBy::Approver(names) => format!(
+            "an approver ({}) decides on the approval page, {}/approvals",
+            names.join(", "),
+            config
+                .settings
+                .approvals
+                .as_ref()
+                .map_or(crate::config::DEFAULT_PATH_PREFIX, |approvals| approvals.path_prefix.as_str())
+        ),
     };
     let held = format!(
         "{by}; an approval holds {} s and lets one call through",
@@ -526,8 +534,11 @@ fn approval_path(
         (_, Some(Reason::Approval { step: ApprovalStep::Ask { .. }, .. })) => {
             "asked: the reply is the question, the call waits for the retry".to_owned()
         }
-        (_, Some(Reason::Approval { step: ApprovalStep::Required, .. })) => {
-            "not asked: this client cannot ask its user".to_owned()
+        (_, Some(Reason::Approval { step: ApprovalStep::Required, message, .. })) => {
+            format!("not asked: {message}")
+        }
+        (_, Some(Reason::Approval { step: ApprovalStep::Pending { .. }, .. })) => {
+            "pending: the call waits on the approval page; the identical call, retried, passes once an approver approved it".to_owned()
         }
         (_, Some(Reason::Approval { step: ApprovalStep::Denied | ApprovalStep::Expired, .. })) => {
             "refused: the approval this retry carries does not hold".to_owned()
@@ -548,6 +559,10 @@ fn approval_text(step: &ApprovalStep) -> &'static str {
     match step {
         ApprovalStep::Ask { .. } => "approval asked of the caller's user",
         ApprovalStep::Required => "approval required",
+        ApprovalStep::Pending { expired: false, .. } => {
+            "approval pending (a named approver decides)"
+        }
+        ApprovalStep::Pending { expired: true, .. } => "approval expired (asked again)",
         ApprovalStep::Denied => "approval denied",
         ApprovalStep::Expired => "approval expired",
     }

@@ -7,6 +7,7 @@
 //! - a wrapper object (see `wrapper.rs`) with the policy, named policies,
 //!   grants and settings.
 
+mod approvals;
 mod grants;
 mod secrets;
 mod settings;
@@ -18,6 +19,7 @@ use std::rc::Rc;
 
 use crate::policy::Policy;
 
+pub use approvals::DEFAULT_PATH_PREFIX;
 pub use grants::{hash_token, to_hex, Grant, GrantRule, GrantTable, TokenHash};
 pub use secrets::Environment;
 pub use settings::{Approvals, FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};

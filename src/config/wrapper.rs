@@ -19,7 +19,7 @@
 //!   "counter_key": "<base64>" | {"env": "VARIABLE"},
 //!   "max_regex_subject_bytes": 4096,
 //!   "request_limit": {"window": "minute", "max": 600},
-//!   "approvals": {"enabled": true}
+//!   "approvals": {"enabled": true, "path_prefix": "/mcp-policy", "page_url": "https://..."}
 //! }
 //! ```
 //! Every field is optional, except the secrets where they are needed (see
@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 
 use super::grants::{parse_token_hash, Grant, GrantRule, GrantTable};
 use super::secrets::{self, Environment};
-use super::settings::{Approvals, FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
+use super::settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::counter::Window;
 use crate::identity::{JwtMatcher, MtlsMatcher};
@@ -110,6 +110,11 @@ pub(super) fn parse(value: &Value, env: Environment<'_>) -> Result<Config, Confi
         .unwrap_or_else(|| Rc::new(Policy::deny_all_no_policy()));
     let named = named_policies(object, cap, &mut problems);
     let grants = grants(object, &default_policy, &named, &mut problems);
+    let mut found = Vec::new();
+    super::approvals::check_approvers(object, &default_policy, &named, &grants, &mut found);
+    for (path, message) in found {
+        problems.add(path, message);
+    }
     required_secrets(
         object,
         &mut settings,
@@ -356,19 +361,10 @@ fn required_secrets<'p>(
     policies: impl Iterator<Item = &'p Rc<Policy>>,
     problems: &mut Problems,
 ) {
-    if approvals_enabled(object, problems) {
-        match &settings.sealer {
-            Some(sealer) => {
-                settings.approvals = Some(Approvals {
-                    sealer: sealer.clone(),
-                })
-            }
-            None if !object.contains_key("session_keys") => problems.add(
-                "/session_keys",
-                "approvals are enabled: their request states are sealed with the session keys, so give \"session_keys\" (base64, at least 32 bytes each) or {\"env\": \"VARIABLE\"}",
-            ),
-            None => {}
-        }
+    let mut found = Vec::new();
+    settings.approvals = super::approvals::parse(object, settings.sealer.as_ref(), &mut found);
+    for (path, message) in found {
+        problems.add(path, message);
     }
     if settings.sessions_off {
         settings.sealer = None;
@@ -398,34 +394,6 @@ fn required_secrets<'p>(
                 limit.rule
             ),
         );
-    }
-}
-
-/// `"approvals": {"enabled": true|false}`.
-fn approvals_enabled(object: &Map<String, Value>, problems: &mut Problems) -> bool {
-    let Some(value) = object.get("approvals") else {
-        return false;
-    };
-    let Some(members) = value.as_object() else {
-        problems.add("/approvals", "must be an object: {\"enabled\": true}");
-        return false;
-    };
-    for key in members.keys().filter(|key| key.as_str() != "enabled") {
-        problems.add(
-            format!("/approvals/{}", escape(key)),
-            format!("unknown field \"{key}\"; expected enabled"),
-        );
-    }
-    match members.get("enabled") {
-        Some(Value::Bool(enabled)) => *enabled,
-        None => {
-            problems.add("/approvals/enabled", "required: true or false");
-            false
-        }
-        Some(_) => {
-            problems.add("/approvals/enabled", "must be true or false");
-            false
-        }
     }
 }
 

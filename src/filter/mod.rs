@@ -15,6 +15,7 @@
 //! metrics and filter state. Shared state used by several steps lives in
 //! `tasks`, `legacy` and `param_maps`.
 
+mod approvals;
 mod bytes;
 mod clock;
 pub mod decide;
@@ -84,6 +85,8 @@ pub struct HttpFilter {
     audit: Audit,
     /// When the whole body was in hand, for the time spent deciding.
     decide_started_nanos: Option<u64>,
+    /// An approver's decision on this approval id, whose body is buffered.
+    approval_post: Option<String>,
 }
 
 impl HttpFilter {
@@ -102,6 +105,7 @@ impl HttpFilter {
             watch: None,
             audit: Audit::default(),
             decide_started_nanos: None,
+            approval_post: None,
         }
     }
 
@@ -116,6 +120,9 @@ impl HttpFilter {
         self.audit.protocol_version = self.head.protocol_version().map(str::to_string);
         if let Err(error) = admission::scrub(host, &self.head) {
             return self.refuse(host, Refusal::failure(None, &error));
+        }
+        if let Some(route) = approvals::route(&self.config, &self.head) {
+            return self.serve_approvals(host, route, end_of_stream);
         }
         let presented = match request::presented(&self.config, host) {
             Ok(presented) => presented,
@@ -194,6 +201,9 @@ impl HttpFilter {
             return Action::Continue;
         }
         self.body_size = body_size;
+        if let Some(id) = self.approval_post.take() {
+            return self.decide_approval(host, &id, body_size, end_of_stream);
+        }
         if body_size > self.config.settings.max_body_bytes {
             return self.refuse(host, admission::body_too_large(&self.config.settings));
         }
@@ -208,7 +218,126 @@ impl HttpFilter {
         if self.stage != Stage::Buffering {
             return Action::Continue;
         }
+        if let Some(id) = self.approval_post.take() {
+            return self.decide_approval(host, &id, self.body_size, true);
+        }
         self.read_body_and_decide(host)
+    }
+
+    // ---- the approval page and API ------------------------------------------
+
+    /// A request under the approvals prefix: answered here, never forwarded.
+    fn serve_approvals(
+        &mut self,
+        host: &dyn Host,
+        route: approvals::Route,
+        end_of_stream: bool,
+    ) -> Action {
+        use approvals::{api, page, Route};
+        self.stage = Stage::Replied;
+        let approver = match &route {
+            Route::Page => return self.reply(host, &page::reply()),
+            Route::Refused { status, message } => {
+                return self.reply(host, &api::error(*status, message))
+            }
+            Route::List | Route::Decide { .. } => {
+                let presented = match request::presented(&self.config, host) {
+                    Ok(presented) => presented,
+                    Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
+                };
+                match request::identify(&self.config, &self.head, &presented) {
+                    Selection::Granted { grant, .. } => grant,
+                    Selection::Unauthenticated(message) => {
+                        return self.reply(host, &api::error(401, message))
+                    }
+                    Selection::Forbidden { .. } => {
+                        return self.reply(host, &api::error(403, "no grant matches this identity"))
+                    }
+                }
+            }
+        };
+        self.audit.grant = Some(approver.name.clone());
+        let now_secs = match clock::now_secs(host) {
+            Ok(now_secs) => now_secs,
+            Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
+        };
+        match route {
+            Route::List => {
+                let reply = api::list(&self.config, host, &approver, now_secs);
+                self.reply(host, &reply)
+            }
+            Route::Decide { id } => {
+                let json = self
+                    .head
+                    .headers
+                    .get("content-type")
+                    .is_some_and(|media| is_json_media_type(&media.to_ascii_lowercase()));
+                if !json {
+                    return self.reply(
+                        host,
+                        &api::error(415, "send the decision as application/json"),
+                    );
+                }
+                if end_of_stream {
+                    return self.reply(host, &api::error(400, "the decision is missing"));
+                }
+                self.grant = Some(approver);
+                self.approval_post = Some(id);
+                self.stage = Stage::Buffering;
+                Action::Pause
+            }
+            Route::Page | Route::Refused { .. } => Action::Continue,
+        }
+    }
+
+    /// The body of an approver's decision, once it is all here.
+    fn decide_approval(
+        &mut self,
+        host: &dyn Host,
+        id: &str,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
+        use approvals::api;
+        if body_size > api::MAX_DECISION_BYTES {
+            self.stage = Stage::Replied;
+            return self.reply(host, &api::error(413, "the decision is too large"));
+        }
+        if !end_of_stream {
+            self.approval_post = Some(id.to_owned());
+            return Action::Pause;
+        }
+        self.stage = Stage::Replied;
+        let (Some(approver), Ok(body), Ok(now_secs)) = (
+            self.grant.clone(),
+            host.request_body(0, body_size),
+            clock::now_secs(host),
+        ) else {
+            let error = HostError::new("approval decision", "body, clock or grant unavailable");
+            return self.refuse(host, Refusal::failure(None, &error));
+        };
+        let (reply, decided) = api::decide(&self.config, host, &approver, id, &body, now_secs);
+        if let Some(decided) = decided {
+            self.audit.facts.method = Some("approvals/decide".to_owned());
+            self.audit.facts.target = Some(decided.tool.clone());
+            self.audit.facts.tool = Some(decided.tool);
+            self.audit.facts.rule = Some(decided.rule);
+            self.audit.facts.approver = Some(approver.name.clone());
+            let outcome = if decided.approved {
+                Outcome::ApprovalGiven
+            } else {
+                Outcome::ApprovalRefused
+            };
+            self.publish(host, outcome);
+        }
+        self.reply(host, &reply)
+    }
+
+    fn reply(&self, host: &dyn Host, reply: &crate::host::LocalReply) -> Action {
+        if let Err(error) = host.send_reply(reply) {
+            log::error!("cannot send local reply: {error}");
+        }
+        Action::Pause
     }
 
     // ---- step 2: the decision ---------------------------------------------

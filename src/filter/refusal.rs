@@ -25,6 +25,10 @@ pub enum Outcome {
     /// this call.
     ApprovalDenied,
     ApprovalExpired,
+    /// An approver approved a pending call (the approval API).
+    ApprovalGiven,
+    /// An approver denied a pending call (the approval API).
+    ApprovalRefused,
 }
 
 impl Outcome {
@@ -41,6 +45,8 @@ impl Outcome {
             Outcome::Approved => "approved",
             Outcome::ApprovalDenied => "approval_denied",
             Outcome::ApprovalExpired => "approval_expired",
+            Outcome::ApprovalGiven => "approval_given",
+            Outcome::ApprovalRefused => "approval_refused",
         }
     }
 }
@@ -57,6 +63,12 @@ pub enum ReplyKind {
     ApprovalAsked,
     /// The call needs approval and none can be asked for here.
     ApprovalRequired,
+    /// The call waits for a named approver.
+    ApprovalPending,
+    /// The approval page.
+    ApprovalPage,
+    /// An answer of the approval API.
+    ApprovalApi,
     /// The approval presented does not hold.
     ApprovalDenied,
     ApprovalExpired,
@@ -95,6 +107,9 @@ impl ReplyKind {
             ReplyKind::Hidden => "mcp_policy_hidden",
             ReplyKind::ApprovalAsked => "mcp_policy_approval_asked",
             ReplyKind::ApprovalRequired => "mcp_policy_approval_required",
+            ReplyKind::ApprovalPending => "mcp_policy_approval_pending",
+            ReplyKind::ApprovalPage => "mcp_policy_approval_page",
+            ReplyKind::ApprovalApi => "mcp_policy_approval_api",
             ReplyKind::ApprovalDenied => "mcp_policy_approval_denied",
             ReplyKind::ApprovalExpired => "mcp_policy_approval_expired",
             ReplyKind::RateLimited => "mcp_policy_rate_limited",

@@ -52,6 +52,14 @@ pub fn fnv1a64(seed: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
+fn partition(scope: &str) -> String {
+    if scope.is_empty() {
+        String::new()
+    } else {
+        format!("{:016x}/", fnv1a64(0, scope.as_bytes()))
+    }
+}
+
 fn fingerprint(scope: &str, key: &str) -> u64 {
     // Never 0, so a zeroed slot is never mistaken for an owner.
     let scope_hash = fnv1a64(0x9e37_79b9_7f4a_7c15, scope.as_bytes());
@@ -90,13 +98,74 @@ impl BoundedMap {
     fn slot_keys<'m>(&'m self, scope: &str, key: &str) -> impl Iterator<Item = String> + 'm {
         let slots = self.slots.max(1);
         let start = fnv1a64(0, key.as_bytes()) % slots;
-        let partition = if scope.is_empty() {
-            String::new()
-        } else {
-            format!("{:016x}/", fnv1a64(0, scope.as_bytes()))
-        };
+        let partition = partition(scope);
         (0..WAYS.min(slots))
             .map(move |way| format!("{}/{partition}{}", self.prefix, (start + way) % slots))
+    }
+
+    /// The live values of `scope`: every slot of the scope is read.
+    pub fn values(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        now_secs: u64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let partition = partition(scope);
+        let mut values = Vec::new();
+        for index in 0..self.slots.max(1) {
+            let slot_key = format!("{}/{partition}{index}", self.prefix);
+            if let Some(slot) = store.get(&slot_key)?.and_then(|entry| decode(&entry.value)) {
+                if slot.expires_at > now_secs {
+                    values.push(slot.value);
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    /// Replaces the live value of `key` with what `change` makes of it
+    /// (the new value and its expiry), with compare-and-swap: a racing
+    /// writer makes `change` run again on the value it wrote. `Ok(None)`
+    /// when the key has no live value or `change` declines.
+    pub fn update(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        key: &str,
+        now_secs: u64,
+        change: impl Fn(&[u8]) -> Option<(Vec<u8>, u64)>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let owner = fingerprint(scope, key);
+        'attempts: for _ in 0..MAX_ATTEMPTS {
+            for slot_key in self.slot_keys(scope, key) {
+                let Some(entry) = store.get(&slot_key)? else {
+                    continue;
+                };
+                let Some(slot) = decode(&entry.value) else {
+                    continue;
+                };
+                if slot.owner != owner || slot.expires_at <= now_secs {
+                    continue;
+                }
+                let Some((value, expires_at)) = change(&slot.value) else {
+                    return Ok(None);
+                };
+                match store.set(
+                    &slot_key,
+                    &encode(owner, expires_at, &value),
+                    Some(entry.cas),
+                ) {
+                    Ok(()) => return Ok(Some(value)),
+                    Err(StoreError::CasMismatch) => continue 'attempts,
+                    Err(error) => return Err(error),
+                }
+            }
+            return Ok(None);
+        }
+        Err(StoreError::Host(format!(
+            "{}: compare-and-swap kept failing",
+            self.prefix
+        )))
     }
 
     /// The live value stored for `key` in `scope`, if any.
@@ -282,6 +351,36 @@ mod tests {
         assert_eq!(map.get(&store, "g", "s1", 105), Ok(Some(b"alice".to_vec())));
         assert_eq!(map.get(&store, "g", "s1", 110), Ok(None));
         assert_eq!(map.get(&store, "g", "s2", 105), Ok(None));
+    }
+
+    #[test]
+    fn lists_a_scopes_live_values_and_updates_one_atomically() {
+        let store = MemoryStore::new();
+        let map = BoundedMap::new("t", 16);
+        for (key, ttl) in [("a", 10), ("b", 10), ("c", 1)] {
+            assert_eq!(
+                map.put(&store, "g", key, key.as_bytes(), 100, ttl),
+                Ok(PutOutcome::Stored)
+            );
+        }
+        assert_eq!(
+            map.put(&store, "h", "z", b"z", 100, 10),
+            Ok(PutOutcome::Stored)
+        );
+        let mut live = map.values(&store, "g", 105).unwrap();
+        live.sort();
+        assert_eq!(live, vec![b"a".to_vec(), b"b".to_vec()]);
+        let changed = map.update(&store, "g", "a", 105, |value| {
+            Some(([value, b"!"].concat(), 200))
+        });
+        assert_eq!(changed, Ok(Some(b"a!".to_vec())));
+        assert_eq!(map.get(&store, "g", "a", 150), Ok(Some(b"a!".to_vec())));
+        assert_eq!(
+            map.update(&store, "g", "c", 105, |_| Some((b"x".to_vec(), 200))),
+            Ok(None)
+        );
+        assert_eq!(map.update(&store, "g", "b", 105, |_| None), Ok(None));
+        assert_eq!(map.get(&store, "g", "b", 105), Ok(Some(b"b".to_vec())));
     }
 
     #[test]

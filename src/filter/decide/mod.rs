@@ -9,6 +9,7 @@
 //! transport's refusals are stored for the GET stream and replaced by pings.
 
 pub mod approval;
+pub mod approver;
 pub mod charge;
 pub mod checks;
 pub mod replies;
@@ -25,8 +26,8 @@ use super::request::admission;
 use super::request::session::{Carrier, Session};
 use super::request::RequestHead;
 use super::response::Expected;
-use crate::approval::nonce;
 use crate::approval::rounds::Rounds;
+use crate::approval::{nonce, pending};
 use crate::config::{Config, Grant};
 use crate::counter::Reservation;
 use crate::host::HostError;
@@ -245,13 +246,24 @@ fn decide_messages<'a>(
                 let call = *call;
                 verdicts = vec![call.verdict];
                 refusals = vec![None];
+                facts.approver.clone_from(&call.approver);
                 approved = Some(ApprovedForward {
                     rule: call.rule,
                     body: call.body,
                     nonce: call.nonce,
                     expires_at: call.expires_at,
                     rounds: call.rounds,
+                    used: call.used,
                 });
+            }
+            Gate::Failed(failure) => {
+                return Decision {
+                    is_batch,
+                    messages,
+                    verdicts,
+                    refusals,
+                    ..Decision::refused(facts, failure)
+                };
             }
         }
     }
@@ -389,6 +401,8 @@ fn decide_messages<'a>(
 struct ApprovedForward {
     /// The rule that required approval.
     rule: String,
+    /// The pending approval to mark used (its grant and key).
+    used: Option<(String, String)>,
     body: Vec<u8>,
     nonce: String,
     expires_at: u64,
@@ -422,6 +436,7 @@ fn claim_approval(
                 step: ApprovalStep::Denied,
                 rule: call.rule.clone(),
                 message: text.to_owned(),
+                approver: None,
             },
         )))
     };
@@ -432,7 +447,18 @@ fn claim_approval(
         ctx.now_secs,
         call.expires_at,
     ) {
-        Ok(Claim::Claimed) => Ok(()),
+        Ok(Claim::Claimed) => {
+            if let Some((scope, key)) = &call.used {
+                let used = pending::update(ctx.store, scope, key, ctx.now_secs, |entry| {
+                    entry.status = pending::Status::Used;
+                    true
+                });
+                if let Err(error) = used {
+                    log::warn!("approval used, but not marked used ({error}): a retry is refused as already used");
+                }
+            }
+            Ok(())
+        }
         Ok(Claim::Taken) => Err(refused(approval::USED)),
         Ok(Claim::Full) => Err(refused(approval::FULL)),
         Err(error) => {
@@ -587,6 +613,7 @@ fn facts_of(messages: &[Message], is_batch: bool) -> Facts {
             .and_then(serde_json::Value::as_object)
             .map(|arguments| arguments.keys().cloned().collect())
             .unwrap_or_default(),
+        approver: None,
     }
 }
 
@@ -600,6 +627,13 @@ fn note_refusals(facts: &mut Facts, refusals: &[Option<MessageRefusal>]) {
         return;
     };
     facts.rule = Some(first.rule().to_string());
+    if let Reason::Approval {
+        approver: Some(approver),
+        ..
+    } = &first.reason
+    {
+        facts.approver = Some(approver.clone());
+    }
     if let Some(target) = &first.target {
         facts.target = Some(target.clone());
     }

@@ -12,6 +12,7 @@ use crate::host::Action;
 use crate::store::MemoryStore;
 
 mod approval;
+mod approver;
 mod fail_closed;
 mod limits;
 mod observe;
