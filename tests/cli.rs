@@ -779,6 +779,54 @@ fn explain_picks_the_grant_from_an_identity_as_the_filter_does() {
 }
 
 #[test]
+fn explain_gives_the_oauth_challenges_the_filter_gives() {
+    let wrapper = r#"{
+      "policy": {"version": "1", "default": "deny", "tools": {"get_server_status": {}}},
+      "sessions": "off",
+      "oauth": {"resource": "https://mcp.example.com/mcp", "authorization_servers": ["https://idp"]},
+      "grants": [{"name": "users", "jwt": {"issuer": "https://idp", "scopes": ["mcp:tools"]}}]
+    }"#;
+    let file = temp_file("explain_oauth", "wrapper.json", wrapper);
+    let request = tool_call(json!(1), "get_server_status", json!({}));
+    let metadata =
+        "resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\"";
+    let challenge = |identity: &str| {
+        let (_, explained) = explain_json(
+            "explain_oauth",
+            s(&file),
+            &request,
+            &["--identity", identity],
+        );
+        (
+            explained["reply"]["status"].clone(),
+            explained["reply"]["headers"]["www-authenticate"].clone(),
+        )
+    };
+    let for_us =
+        r#"jwt={"iss": "https://idp", "aud": "https://mcp.example.com/mcp", "scope": "openid"}"#;
+    assert_eq!(
+        challenge(for_us),
+        (
+            json!(403),
+            json!(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"mcp:tools\", {metadata}"
+            ))
+        )
+    );
+    let for_another =
+        r#"jwt={"iss": "https://idp", "aud": "https://other.example.com", "scope": "mcp:tools"}"#;
+    assert_eq!(
+        challenge(for_another),
+        (
+            json!(401),
+            json!(format!(
+                "Bearer realm=\"mcp\", error=\"invalid_token\", {metadata}"
+            ))
+        )
+    );
+}
+
+#[test]
 fn envoy_emits_a_jwt_authn_filter_envoy_accepts() {
     let output = run(&[
         "envoy",
@@ -811,5 +859,125 @@ fn envoy_emits_a_jwt_authn_filter_envoy_accepts() {
         "        forward: false\n",
     ] {
         assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
+    }
+}
+
+#[test]
+fn envoy_makes_the_gateway_an_oauth_resource_and_jwt_authn_follows() {
+    let base = [
+        "envoy",
+        "--policy",
+        "policies/mcp-afip.json",
+        "--grants",
+        "policies/demo-grants.json",
+        "--jwt-issuer",
+        "https://as.example.com",
+        "--jwks-uri",
+        "https://as.example.com/jwks.json",
+        "--jwks-cluster",
+        "as",
+        "--oauth-resource",
+        "https://mcp.example.com/mcp",
+    ];
+    let output = run(&[&base[..], &["--oauth-scope", "mcp:tools", "--jwt-forward"]].concat());
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let yaml = stdout(&output);
+    for expected in [
+        // The audience is the resource, the token is read from Authorization
+        // only, and it goes upstream because the configuration says so.
+        "        audiences:\n        - \"https://mcp.example.com/mcp\"\n",
+        "        from_headers:\n        - name: Authorization\n          value_prefix: \"Bearer \"\n",
+        "        forward: true\n",
+    ] {
+        assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
+    }
+    let wrapper: Value = serde_json::from_str(&embedded_configuration(&yaml)).unwrap();
+    assert_eq!(
+        wrapper["oauth"],
+        json!({
+            "resource": "https://mcp.example.com/mcp",
+            "authorization_servers": ["https://as.example.com"],
+            "scopes_supported": ["mcp:tools"],
+            "forward_token": true
+        })
+    );
+
+    let output = run(&base);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stdout(&output).contains("        forward: false\n"));
+
+    let output = run(&[
+        &base[..],
+        &[
+            "--oauth-metadata",
+            "upstream",
+            "--oauth-public-path",
+            "/token",
+            "--oauth-public-path",
+            "/.well-known/oauth-authorization-server",
+        ],
+    ]
+    .concat());
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let wrapper: Value = serde_json::from_str(&embedded_configuration(&stdout(&output))).unwrap();
+    assert_eq!(wrapper["oauth"]["metadata"], "upstream");
+    assert_eq!(
+        wrapper["oauth"]["public_paths"],
+        json!(["/token", "/.well-known/oauth-authorization-server"])
+    );
+    assert_eq!(wrapper["oauth"].get("authorization_servers"), None);
+}
+
+#[test]
+fn envoy_refuses_oauth_options_that_disagree() {
+    let envoy = |extra: &[&str]| {
+        let base = [
+            "envoy",
+            "--policy",
+            "policies/mcp-afip.json",
+            "--grants",
+            "policies/demo-grants.json",
+            "--jwt-issuer",
+            "https://as.example.com",
+            "--jwks-file",
+            "/etc/envoy/jwks.json",
+        ];
+        let output = run(&[&base[..], extra].concat());
+        (code(&output), stderr(&output))
+    };
+    let resource = ["--oauth-resource", "https://mcp.example.com/mcp"];
+    for (extra, message) in [
+        (
+            vec!["--jwt-forward"],
+            "need the gateway's public MCP URL: --oauth-resource",
+        ),
+        (
+            [
+                &resource[..],
+                &["--jwt-audience", "https://other.example.com"],
+            ]
+            .concat(),
+            "--jwt-audience must include the OAuth resource https://mcp.example.com/mcp",
+        ),
+        (
+            [&resource[..], &["--oauth-public-path", "/mcp"]].concat(),
+            "/oauth/public_paths/0: /mcp is the MCP endpoint",
+        ),
+        (
+            vec!["--oauth-resource", "http://mcp.example.com/mcp"],
+            "/oauth/resource: \"http://mcp.example.com/mcp\": must be an https URL",
+        ),
+        (
+            [
+                &resource[..],
+                &["--oauth-metadata", "upstream", "--oauth-scope", "s"],
+            ]
+            .concat(),
+            "/oauth/scopes_supported: only with \"metadata\": \"filter\"",
+        ),
+    ] {
+        let (status, stderr) = envoy(&extra);
+        assert_eq!(status, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains(message), "{extra:?}: {stderr}");
     }
 }

@@ -18,7 +18,8 @@
 //!   "session_keys": ["<base64>", ...] | {"env": "VARIABLE"},
 //!   "counter_key": "<base64>" | {"env": "VARIABLE"},
 //!   "max_regex_subject_bytes": 4096,
-//!   "request_limit": {"window": "minute", "max": 600}
+//!   "request_limit": {"window": "minute", "max": 600},
+//!   "oauth": {"resource": "https://mcp.example.com/mcp", ...}  (see `oauth.rs`)
 //! }
 //! ```
 //! Every field is optional, except the secrets where they are needed (see
@@ -38,7 +39,7 @@ use crate::identity::{JwtMatcher, MtlsMatcher};
 use crate::policy::{Policy, Scope};
 use crate::seal::Sealer;
 
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "sessions",
     "session_keys",
     "counter_key",
@@ -54,6 +55,7 @@ const FIELDS: [&str; 15] = [
     "max_json_depth",
     "jwt_payload_metadata_key",
     "counter_slots",
+    "oauth",
 ];
 /// The source of a grant's policy when the wrapper has none for it.
 const NO_POLICY: &str = "(no policy)";
@@ -197,6 +199,16 @@ fn settings(
     }
     if let Some(value) = object.get("request_limit") {
         settings.request_limit = request_limit(value, "/request_limit", problems);
+    }
+    if let Some(value) = object.get("oauth") {
+        match super::oauth::parse(value) {
+            Ok(oauth) => settings.oauth = Some(Box::new(oauth)),
+            Err(found) => {
+                for (path, message) in found {
+                    problems.add(format!("/oauth{path}"), message);
+                }
+            }
+        }
     }
     match object.get("sessions") {
         None => {}

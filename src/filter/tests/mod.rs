@@ -13,6 +13,7 @@ use crate::store::MemoryStore;
 
 mod fail_closed;
 mod limits;
+mod oauth;
 mod observe;
 mod request;
 mod responses;
