@@ -862,16 +862,20 @@ fn envoy_emits_a_jwt_authn_filter_envoy_accepts() {
     }
 }
 
+/// `mcp-policy envoy` with the demo grants and a JWT issuer, before more options.
+const ENVOY_WITH_ISSUER: [&str; 7] = [
+    "envoy",
+    "--policy",
+    "policies/mcp-afip.json",
+    "--grants",
+    "policies/demo-grants.json",
+    "--jwt-issuer",
+    "https://as.example.com",
+];
+
 #[test]
 fn envoy_makes_the_gateway_an_oauth_resource_and_jwt_authn_follows() {
-    let base = [
-        "envoy",
-        "--policy",
-        "policies/mcp-afip.json",
-        "--grants",
-        "policies/demo-grants.json",
-        "--jwt-issuer",
-        "https://as.example.com",
+    let more = [
         "--jwks-uri",
         "https://as.example.com/jwks.json",
         "--jwks-cluster",
@@ -879,6 +883,7 @@ fn envoy_makes_the_gateway_an_oauth_resource_and_jwt_authn_follows() {
         "--oauth-resource",
         "https://mcp.example.com/mcp",
     ];
+    let base = [&ENVOY_WITH_ISSUER[..], &more[..]].concat();
     let output = run(&[&base[..], &["--oauth-scope", "mcp:tools", "--jwt-forward"]].concat());
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let yaml = stdout(&output);
@@ -931,18 +936,8 @@ fn envoy_makes_the_gateway_an_oauth_resource_and_jwt_authn_follows() {
 #[test]
 fn envoy_refuses_oauth_options_that_disagree() {
     let envoy = |extra: &[&str]| {
-        let base = [
-            "envoy",
-            "--policy",
-            "policies/mcp-afip.json",
-            "--grants",
-            "policies/demo-grants.json",
-            "--jwt-issuer",
-            "https://as.example.com",
-            "--jwks-file",
-            "/etc/envoy/jwks.json",
-        ];
-        let output = run(&[&base[..], extra].concat());
+        let jwks = ["--jwks-file", "/etc/envoy/jwks.json"];
+        let output = run(&[&ENVOY_WITH_ISSUER[..], &jwks[..], extra].concat());
         (code(&output), stderr(&output))
     };
     let resource = ["--oauth-resource", "https://mcp.example.com/mcp"];

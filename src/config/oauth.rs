@@ -213,17 +213,7 @@ pub fn parse(value: &Value) -> Result<OAuth, Problems> {
             "must be an object {resource, metadata?, authorization_servers?, scopes_supported?, resource_name?, forward_token?, public_paths?}".to_owned(),
         )]);
     };
-    for key in object.keys() {
-        if !FIELDS.contains(&key.as_str()) {
-            problems.push((
-                format!("/{}", key.replace('~', "~0").replace('/', "~1")),
-                format!(
-                    "unknown field \"{key}\"; expected one of {}",
-                    FIELDS.join(", ")
-                ),
-            ));
-        }
-    }
+    crate::identity::matchers::unknown_fields(object, &FIELDS, &mut problems);
     let resource = match object
         .get("resource")
         .map(|value| (value, value.as_str().map(url)))

@@ -225,7 +225,11 @@ def oauth_session(server_url, work):
     redirected = {}
 
     async def record(response):
-        exchanges.append((response.request.method, str(response.request.url), response.status_code))
+        try:
+            message = json.loads(response.request.content).get("method", "")
+        except ValueError:
+            message = ""
+        exchanges.append((response.request.method, str(response.request.url), response.status_code, message))
 
     async def redirect_handler(authorization_url):
         async with httpx2.AsyncClient(event_hooks={"response": [record]}, timeout=30) as http:
@@ -259,24 +263,25 @@ async def allowed_and_denied(client):
     return allowed, denied
 
 
-def steps(exchanges, *origins):
-    """The exchanges as (method, path, status), URLs of `origins` shown by their path."""
-    shown = []
-    for method, url, status in exchanges:
+def observed_flow(gateway, title):
+    """The official client's session through `gateway` (an allowed and a denied call), and
+    its HTTP exchanges as (method, path, status), printed under `title`: the gateway's by
+    their path, the others by their URL without the query."""
+    (allowed, denied), tokens, exchanges = oauth_session(gateway.url, allowed_and_denied)
+    flow = []
+    print(f"\n{title}:")
+    for method, url, status, message in exchanges:
         parsed = urlparse(url)
-        where = parsed.path if f"{parsed.scheme}://{parsed.netloc}" in origins else url.split("?")[0]
-        shown.append((method, where, status))
-    return shown
+        where = parsed.path if parsed.netloc == f"127.0.0.1:{gateway.port}" else url.split("?")[0]
+        flow.append((method, where, status))
+        print(f"  {method} {where} {message} -> {status}".replace("  ->", " ->"))
+    return allowed, denied, tokens, flow
 
 
 def test_the_official_client_discovers_registers_and_calls_through_the_gateway(gateway_a, authorization_server):
     gateway, upstream = gateway_a
     upstream.reset()
-    (allowed, denied), tokens, exchanges = oauth_session(gateway.url, allowed_and_denied)
-    flow = steps(exchanges, origin(gateway.port))
-    print("\nthe client's exchanges (gateway paths; authorization server URLs):")
-    for step in flow:
-        print("  %s %s -> %d" % step)
+    allowed, denied, tokens, flow = observed_flow(gateway, "the client's exchanges (gateway paths; authorization server URLs)")
     issuer = authorization_server.issuer
     assert flow[:7] == [
         ("POST", "/mcp", 401),
@@ -305,11 +310,7 @@ def test_the_official_client_discovers_registers_and_calls_through_the_gateway(g
 def test_an_upstream_authorization_server_is_reached_through_its_public_paths(gateway_b):
     gateway, upstream = gateway_b
     upstream.reset()
-    (allowed, denied), tokens, exchanges = oauth_session(gateway.url, allowed_and_denied)
-    flow = steps(exchanges, origin(gateway.port))
-    print("\nthe client's exchanges, all through the gateway:")
-    for step in flow:
-        print("  %s %s -> %d" % step)
+    allowed, denied, tokens, flow = observed_flow(gateway, "the client's exchanges, all through the gateway")
     assert flow[:7] == [
         ("POST", "/mcp", 401),
         ("GET", "/.well-known/oauth-protected-resource/mcp", 200),
