@@ -21,6 +21,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::identity::matchers::{unknown_fields, Problems};
+
 /// The well-known path of protected-resource metadata (RFC 9728 §3).
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// Public paths a configuration may list.
@@ -63,9 +65,6 @@ pub struct OAuth {
     pub public_paths: Vec<String>,
 }
 
-/// Problems by JSON pointer, relative to the `oauth` object.
-pub type Problems = Vec<(String, String)>;
-
 /// An absolute URL, split where the filter needs it.
 struct Url<'t> {
     /// `scheme://authority`.
@@ -74,6 +73,8 @@ struct Url<'t> {
     path: &'t str,
 }
 
+/// `text` as an absolute `https` URL (`http` for a loopback host), with no
+/// query, fragment or credentials.
 fn url(text: &str) -> Result<Url<'_>, String> {
     if text
         .bytes()
@@ -161,13 +162,14 @@ fn text<'v>(
     }
 }
 
-/// A list of distinct non-empty strings, each checked by `check`.
+/// A list of distinct non-empty strings, each checked by `check`, with
+/// their indexes in the list.
 fn texts<'v>(
     object: &'v Map<String, Value>,
     field: &str,
     check: impl Fn(&str) -> Result<(), String>,
     problems: &mut Problems,
-) -> Vec<&'v str> {
+) -> Vec<(usize, &'v str)> {
     let Some(value) = object.get(field) else {
         return Vec::new();
     };
@@ -175,15 +177,15 @@ fn texts<'v>(
         problems.push((format!("/{field}"), "must be a list of strings".to_owned()));
         return Vec::new();
     };
-    let mut found: Vec<&str> = Vec::new();
+    let mut found: Vec<(usize, &str)> = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let pointer = format!("/{field}/{index}");
         match item.as_str() {
-            Some(text) if found.contains(&text) => {
+            Some(text) if found.iter().any(|(_, seen)| *seen == text) => {
                 problems.push((pointer, format!("\"{text}\" is listed twice")));
             }
             Some(text) => match check(text) {
-                Ok(()) => found.push(text),
+                Ok(()) => found.push((index, text)),
                 Err(message) => problems.push((pointer, message)),
             },
             None => problems.push((pointer, "must be a string".to_owned())),
@@ -205,6 +207,7 @@ fn scope(text: &str) -> Result<(), String> {
     }
 }
 
+/// The `oauth` object; problems by JSON pointer relative to it.
 pub fn parse(value: &Value) -> Result<OAuth, Problems> {
     let mut problems = Problems::new();
     let Some(object) = value.as_object() else {
@@ -213,43 +216,9 @@ pub fn parse(value: &Value) -> Result<OAuth, Problems> {
             "must be an object {resource, metadata?, authorization_servers?, scopes_supported?, resource_name?, forward_token?, public_paths?}".to_owned(),
         )]);
     };
-    crate::identity::matchers::unknown_fields(object, &FIELDS, &mut problems);
-    let resource = match object
-        .get("resource")
-        .map(|value| (value, value.as_str().map(url)))
-    {
-        Some((_, Some(Ok(parsed)))) => Some(parsed),
-        Some((value, Some(Err(message)))) => {
-            problems.push(("/resource".to_owned(), format!("{value}: {message}")));
-            None
-        }
-        Some((_, None)) => {
-            problems.push((
-                "/resource".to_owned(),
-                "must be the gateway's public MCP URL, a string".to_owned(),
-            ));
-            None
-        }
-        None => {
-            problems.push((
-                String::new(),
-                "missing \"resource\": the gateway's public MCP URL (e.g. https://mcp.example.com/mcp), which tokens must name as their audience".to_owned(),
-            ));
-            None
-        }
-    };
-    let from_filter = match object.get("metadata") {
-        None => true,
-        Some(Value::String(mode)) if mode == "filter" => true,
-        Some(Value::String(mode)) if mode == "upstream" => false,
-        Some(_) => {
-            problems.push((
-                "/metadata".to_owned(),
-                "must be \"filter\" or \"upstream\"".to_owned(),
-            ));
-            true
-        }
-    };
+    unknown_fields(object, &FIELDS, &mut problems);
+    let resource = resource(object, &mut problems);
+    let from_filter = from_filter(object, &mut problems);
     let forward_token = match object.get("forward_token") {
         None => false,
         Some(Value::Bool(flag)) => *flag,
@@ -261,42 +230,11 @@ pub fn parse(value: &Value) -> Result<OAuth, Problems> {
             false
         }
     };
-    let servers = texts(
-        object,
-        "authorization_servers",
-        |text| url(text).map(|_| ()),
-        &mut problems,
-    );
-    let scopes = texts(object, "scopes_supported", scope, &mut problems);
-    let name = text(object, "resource_name", &mut problems);
-    if from_filter && !object.contains_key("authorization_servers") {
-        problems.push((
-            String::new(),
-            "missing \"authorization_servers\": the filter answers the metadata (\"metadata\": \"filter\"), which must name the authorization servers".to_owned(),
-        ));
-    } else if from_filter
-        && object
-            .get("authorization_servers")
-            .and_then(Value::as_array)
-            .is_some_and(Vec::is_empty)
-    {
-        problems.push((
-            "/authorization_servers".to_owned(),
-            "must name at least one authorization server".to_owned(),
-        ));
-    }
-    if !from_filter {
-        for field in FILTER_METADATA_FIELDS
-            .iter()
-            .filter(|field| object.contains_key(**field))
-        {
-            problems.push((
-                format!("/{field}"),
-                "only with \"metadata\": \"filter\": the upstream's own metadata says this"
-                    .to_owned(),
-            ));
-        }
-    }
+    let metadata = if from_filter {
+        Metadata::Filter(document(object, &mut problems))
+    } else {
+        Metadata::Upstream
+    };
     let Some(resource) = resource else {
         return Err(problems);
     };
@@ -309,49 +247,7 @@ pub fn parse(value: &Value) -> Result<OAuth, Problems> {
     } else {
         vec![format!("{METADATA_PATH}{path}"), METADATA_PATH.to_owned()]
     };
-    let public_paths = texts(object, "public_paths", public_path, &mut problems);
-    if public_paths.len() > MAX_PUBLIC_PATHS {
-        problems.push((
-            "/public_paths".to_owned(),
-            format!("at most {MAX_PUBLIC_PATHS} paths"),
-        ));
-    }
-    for (index, listed) in public_paths.iter().enumerate() {
-        let under_resource = !path.is_empty()
-            && (*listed == path
-                || listed
-                    .strip_prefix(path)
-                    .is_some_and(|rest| rest.starts_with('/')));
-        if under_resource {
-            problems.push((
-                format!("/public_paths/{index}"),
-                format!("{listed} is the MCP endpoint {path} or under it: it would pass JSON-RPC uninspected"),
-            ));
-        } else if metadata_paths.iter().any(|metadata| metadata == listed) {
-            problems.push((
-                format!("/public_paths/{index}"),
-                "the protected-resource metadata is governed by \"metadata\"".to_owned(),
-            ));
-        }
-    }
-    let metadata = if from_filter {
-        let mut document = Map::new();
-        document.insert("resource".into(), Value::from(text_of(object, "resource")));
-        document.insert("authorization_servers".into(), Value::from(servers.clone()));
-        if !scopes.is_empty() {
-            document.insert("scopes_supported".into(), Value::from(scopes.clone()));
-        }
-        if let Some(name) = name {
-            document.insert("resource_name".into(), Value::from(name));
-        }
-        document.insert(
-            "bearer_methods_supported".into(),
-            Value::from(vec!["header"]),
-        );
-        Metadata::Filter(Value::Object(document).to_string().into_bytes())
-    } else {
-        Metadata::Upstream
-    };
+    let public_paths = public_paths(object, path, &metadata_paths, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -365,8 +261,135 @@ pub fn parse(value: &Value) -> Result<OAuth, Problems> {
         metadata_paths,
         metadata,
         forward_token,
-        public_paths: public_paths.into_iter().map(str::to_owned).collect(),
+        public_paths,
     })
+}
+
+fn resource<'v>(object: &'v Map<String, Value>, problems: &mut Problems) -> Option<Url<'v>> {
+    let Some(value) = object.get("resource") else {
+        problems.push((
+            String::new(),
+            "missing \"resource\": the gateway's public MCP URL (e.g. https://mcp.example.com/mcp), which tokens must name as their audience".to_owned(),
+        ));
+        return None;
+    };
+    let found = value
+        .as_str()
+        .ok_or_else(|| "must be the gateway's public MCP URL, a string".to_owned())
+        .and_then(|text| url(text).map_err(|message| format!("{value}: {message}")));
+    found
+        .map_err(|message| problems.push(("/resource".to_owned(), message)))
+        .ok()
+}
+
+/// Whether the filter answers the metadata (`"metadata": "filter"`); when
+/// the upstream does, the fields that describe the metadata are errors.
+fn from_filter(object: &Map<String, Value>, problems: &mut Problems) -> bool {
+    match object.get("metadata") {
+        None => true,
+        Some(Value::String(mode)) if mode == "filter" => true,
+        Some(Value::String(mode)) if mode == "upstream" => {
+            for field in FILTER_METADATA_FIELDS
+                .iter()
+                .filter(|field| object.contains_key(**field))
+            {
+                problems.push((
+                    format!("/{field}"),
+                    "only with \"metadata\": \"filter\": the upstream's own metadata says this"
+                        .to_owned(),
+                ));
+            }
+            false
+        }
+        Some(_) => {
+            problems.push((
+                "/metadata".to_owned(),
+                "must be \"filter\" or \"upstream\"".to_owned(),
+            ));
+            true
+        }
+    }
+}
+
+/// The metadata document the filter answers with (RFC 9728 §2).
+fn document(object: &Map<String, Value>, problems: &mut Problems) -> Vec<u8> {
+    let servers = texts(
+        object,
+        "authorization_servers",
+        |text| url(text).map(|_| ()),
+        problems,
+    );
+    if servers.is_empty() && !object.contains_key("authorization_servers") {
+        problems.push((
+            String::new(),
+            "missing \"authorization_servers\": the filter answers the metadata (\"metadata\": \"filter\"), which must name the authorization servers".to_owned(),
+        ));
+    } else if object
+        .get("authorization_servers")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+    {
+        problems.push((
+            "/authorization_servers".to_owned(),
+            "must name at least one authorization server".to_owned(),
+        ));
+    }
+    let listed = |found: Vec<(usize, &str)>| -> Vec<String> {
+        found.into_iter().map(|(_, text)| text.to_owned()).collect()
+    };
+    let mut document = Map::new();
+    document.insert("resource".into(), Value::from(text_of(object, "resource")));
+    document.insert("authorization_servers".into(), Value::from(listed(servers)));
+    let scopes = texts(object, "scopes_supported", scope, problems);
+    if !scopes.is_empty() {
+        document.insert("scopes_supported".into(), Value::from(listed(scopes)));
+    }
+    if let Some(name) = text(object, "resource_name", problems) {
+        document.insert("resource_name".into(), Value::from(name));
+    }
+    document.insert(
+        "bearer_methods_supported".into(),
+        Value::from(vec!["header"]),
+    );
+    Value::Object(document).to_string().into_bytes()
+}
+
+/// The listed public paths, none of them the MCP endpoint (`resource_path`)
+/// or under it, nor a metadata path.
+fn public_paths(
+    object: &Map<String, Value>,
+    resource_path: &str,
+    metadata_paths: &[String],
+    problems: &mut Problems,
+) -> Vec<String> {
+    let listed = texts(object, "public_paths", public_path, problems);
+    if listed.len() > MAX_PUBLIC_PATHS {
+        problems.push((
+            "/public_paths".to_owned(),
+            format!("at most {MAX_PUBLIC_PATHS} paths"),
+        ));
+    }
+    let mut paths = Vec::new();
+    for (index, path) in listed {
+        let under_resource = !resource_path.is_empty()
+            && path
+                .strip_prefix(resource_path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if under_resource {
+            problems.push((
+                format!("/public_paths/{index}"),
+                format!("{path} is the MCP endpoint {resource_path} or under it: it would pass JSON-RPC uninspected"),
+            ));
+        } else if metadata_paths.iter().any(|metadata| metadata == path) {
+            problems.push((
+                format!("/public_paths/{index}"),
+                "the protected-resource metadata is governed by \"metadata\"".to_owned(),
+            ));
+        } else {
+            paths.push(path.to_owned());
+        }
+    }
+    paths
 }
 
 fn text_of<'v>(object: &'v Map<String, Value>, field: &str) -> &'v str {

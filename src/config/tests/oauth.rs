@@ -205,6 +205,11 @@ fn public_paths_are_exact_canonical_and_never_the_mcp_endpoint() {
     assert!(with(json!(["/token", "/token"]))
         .contains("/oauth/public_paths/1: \"/token\" is listed twice"));
     assert!(with(json!("/token")).contains("/oauth/public_paths: must be a list"));
+    let report = with(json!(["/token?x", "/mcp"]));
+    assert!(
+        report.contains("/oauth/public_paths/1: /mcp is the MCP endpoint"),
+        "{report}"
+    );
     let many: Vec<String> = (0..33).map(|n| format!("/p{n}")).collect();
     assert!(with(json!(many)).contains("/oauth/public_paths: at most 32 paths"));
     assert!(oauth(
