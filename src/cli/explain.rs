@@ -135,19 +135,24 @@ pub enum Picked {
 
 /// Picks the grant as the filter does (`identity::select`).
 pub fn pick(config: &Config, identity: &Identity) -> Picked {
+    let claims = crate::filter::request::oauth::for_this_resource(config, identity.claims.clone());
     let credentials = Credentials {
         bearer: identity.token.as_deref(),
         bearer_malformed: false,
-        jwt: identity.claims.as_ref(),
+        jwt: claims.as_ref(),
         uri_san: identity.uri_san.as_deref(),
         dns_san: identity.dns_san.as_deref(),
     };
+    let oauth = config.settings.oauth.as_deref();
     match crate::identity::select(&config.grants, &credentials) {
         Selection::Granted { grant, .. } => Picked::Grant(grant),
-        Selection::Unauthenticated(message) => {
-            Picked::Refused(admission::unauthenticated(None, message))
-        }
-        Selection::Forbidden { scopes } => Picked::Refused(forbidden(&scopes)),
+        Selection::Unauthenticated(message) => Picked::Refused(admission::unauthenticated(
+            None,
+            message,
+            oauth,
+            identity.token.is_some() || identity.claims.is_some(),
+        )),
+        Selection::Forbidden { scopes } => Picked::Refused(forbidden(&scopes, oauth)),
     }
 }
 

@@ -105,6 +105,8 @@ pub struct Settings {
     pub filter_state: FilterStateFields,
     /// Fields also published as their own string key `wasm.mcp_policy_<field>`.
     pub filter_state_keys: FilterStateFields,
+    /// The gateway as an OAuth protected resource (`oauth`).
+    pub oauth: Option<Box<super::OAuth>>,
 }
 
 impl Default for Settings {
@@ -123,6 +125,7 @@ impl Default for Settings {
             request_limit: None,
             filter_state: FilterStateFields::ALL,
             filter_state_keys: FilterStateFields::NONE,
+            oauth: None,
         }
     }
 }

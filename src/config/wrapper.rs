@@ -19,7 +19,8 @@
 //!   "counter_key": "<base64>" | {"env": "VARIABLE"},
 //!   "max_regex_subject_bytes": 4096,
 //!   "request_limit": {"window": "minute", "max": 600},
-//!   "approvals": {"enabled": true, "path_prefix": "/mcp-policy", "page_url": "https://..."}
+//!   "approvals": {"enabled": true, "path_prefix": "/mcp-policy", "page_url": "https://..."},
+//!   "oauth": {"resource": "https://mcp.example.com/mcp", ...}  (see `oauth.rs`)
 //! }
 //! ```
 //! Every field is optional, except the secrets where they are needed (see
@@ -39,7 +40,7 @@ use crate::identity::{JwtMatcher, MtlsMatcher};
 use crate::policy::{Policy, Scope};
 use crate::seal::Sealer;
 
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 17] = [
     "sessions",
     "approvals",
     "session_keys",
@@ -56,6 +57,7 @@ const FIELDS: [&str; 16] = [
     "max_json_depth",
     "jwt_payload_metadata_key",
     "counter_slots",
+    "oauth",
 ];
 /// The source of a grant's policy when the wrapper has none for it.
 const NO_POLICY: &str = "(no policy)";
@@ -204,6 +206,16 @@ fn settings(
     }
     if let Some(value) = object.get("request_limit") {
         settings.request_limit = request_limit(value, "/request_limit", problems);
+    }
+    if let Some(value) = object.get("oauth") {
+        match super::oauth::parse(value) {
+            Ok(oauth) => settings.oauth = Some(Box::new(oauth)),
+            Err(found) => {
+                for (path, message) in found {
+                    problems.add(format!("/oauth{path}"), message);
+                }
+            }
+        }
     }
     match object.get("sessions") {
         None => {}

@@ -2,9 +2,11 @@
 //! through `Host`, so native tests drive it with `host::fake::FakeHost`.
 //!
 //! A request lives through four steps, one module each, in this order:
-//! 1. `request`: the headers are read, the caller identified, the token and
-//!    cookies removed, and what the headers alone decide is decided. The
-//!    headers are then held: nothing is forwarded before a decision.
+//! 1. `request`: the headers are read, the caller identified, cookies (and
+//!    the token, unless it is an OAuth token to forward) removed, and what
+//!    the headers alone decide is decided. The headers are then held:
+//!    nothing is forwarded before a decision. Only OAuth's public paths
+//!    pass without a credential, and without inspection.
 //! 2. `decide`: the whole body is read and decided (host-free, shared with
 //!    `mcp-policy explain`): forwarded, or refused with its exact reply.
 //! 3. `response`: the response is filtered as planned when forwarding.
@@ -61,6 +63,8 @@ enum Stage {
     Forwarded,
     /// Answered locally; every later callback passes through.
     Replied,
+    /// Needs no credential (OAuth's public paths): passed uninspected.
+    Passed,
 }
 
 pub struct HttpFilter {
@@ -118,8 +122,8 @@ impl HttpFilter {
         };
         self.head = RequestHead::from_headers(headers);
         self.audit.protocol_version = self.head.protocol_version().map(str::to_string);
-        if let Err(error) = admission::scrub(host, &self.head) {
-            return self.refuse(host, Refusal::failure(None, &error));
+        if let Some(public) = request::oauth::public(&self.config, &self.head) {
+            return self.admit_public(host, public);
         }
         if let Some(route) = approvals::route(&self.config, &self.head) {
             return self.serve_approvals(host, route, end_of_stream);
@@ -128,19 +132,27 @@ impl HttpFilter {
             Ok(presented) => presented,
             Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
         };
+        let oauth = self.config.settings.oauth.as_deref();
         let grant = match request::identify(&self.config, &self.head, &presented) {
             Selection::Granted { grant, matched_by } => {
                 self.audit.identity = Some(matched_by.as_str());
+                let scrubbed = request::oauth::keeps_token(&self.config, &self.head, matched_by)
+                    .and_then(|keep| admission::scrub(host, &self.head, keep));
+                if let Err(error) = scrubbed {
+                    return self.refuse(host, Refusal::failure(None, &error));
+                }
                 grant
             }
             // Answered at once: an unauthenticated body is never read.
             Selection::Unauthenticated(message) => {
                 self.audit.facts.method = Some(self.head.method().to_string());
-                return self.refuse(host, admission::unauthenticated(None, message));
+                let presented_token = matches!(self.head.bearer, request::Bearer::Token(_));
+                let refusal = admission::unauthenticated(None, message, oauth, presented_token);
+                return self.refuse(host, refusal);
             }
             Selection::Forbidden { scopes } => {
                 self.audit.facts.method = Some(self.head.method().to_string());
-                return self.refuse(host, request::identity::forbidden(&scopes));
+                return self.refuse(host, request::identity::forbidden(&scopes, oauth));
             }
         };
         self.claims = presented.claims;
@@ -175,6 +187,28 @@ impl HttpFilter {
         }
         self.stage = Stage::Buffering;
         Action::Pause
+    }
+
+    /// Answers the metadata, or passes a public path on uninspected.
+    fn admit_public(&mut self, host: &dyn Host, public: request::oauth::Public) -> Action {
+        match public {
+            request::oauth::Public::Metadata(reply) => {
+                self.stage = Stage::Replied;
+                if let Err(error) = host.send_reply(&reply) {
+                    log::error!("cannot send local reply: {error}");
+                }
+                Action::Pause
+            }
+            request::oauth::Public::Pass => {
+                match request::oauth::scrub_public(host, &self.config, &self.head) {
+                    Ok(()) => {
+                        self.stage = Stage::Passed;
+                        Action::Continue
+                    }
+                    Err(error) => self.refuse(host, Refusal::failure(None, &error)),
+                }
+            }
+        }
     }
 
     /// The upstream gets its own session id, never the sealed one.

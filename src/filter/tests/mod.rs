@@ -15,6 +15,7 @@ mod approval;
 mod approver;
 mod fail_closed;
 mod limits;
+mod oauth;
 mod observe;
 mod request;
 mod responses;
