@@ -113,6 +113,24 @@ impl<'a> Decision<'a> {
         Decision::new(facts, Disposition::Refuse(refusal))
     }
 
+    /// Refused by a failure once the messages were decided.
+    fn failed(
+        facts: Facts,
+        refusal: Refusal,
+        messages: Vec<Message>,
+        verdicts: Vec<Verdict<'a>>,
+        refusals: Vec<Option<MessageRefusal>>,
+        is_batch: bool,
+    ) -> Decision<'a> {
+        Decision {
+            messages,
+            verdicts,
+            refusals,
+            is_batch,
+            ..Decision::refused(facts, refusal)
+        }
+    }
+
     fn new(facts: Facts, disposition: Disposition) -> Decision<'a> {
         Decision {
             facts,
@@ -257,13 +275,7 @@ fn decide_messages<'a>(
                 });
             }
             Gate::Failed(failure) => {
-                return Decision {
-                    is_batch,
-                    messages,
-                    verdicts,
-                    refusals,
-                    ..Decision::refused(facts, failure)
-                };
+                return Decision::failed(facts, failure, messages, verdicts, refusals, is_batch);
             }
         }
     }
@@ -309,13 +321,9 @@ fn decide_messages<'a>(
                                 refusals = vec![Some(refusal)];
                             }
                             Unused::Failed(failure) => {
-                                return Decision {
-                                    is_batch,
-                                    messages,
-                                    verdicts,
-                                    refusals,
-                                    ..Decision::refused(facts, failure)
-                                };
+                                return Decision::failed(
+                                    facts, failure, messages, verdicts, refusals, is_batch,
+                                );
                             }
                         }
                     }
@@ -333,13 +341,7 @@ fn decide_messages<'a>(
                     .then(|| messages.first().and_then(|m| m.id.as_ref()))
                     .flatten();
                 let refusal = Refusal::failure(id, &HostError::new("rate-limit counters", detail));
-                return Decision {
-                    is_batch,
-                    messages,
-                    verdicts,
-                    refusals,
-                    ..Decision::refused(facts, refusal)
-                };
+                return Decision::failed(facts, refusal, messages, verdicts, refusals, is_batch);
             }
         }
     }

@@ -84,6 +84,17 @@ fn api(token: Option<&str>, method: &str, path: &str) -> Vec<(String, String)> {
     headers
 }
 
+/// Alice's create_credit_note call at 2025-06-18.
+fn call_2025(store: &MemoryStore, config: &Rc<Config>, id: u64, amount: u64, at: u64) -> Run {
+    run(
+        store,
+        config,
+        mcp(ALICE, "2025-06-18"),
+        &note(id, amount, json!({})),
+        at,
+    )
+}
+
 /// The pending reply: the approval's id.
 fn pending_id(run: &Run) -> String {
     assert_eq!(run.action, Action::Pause);
@@ -129,13 +140,7 @@ fn decide(
 fn an_approved_call_passes_once_and_its_retry_waits_again() {
     let store = MemoryStore::new();
     let config = config();
-    let first = run(
-        &store,
-        &config,
-        mcp(ALICE, "2025-06-18"),
-        &note(1, 500, json!({})),
-        1_000_000,
-    );
+    let first = call_2025(&store, &config, 1, 500, 1_000_000);
     let id = pending_id(&first);
     assert_eq!(
         field(&first.host, "decision").as_deref(),
@@ -147,13 +152,7 @@ fn an_approved_call_passes_once_and_its_retry_waits_again() {
     );
     // Retried before anyone decided: the same request.
     assert_eq!(
-        pending_id(&run(
-            &store,
-            &config,
-            mcp(ALICE, "2025-06-18"),
-            &note(2, 500, json!({})),
-            1_005_000
-        )),
+        pending_id(&call_2025(&store, &config, 2, 500, 1_005_000)),
         id
     );
 
@@ -209,25 +208,13 @@ fn an_approved_call_passes_once_and_its_retry_waits_again() {
         )
     );
 
-    let passed = run(
-        &store,
-        &config,
-        mcp(ALICE, "2025-06-18"),
-        &note(3, 500, json!({})),
-        1_020_000,
-    );
+    let passed = call_2025(&store, &config, 3, 500, 1_020_000);
     assert_eq!(passed.action, Action::Continue);
     assert!(passed.host.replies.borrow().is_empty());
     assert_eq!(field(&passed.host, "decision").as_deref(), Some("approved"));
     assert_eq!(field(&passed.host, "approver").as_deref(), Some("carol"));
     // Once: the identical call asks again.
-    let again = run(
-        &store,
-        &config,
-        mcp(ALICE, "2025-06-18"),
-        &note(4, 500, json!({})),
-        1_030_000,
-    );
+    let again = call_2025(&store, &config, 4, 500, 1_030_000);
     assert_ne!(pending_id(&again), id);
 }
 
@@ -235,22 +222,10 @@ fn an_approved_call_passes_once_and_its_retry_waits_again() {
 fn a_denied_call_is_refused_naming_the_approver() {
     let store = MemoryStore::new();
     let config = config();
-    let id = pending_id(&run(
-        &store,
-        &config,
-        mcp(ALICE, "2025-06-18"),
-        &note(1, 700, json!({})),
-        1_000_000,
-    ));
+    let id = pending_id(&call_2025(&store, &config, 1, 700, 1_000_000));
     let (status, denied) = decide(&store, &config, CAROL, &id, "deny");
     assert_eq!((status, denied["status"].as_str()), (200, Some("denied")));
-    let refused = run(
-        &store,
-        &config,
-        mcp(ALICE, "2025-06-18"),
-        &note(2, 700, json!({})),
-        1_020_000,
-    );
+    let refused = call_2025(&store, &config, 2, 700, 1_020_000);
     let (_, body) = reply_json(&refused.host);
     assert_eq!(
         body["result"]["content"][0]["text"],
@@ -262,13 +237,7 @@ fn a_denied_call_is_refused_naming_the_approver() {
     );
     assert_eq!(field(&refused.host, "approver").as_deref(), Some("carol"));
     // Other arguments are another call: asked anew.
-    let other = run(
-        &store,
-        &config,
-        mcp(ALICE, "2025-06-18"),
-        &note(3, 701, json!({})),
-        1_020_000,
-    );
+    let other = call_2025(&store, &config, 3, 701, 1_020_000);
     assert_ne!(pending_id(&other), id);
 }
 
@@ -276,21 +245,9 @@ fn a_denied_call_is_refused_naming_the_approver() {
 fn an_expired_request_is_asked_again() {
     let store = MemoryStore::new();
     let config = config();
-    let id = pending_id(&run(
-        &store,
-        &config,
-        mcp(ALICE, "2025-06-18"),
-        &note(1, 900, json!({})),
-        1_000_000,
-    ));
+    let id = pending_id(&call_2025(&store, &config, 1, 900, 1_000_000));
     assert_eq!(decide(&store, &config, CAROL, &id, "approve").0, 200);
-    let late = run(
-        &store,
-        &config,
-        mcp(ALICE, "2025-06-18"),
-        &note(2, 900, json!({})),
-        1_061_000,
-    );
+    let late = call_2025(&store, &config, 2, 900, 1_061_000);
     assert_eq!(late.action, Action::Pause);
     let (_, body) = reply_json(&late.host);
     let text = body["result"]["content"][0]["text"].as_str().unwrap_or("");
