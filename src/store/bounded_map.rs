@@ -5,8 +5,8 @@
 //! key hashes to a few candidate slots of its scope; an entry carries its
 //! key's fingerprint and an expiry, and an expired slot is reclaimed by the
 //! next writer. When every candidate is held by a live entry of another key,
-//! `put` reports `Full` (and `put_evicting` replaces the entry that expires
-//! first, within the same scope). Keys are never deleted (Envoy cannot), only
+//! `put` reports `Full` (or, in a map made `evicting`, replaces the entry
+//! that expires first, within the same scope). Keys are never deleted (Envoy cannot), only
 //! reused.
 
 // Writes to keys read as absent carry ABSENT_TOKEN: the host
@@ -22,6 +22,9 @@ const MAX_ATTEMPTS: u32 = 16;
 pub struct BoundedMap {
     prefix: &'static str,
     slots: u64,
+    /// A scope full of its own live entries forgets the one that expires
+    /// first, instead of refusing.
+    evict: bool,
 }
 
 /// What claiming a key came to.
@@ -92,7 +95,20 @@ fn encode(owner: u64, expires_at: u64, value: &[u8]) -> Vec<u8> {
 
 impl BoundedMap {
     pub const fn new(prefix: &'static str, slots: u64) -> BoundedMap {
-        BoundedMap { prefix, slots }
+        BoundedMap {
+            prefix,
+            slots,
+            evict: false,
+        }
+    }
+
+    /// A map where a full scope forgets its entry that expires first.
+    pub const fn evicting(prefix: &'static str, slots: u64) -> BoundedMap {
+        BoundedMap {
+            prefix,
+            slots,
+            evict: true,
+        }
     }
 
     fn slot_keys<'m>(&'m self, scope: &str, key: &str) -> impl Iterator<Item = String> + 'm {
@@ -200,21 +216,7 @@ impl BoundedMap {
         now_secs: u64,
         ttl_secs: u64,
     ) -> Result<PutOutcome, StoreError> {
-        self.store(store, scope, key, value, now_secs, ttl_secs, false)
-    }
-
-    /// As `put`, but where every candidate is live, the entry that expires
-    /// first gives way: a scope full of its own entries forgets the oldest.
-    pub fn put_evicting(
-        &self,
-        store: &dyn SharedStore,
-        scope: &str,
-        key: &str,
-        value: &[u8],
-        now_secs: u64,
-        ttl_secs: u64,
-    ) -> Result<PutOutcome, StoreError> {
-        self.store(store, scope, key, value, now_secs, ttl_secs, true)
+        self.store(store, scope, key, value, now_secs, ttl_secs)
     }
 
     /// Stores `key` in `scope` until `now_secs + ttl_secs` unless a live
@@ -263,7 +265,6 @@ impl BoundedMap {
         )))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
         store: &dyn SharedStore,
@@ -272,7 +273,6 @@ impl BoundedMap {
         value: &[u8],
         now_secs: u64,
         ttl_secs: u64,
-        evict: bool,
     ) -> Result<PutOutcome, StoreError> {
         let owner = fingerprint(scope, key);
         let bytes = encode(owner, now_secs.saturating_add(ttl_secs), value);
@@ -317,7 +317,7 @@ impl BoundedMap {
             }
             let Some((slot_key, cas)) = claimable.or_else(|| {
                 oldest
-                    .filter(|_| evict)
+                    .filter(|_| self.evict)
                     .map(|(slot_key, cas, _)| (slot_key, cas))
             }) else {
                 return Ok(PutOutcome::Full);
@@ -438,9 +438,9 @@ mod tests {
     #[test]
     fn scopes_never_take_each_others_room() {
         let store = MemoryStore::new();
-        let map = BoundedMap::new("t", 4);
+        let map = BoundedMap::evicting("t", 4);
         for i in 0..10 {
-            let _ = map.put_evicting(&store, "mallory", &format!("key{i}"), b"v", 0, 100);
+            let _ = map.put(&store, "mallory", &format!("key{i}"), b"v", 0, 100);
         }
         assert_eq!(
             map.put(&store, "alice", "mine", b"v", 0, 100),
@@ -457,17 +457,18 @@ mod tests {
     #[test]
     fn a_full_scope_forgets_its_oldest_entry_when_evicting() {
         let store = MemoryStore::new();
-        let map = BoundedMap::new("t", 1);
+        let refusing = BoundedMap::new("t", 1);
+        let map = BoundedMap::evicting("t", 1);
         assert_eq!(
             map.put(&store, "g", "first", b"1", 0, 100),
             Ok(PutOutcome::Stored)
         );
         assert_eq!(
-            map.put(&store, "g", "second", b"2", 1, 100),
+            refusing.put(&store, "g", "second", b"2", 1, 100),
             Ok(PutOutcome::Full)
         );
         assert_eq!(
-            map.put_evicting(&store, "g", "second", b"2", 1, 100),
+            map.put(&store, "g", "second", b"2", 1, 100),
             Ok(PutOutcome::Stored)
         );
         assert_eq!(map.get(&store, "g", "first", 2), Ok(None));
