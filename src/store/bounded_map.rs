@@ -229,40 +229,7 @@ impl BoundedMap {
         now_secs: u64,
         ttl_secs: u64,
     ) -> Result<Claim, StoreError> {
-        let owner = fingerprint(scope, key);
-        let bytes = encode(owner, now_secs.saturating_add(ttl_secs), &[]);
-        for _ in 0..MAX_ATTEMPTS {
-            let mut claimable: Option<(String, u32)> = None;
-            for slot_key in self.slot_keys(scope, key) {
-                let entry = store.get(&slot_key)?;
-                let (current, cas) = match &entry {
-                    Some(entry) => (decode(&entry.value), entry.cas),
-                    None => (None, ABSENT_TOKEN),
-                };
-                match current {
-                    Some(slot) if slot.expires_at > now_secs && slot.owner == owner => {
-                        return Ok(Claim::Taken)
-                    }
-                    Some(slot) if slot.expires_at > now_secs => {}
-                    _ => {
-                        claimable.get_or_insert((slot_key, cas));
-                    }
-                }
-            }
-            let Some((slot_key, cas)) = claimable else {
-                return Ok(Claim::Full);
-            };
-            match store.set(&slot_key, &bytes, Some(cas)) {
-                Ok(()) => return Ok(Claim::Claimed),
-                // A racer wrote the slot first: read again (it may be this key).
-                Err(StoreError::CasMismatch) => continue,
-                Err(error) => return Err(error),
-            }
-        }
-        Err(StoreError::Host(format!(
-            "{}: compare-and-swap kept failing",
-            self.prefix
-        )))
+        self.write(store, scope, key, &[], now_secs, ttl_secs, Mode::Claim)
     }
 
     fn store(
@@ -274,11 +241,31 @@ impl BoundedMap {
         now_secs: u64,
         ttl_secs: u64,
     ) -> Result<PutOutcome, StoreError> {
+        let written = self.write(store, scope, key, value, now_secs, ttl_secs, Mode::Replace)?;
+        Ok(match written {
+            Claim::Full => PutOutcome::Full,
+            Claim::Claimed | Claim::Taken => PutOutcome::Stored,
+        })
+    }
+
+    /// Writes `key`'s slot: its own slot (live, unless claiming), else the
+    /// first free one, else (in an evicting map, not when claiming) the one
+    /// that expires first. Compare-and-swap; a racer makes it read again.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        key: &str,
+        value: &[u8],
+        now_secs: u64,
+        ttl_secs: u64,
+        mode: Mode,
+    ) -> Result<Claim, StoreError> {
         let owner = fingerprint(scope, key);
         let bytes = encode(owner, now_secs.saturating_add(ttl_secs), value);
-        for _ in 0..MAX_ATTEMPTS {
-            let mut raced = false;
-            let mut claimable: Option<(String, u32)> = None;
+        'attempts: for _ in 0..MAX_ATTEMPTS {
+            let mut target: Option<(String, u32)> = None;
             let mut oldest: Option<(String, u32, u64)> = None;
             for slot_key in self.slot_keys(scope, key) {
                 let entry = store.get(&slot_key)?;
@@ -287,17 +274,14 @@ impl BoundedMap {
                     None => (None, ABSENT_TOKEN),
                 };
                 match current {
-                    Some(slot) if slot.owner == owner => {
-                        return match store.set(&slot_key, &bytes, Some(cas)) {
-                            Ok(()) => Ok(PutOutcome::Stored),
-                            Err(StoreError::CasMismatch) => {
-                                raced = true;
-                                break;
-                            }
-                            Err(error) => Err(error),
-                        };
+                    Some(slot) if slot.owner == owner && slot.expires_at > now_secs => {
+                        if mode == Mode::Claim {
+                            return Ok(Claim::Taken);
+                        }
+                        target = Some((slot_key, cas));
+                        break;
                     }
-                    Some(slot) if slot.expires_at > now_secs => {
+                    Some(slot) if slot.owner != owner && slot.expires_at > now_secs => {
                         if oldest
                             .as_ref()
                             .is_none_or(|(_, _, at)| slot.expires_at < *at)
@@ -306,25 +290,22 @@ impl BoundedMap {
                         }
                     }
                     _ => {
-                        if claimable.is_none() {
-                            claimable = Some((slot_key, cas));
-                        }
+                        target.get_or_insert((slot_key, cas));
                     }
                 }
             }
-            if raced {
-                continue;
-            }
-            let Some((slot_key, cas)) = claimable.or_else(|| {
+            let evicting = self.evict && mode == Mode::Replace;
+            let Some((slot_key, cas)) = target.or_else(|| {
                 oldest
-                    .filter(|_| self.evict)
+                    .filter(|_| evicting)
                     .map(|(slot_key, cas, _)| (slot_key, cas))
             }) else {
-                return Ok(PutOutcome::Full);
+                return Ok(Claim::Full);
             };
             match store.set(&slot_key, &bytes, Some(cas)) {
-                Ok(()) => return Ok(PutOutcome::Stored),
-                Err(StoreError::CasMismatch) => continue,
+                Ok(()) => return Ok(Claim::Claimed),
+                // A racer wrote the slot first: read again (it may be this key).
+                Err(StoreError::CasMismatch) => continue 'attempts,
                 Err(error) => return Err(error),
             }
         }
@@ -333,6 +314,14 @@ impl BoundedMap {
             self.prefix
         )))
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Replace the key's value.
+    Replace,
+    /// Write only if no live entry holds the key.
+    Claim,
 }
 
 #[cfg(test)]
