@@ -84,6 +84,7 @@ validate: build
 	@$(VENV)/bin/python tests/validate_envoy_configs.py
 
 test-e2e: build rls-debug
+	@scripts/setup.sh browser
 	$(VENV)/bin/python -m pytest tests/e2e tests/policy_files $(PYTEST_ARGS)
 
 # The Dockerfile, the Kubernetes/Istio manifests and the ECDS sidecar.

@@ -5,6 +5,7 @@ Used by `make run` and by the end-to-end tests, so both run the same config
 the repository ships. Prints what it changed on stderr.
 """
 import argparse
+import hashlib
 import json
 import pathlib
 import sys
@@ -65,12 +66,33 @@ def plugin_config(config):
     raise SystemExit("envoy/demo.yaml has no mcp_policy filter")
 
 
+def demo_grant(name):
+    """A demo grant whose bearer token is demo-token-<name>."""
+    return {"name": name, "token_sha256": [hashlib.sha256(f"demo-token-{name}".encode()).hexdigest()]}
+
+
+def approvers_named(policy):
+    """The grant names a policy's `by: approver` entries name, in order."""
+    names = []
+    for entry in (policy.get("tools") or {}).values():
+        approval = entry.get("approval") if isinstance(entry, dict) else None
+        if isinstance(approval, dict) and approval.get("by") == "approver":
+            names += [name for name in approval.get("approvers", []) if name not in names]
+    return names
+
+
 def filter_configuration(policy_path, say):
     """The demo's configuration for a policy file: a bare policy gets the demo
-    grants; approvals are enabled unless the file says otherwise."""
+    grants, the approver carol, and a demo grant for every other approver it
+    names; approvals are enabled unless the file says otherwise."""
     document = json.loads(pathlib.Path(policy_path).read_text())
     if isinstance(document, dict) and "version" in document:
         grants = json.loads(DEMO_GRANTS.read_text())
+        names = [grant["name"] for grant in grants]
+        for name in ["carol"] + approvers_named(document):
+            if name not in names:
+                grants.append(demo_grant(name))
+                names.append(name)
         say(f"{policy_path} is a bare policy: added the demo grants "
             + ", ".join(f"{g['name']} (token demo-token-{g['name']})" for g in grants))
         document = {"policy": document, "grants": grants}

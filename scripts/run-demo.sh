@@ -71,7 +71,8 @@ mcp-policy-filter demo is running.
   Audit log:      .build/audit.log (one JSON line per request)
   Metrics:        http://127.0.0.1:$ADMIN_PORT/stats/prometheus (mcp_policy_*)
   Policy:         ${POLICY:-the seed policy (policies/seed-policy.json)}
-  Bearer tokens:  demo-token-alice (grant alice), demo-token-bob (grant bob)
+  Bearer tokens:  demo-token-alice (grant alice), demo-token-bob (grant bob), demo-token-carol (grant carol, an approver)
+  Approvals:      http://127.0.0.1:$LISTEN_PORT/mcp-policy/approvals   (sign in with an approver's token)
 
 Try it:
   curl -s http://127.0.0.1:$LISTEN_PORT/mcp -H 'Authorization: Bearer demo-token-alice' \\

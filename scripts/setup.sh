@@ -2,7 +2,8 @@
 # Installs whatever the build, `make run` and `make test` need and is missing:
 # a Rust toolchain that can target wasm32-unknown-unknown, the project's
 # Python venv (.venv: Envoy, the MCP SDK, pytest), the Node packages of the
-# test upstream and, for the rate-limit service's tests, redis-server.
+# test upstream and, for the rate-limit service's tests, redis-server; for the
+# approval page's tests, chromium.
 # Idempotent; seconds when nothing is missing.
 set -euo pipefail
 
@@ -89,6 +90,13 @@ redis_server() {
     apt_install redis-server
 }
 
+# --- a real browser for the approval page's tests -----------------------------
+# Debian's chromium and its matching chromedriver; Selenium (tests/requirements.txt)
+# drives them headless.
+browser() {
+    apt_install chromium chromium-driver
+}
+
 # --- load generator for `make bench` ----------------------------------------
 # wrk: keep-alive HTTP/1.1, POST bodies and per-response checks in Lua.
 bench_tools() {
@@ -103,5 +111,6 @@ case "${1:-all}" in
     all) wasm_toolchain; wasm_optimizer; python_venv; node_packages ;;
     redis) redis_server ;;
     bench) bench_tools ;;
-    *) echo "usage: $0 [all|wasm|python|node|redis|bench]" >&2; exit 2 ;;
+    browser) browser ;;
+    *) echo "usage: $0 [all|wasm|python|node|redis|bench|browser]" >&2; exit 2 ;;
 esac

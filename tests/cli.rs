@@ -582,7 +582,12 @@ fn generate_writes_a_policy_that_check_accepts() {
     assert_eq!(policy["tools"]["get_invoice"], json!({}));
     assert_eq!(
         policy["tools"]["create_invoice"],
-        json!({"action": "require_approval", "message": "Requires human approval."})
+        json!({"action": "require_approval", "message": "Requires human approval.",
+            "approval": {"by": "approver", "approvers": ["approver"]}})
+    );
+    assert!(
+        table.contains("requires approval by grant \"approver\" (define it)"),
+        "{table}"
     );
     assert_eq!(
         policy["tools"]["create_instance"]["limits"][0],
@@ -739,30 +744,51 @@ fn embedded_configuration(yaml: &str) -> String {
         .join("\n")
 }
 
+/// `mcp-policy envoy` for the seed policy and the demo grants, before more options.
+const ENVOY_DEMO: [&str; 5] = [
+    "envoy",
+    "--policy",
+    "policies/mcp-afip.json",
+    "--grants",
+    "policies/demo-grants.json",
+];
+
+/// What `mcp-policy` printed on stdout, once it succeeded.
+fn printed(args: &[&str]) -> String {
+    let output = run(args);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    stdout(&output)
+}
+
+fn assert_holds_all(text: &str, expected: &[&str]) {
+    for expected in expected {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
 #[test]
 fn envoy_prints_the_http_filter_with_a_valid_wrapper() {
-    let output = run(&[
+    let yaml = printed(&[
         "envoy",
         "--policy",
         "policies/mcp-afip-invoice-guard.json",
         "--grants",
         "policies/demo-grants.json",
     ]);
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let yaml = stdout(&output);
-    for expected in [
-        "- name: mcp_policy\n",
-        "    \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm\n",
-        "        vm_id: mcp_policy\n",
-        "        runtime: envoy.wasm.runtime.v8\n",
-        "            filename: \"/etc/envoy/mcp_policy_filter.wasm\"\n",
-        "      allow_on_headers_stop_iteration: true\n",
-        "      failure_policy: FAIL_CLOSED\n",
-        "        \"@type\": type.googleapis.com/google.protobuf.StringValue\n",
-        "        value: |\n",
-    ] {
-        assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
-    }
+    assert_holds_all(
+        &yaml,
+        &[
+            "- name: mcp_policy\n",
+            "    \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm\n",
+            "        vm_id: mcp_policy\n",
+            "        runtime: envoy.wasm.runtime.v8\n",
+            "            filename: \"/etc/envoy/mcp_policy_filter.wasm\"\n",
+            "      allow_on_headers_stop_iteration: true\n",
+            "      failure_policy: FAIL_CLOSED\n",
+            "        \"@type\": type.googleapis.com/google.protobuf.StringValue\n",
+            "        value: |\n",
+        ],
+    );
     // Session keys come from the VM's environment, which the entry lists.
     assert!(
         yaml.contains("        environment_variables:\n          host_env_keys:\n          - \"MCP_POLICY_SESSION_KEYS\"\n"),
@@ -950,13 +976,56 @@ fn explain_picks_the_grant_from_an_identity_as_the_filter_does() {
 }
 
 #[test]
+fn explain_gives_the_oauth_challenges_the_filter_gives() {
+    let wrapper = r#"{
+      "policy": {"version": "1", "default": "deny", "tools": {"get_server_status": {}}},
+      "sessions": "off",
+      "oauth": {"resource": "https://mcp.example.com/mcp", "authorization_servers": ["https://idp"]},
+      "grants": [{"name": "users", "jwt": {"issuer": "https://idp", "scopes": ["mcp:tools"]}}]
+    }"#;
+    let file = temp_file("explain_oauth", "wrapper.json", wrapper);
+    let request = tool_call(json!(1), "get_server_status", json!({}));
+    let metadata =
+        "resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\"";
+    let challenge = |identity: &str| {
+        let (_, explained) = explain_json(
+            "explain_oauth",
+            s(&file),
+            &request,
+            &["--identity", identity],
+        );
+        (
+            explained["reply"]["status"].clone(),
+            explained["reply"]["headers"]["www-authenticate"].clone(),
+        )
+    };
+    let for_us =
+        r#"jwt={"iss": "https://idp", "aud": "https://mcp.example.com/mcp", "scope": "openid"}"#;
+    assert_eq!(
+        challenge(for_us),
+        (
+            json!(403),
+            json!(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"mcp:tools\", {metadata}"
+            ))
+        )
+    );
+    let for_another =
+        r#"jwt={"iss": "https://idp", "aud": "https://other.example.com", "scope": "mcp:tools"}"#;
+    assert_eq!(
+        challenge(for_another),
+        (
+            json!(401),
+            json!(format!(
+                "Bearer realm=\"mcp\", error=\"invalid_token\", {metadata}"
+            ))
+        )
+    );
+}
+
+#[test]
 fn envoy_emits_a_jwt_authn_filter_envoy_accepts() {
-    let output = run(&[
-        "envoy",
-        "--policy",
-        "policies/mcp-afip.json",
-        "--grants",
-        "policies/demo-grants.json",
+    let jwt = [
         "--jwt-issuer",
         "https://idp.example",
         "--jwt-audience",
@@ -965,22 +1034,128 @@ fn envoy_emits_a_jwt_authn_filter_envoy_accepts() {
         "https://idp.example/.well-known/jwks.json",
         "--jwks-cluster",
         "idp",
-    ]);
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let yaml = stdout(&output);
+    ];
+    let yaml = printed(&[&ENVOY_DEMO[..], &jwt[..]].concat());
     let jwt = yaml
         .find("- name: envoy.filters.http.jwt_authn")
         .expect("jwt_authn");
     let wasm = yaml.find("- name: mcp_policy").expect("mcp_policy");
     assert!(jwt < wasm, "jwt_authn goes first");
-    for expected in [
-        "        issuer: \"https://idp.example\"\n",
-        "        - \"https://mcp.example/mcp\"\n",
-        "            cluster: \"idp\"\n",
-        "        payload_in_metadata: \"jwt_payload\"\n",
-        "          - allow_missing_or_failed: {}\n",
-        "        forward: false\n",
+    assert_holds_all(
+        &yaml,
+        &[
+            "        issuer: \"https://idp.example\"\n",
+            "        - \"https://mcp.example/mcp\"\n",
+            "            cluster: \"idp\"\n",
+            "        payload_in_metadata: \"jwt_payload\"\n",
+            "          - allow_missing_or_failed: {}\n",
+            "        forward: false\n",
+        ],
+    );
+}
+
+#[test]
+fn envoy_makes_the_gateway_an_oauth_resource_and_jwt_authn_follows() {
+    let more = [
+        "--jwt-issuer",
+        "https://as.example.com",
+        "--jwks-uri",
+        "https://as.example.com/jwks.json",
+        "--jwks-cluster",
+        "as",
+        "--oauth-resource",
+        "https://mcp.example.com/mcp",
+    ];
+    let base = [&ENVOY_DEMO[..], &more[..]].concat();
+    let yaml = printed(&[&base[..], &["--oauth-scope", "mcp:tools", "--jwt-forward"]].concat());
+    // The audience is the resource, the token is read from Authorization
+    // only, and it goes upstream because the configuration says so.
+    assert_holds_all(&yaml, &[
+        "        audiences:\n        - \"https://mcp.example.com/mcp\"\n",
+        "        from_headers:\n        - name: Authorization\n          value_prefix: \"Bearer \"\n",
+        "        forward: true\n",
+    ]);
+    let wrapper: Value = serde_json::from_str(&embedded_configuration(&yaml)).unwrap();
+    assert_eq!(
+        wrapper["oauth"],
+        json!({
+            "resource": "https://mcp.example.com/mcp",
+            "authorization_servers": ["https://as.example.com"],
+            "scopes_supported": ["mcp:tools"],
+            "forward_token": true
+        })
+    );
+
+    assert_holds_all(&printed(&base), &["        forward: false\n"]);
+
+    let yaml = printed(
+        &[
+            &base[..],
+            &[
+                "--oauth-metadata",
+                "upstream",
+                "--oauth-public-path",
+                "/token",
+                "--oauth-public-path",
+                "/.well-known/oauth-authorization-server",
+            ],
+        ]
+        .concat(),
+    );
+    let wrapper: Value = serde_json::from_str(&embedded_configuration(&yaml)).unwrap();
+    assert_eq!(wrapper["oauth"]["metadata"], "upstream");
+    assert_eq!(
+        wrapper["oauth"]["public_paths"],
+        json!(["/token", "/.well-known/oauth-authorization-server"])
+    );
+    assert_eq!(wrapper["oauth"].get("authorization_servers"), None);
+}
+
+#[test]
+fn envoy_refuses_oauth_options_that_disagree() {
+    let envoy = |extra: &[&str]| {
+        let jwt = [
+            "--jwt-issuer",
+            "https://as.example.com",
+            "--jwks-file",
+            "/etc/envoy/jwks.json",
+        ];
+        let output = run(&[&ENVOY_DEMO[..], &jwt[..], extra].concat());
+        (code(&output), stderr(&output))
+    };
+    let resource = ["--oauth-resource", "https://mcp.example.com/mcp"];
+    for (extra, message) in [
+        (
+            vec!["--jwt-forward"],
+            "need the gateway's public MCP URL: --oauth-resource",
+        ),
+        (
+            [
+                &resource[..],
+                &["--jwt-audience", "https://other.example.com"],
+            ]
+            .concat(),
+            "--jwt-audience must include the OAuth resource https://mcp.example.com/mcp",
+        ),
+        (
+            [&resource[..], &["--oauth-public-path", "/mcp"]].concat(),
+            "/oauth/public_paths/0: /mcp is the MCP endpoint",
+        ),
+        (
+            vec!["--oauth-resource", "http://mcp.example.com/mcp"],
+            "/oauth/resource: \"http://mcp.example.com/mcp\": must be an https URL",
+        ),
+        (
+            [
+                &resource[..],
+                &["--oauth-metadata", "upstream", "--oauth-scope", "s"],
+            ]
+            .concat(),
+            "/oauth/scopes_supported: only with \"metadata\": \"filter\"",
+        ),
     ] {
-        assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
+        let (status, stderr) = envoy(&extra);
+        assert_eq!(status, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains(message), "{extra:?}: {stderr}");
     }
 }

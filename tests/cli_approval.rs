@@ -60,7 +60,7 @@ fn call(meta: Value) -> Value {
 }
 
 #[test]
-fn check_warns_where_approvals_are_not_enabled_and_refuses_unsupported_approvers() {
+fn check_warns_where_approvals_are_not_enabled_and_refuses_unknown_approvers() {
     let off = write("off.json", &wrapper(false, json!({"ttl_seconds": 60})));
     let output = run(&["check", off.to_str().unwrap_or("")]);
     assert!(output.status.success(), "{}", text(&output));
@@ -83,14 +83,54 @@ fn check_warns_where_approvals_are_not_enabled_and_refuses_unsupported_approvers
     let output = run(&["check", approver.to_str().unwrap_or("")]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
-        text(&output).contains("/policy/tools/create_invoice/approval/by"),
+        text(&output).contains("/policy/tools/create_invoice/approval/approvers/0")
+            && text(&output).contains("no grant is named \"carol\""),
         "{}",
         text(&output)
     );
-    assert!(
-        text(&output).contains("not supported yet"),
+    let mut with_carol = wrapper(true, json!({"by": "approver", "approvers": ["carol"]}));
+    with_carol["grants"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "carol", "token_sha256": ["dafd3cb82dc96934e400d5d835cd9b3ddb0233dc7aa4850ad64390e16ce31a74"]}));
+    let with_carol = write("with-carol.json", &with_carol);
+    let output = run(&["check", with_carol.to_str().unwrap_or("")]);
+    assert!(output.status.success(), "{}", text(&output));
+    let older = write("older-approver.json", &call(json!({})));
+    let output = run(&[
+        "explain",
+        "--json",
+        "-g",
+        "alice",
+        "-H",
+        "MCP-Protocol-Version: 2025-06-18",
+        "-H",
+        "Host: gw.example",
+        "-r",
+        older.to_str().unwrap_or(""),
+        with_carol.to_str().unwrap_or(""),
+    ]);
+    let explained: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        explained["reply"]["details"],
+        "mcp_policy_approval_pending",
         "{}",
         text(&output)
+    );
+    let meta = &explained["reply"]["body"]["result"]["_meta"]["mcp-policy/approval"];
+    assert_eq!(meta["status"], "pending");
+    assert!(
+        meta["url"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("http://gw.example/mcp-policy/approvals?id="),
+        "{meta}"
+    );
+    let path = explained["messages"][0]["approval"].as_str().unwrap_or("");
+    assert!(
+        path.contains("an approver (carol) decides on the approval page, /mcp-policy/approvals")
+            && path.contains("pending"),
+        "{path}"
     );
     let mut no_keys = wrapper(true, json!({}));
     if let Some(object) = no_keys.as_object_mut() {

@@ -29,6 +29,17 @@ pub fn can_ask(message: &Message) -> bool {
     }
 }
 
+/// Whether the request's client declared URL elicitation (2026-07-28).
+pub fn can_open_url(message: &Message) -> bool {
+    message
+        .params()
+        .and_then(|params| params.get("_meta"))
+        .and_then(|meta| meta.get("io.modelcontextprotocol/clientCapabilities"))
+        .and_then(|capabilities| capabilities.get("elicitation"))
+        .and_then(Value::as_object)
+        .is_some_and(|modes| modes.contains_key("url"))
+}
+
 /// What the client's retry says about the filter's question.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -90,20 +101,39 @@ pub fn input_required(
         "The MCP gateway's policy asks you to confirm this call before it runs.\n\nTool: {tool}\nArguments:\n{}",
         shown(arguments)
     );
+    let params = json!({
+        "mode": "form",
+        "message": message,
+        "requestedSchema": {"type": "object", "properties": {}}
+    });
+    asking(id, params, state)
+}
+
+/// The `input_required` result sending the user to the approval page.
+pub fn input_required_url(
+    id: &RequestId,
+    message: &str,
+    url: &str,
+    approval: &str,
+    state: &str,
+) -> Vec<u8> {
+    let params = json!({
+        "mode": "url",
+        "message": message,
+        "url": url,
+        "elicitationId": approval
+    });
+    asking(id, params, state)
+}
+
+fn asking(id: &RequestId, params: Value, state: &str) -> Vec<u8> {
     let body = json!({
         "jsonrpc": "2.0",
         "id": Value::Null,
         "result": {
             "resultType": "input_required",
             "inputRequests": {
-                INPUT_KEY: {
-                    "method": "elicitation/create",
-                    "params": {
-                        "mode": "form",
-                        "message": message,
-                        "requestedSchema": {"type": "object", "properties": {}}
-                    }
-                }
+                INPUT_KEY: {"method": "elicitation/create", "params": params}
             },
             "requestState": state
         }

@@ -1,5 +1,6 @@
 //! Human approval of a tool call. A call whose tool requires approval is not
-//! forwarded until a person said yes to this very call: its grant, its tool,
+//! forwarded until a person (the caller's user, or a named approver) said
+//! yes to this very call: its grant, its tool,
 //! its arguments (a digest of their RFC 8785 canonical form) and the rule
 //! that asked, before an expiry, once.
 //!
@@ -9,6 +10,8 @@
 //!   decides);
 //! - `digest`: the canonical digest of a call's arguments;
 //! - `nonce`: single use, in shared data, bounded per grant;
+//! - `pending`: approvals a named approver gives (`by: approver`), waiting
+//!   in shared data, bounded per grant;
 //! - `exchange`: what the filter sends the client (the `input_required`
 //!   result with a form elicitation) and reads back from its retry;
 //! - `rounds`: an approved call's upstream asking for input itself.
@@ -16,6 +19,7 @@
 pub mod digest;
 pub mod exchange;
 pub mod nonce;
+pub mod pending;
 pub mod rounds;
 pub mod state;
 

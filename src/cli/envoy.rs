@@ -53,7 +53,8 @@ pub struct JwtProvider {
     pub issuer: String,
     pub audiences: Vec<String>,
     pub jwks: Jwks,
-    /// Keep the token in `Authorization` for an upstream that validates it.
+    /// Keep the token in `Authorization` for an upstream that validates it
+    /// (the configuration's `oauth.forward_token`).
     pub forward: bool,
     /// The wrapper's `jwt_payload_metadata_key`.
     pub payload_key: String,
@@ -93,6 +94,9 @@ pub fn jwt_authn_yaml(provider: &JwtProvider) -> String {
             quoted(cluster)
         )),
     }
+    out.push_str(
+        "        # Only from Authorization: a token in the query (access_token) would reach the upstream.\n        from_headers:\n        - name: Authorization\n          value_prefix: \"Bearer \"\n",
+    );
     out.push_str(&format!(
         "        # The filter reads the verified claims here (jwt_payload_metadata_key).\n        payload_in_metadata: {}\n        failed_status_in_metadata: jwt_failure\n",
         quoted(&provider.payload_key)

@@ -135,19 +135,24 @@ pub enum Picked {
 
 /// Picks the grant as the filter does (`identity::select`).
 pub fn pick(config: &Config, identity: &Identity) -> Picked {
+    let claims = crate::filter::request::oauth::for_this_resource(config, identity.claims.clone());
     let credentials = Credentials {
         bearer: identity.token.as_deref(),
         bearer_malformed: false,
-        jwt: identity.claims.as_ref(),
+        jwt: claims.as_ref(),
         uri_san: identity.uri_san.as_deref(),
         dns_san: identity.dns_san.as_deref(),
     };
+    let oauth = config.settings.oauth.as_deref();
     match crate::identity::select(&config.grants, &credentials) {
         Selection::Granted { grant, .. } => Picked::Grant(grant),
-        Selection::Unauthenticated(message) => {
-            Picked::Refused(admission::unauthenticated(None, message))
-        }
-        Selection::Forbidden { scopes } => Picked::Refused(forbidden(&scopes)),
+        Selection::Unauthenticated(message) => Picked::Refused(admission::unauthenticated(
+            None,
+            message,
+            oauth,
+            identity.token.is_some() || identity.claims.is_some(),
+        )),
+        Selection::Forbidden { scopes } => Picked::Refused(forbidden(&scopes, oauth)),
     }
 }
 
@@ -527,7 +532,15 @@ fn approval_path(
     let rule = grant.policy.approval(message.target()?)?;
     let by = match &rule.by {
         ApprovedBy::Caller => "the caller's user confirms through the client (MCP 2026-07-28 input_required with a form elicitation)".to_owned(),
-        ApprovedBy::Approver(names) => format!("an approver ({}) decides", names.join(", ")),
+        ApprovedBy::Approver(names) => format!(
+            "an approver ({}) decides on the approval page, {}/approvals",
+            names.join(", "),
+            config
+                .settings
+                .approvals
+                .as_ref()
+                .map_or(crate::config::DEFAULT_PATH_PREFIX, |approvals| approvals.path_prefix.as_str())
+        ),
     };
     let held = format!(
         "{by}; an approval holds {} s and lets one call through",
@@ -542,8 +555,11 @@ fn approval_path(
         (_, Some(Reason::Approval { step: ApprovalStep::Ask { .. }, .. })) => {
             "asked: the reply is the question, the call waits for the retry".to_owned()
         }
-        (_, Some(Reason::Approval { step: ApprovalStep::Required, .. })) => {
-            "not asked: this client cannot ask its user".to_owned()
+        (_, Some(Reason::Approval { step: ApprovalStep::Required, message, .. })) => {
+            format!("not asked: {message}")
+        }
+        (_, Some(Reason::Approval { step: ApprovalStep::Pending { .. }, .. })) => {
+            "pending: the call waits on the approval page; the identical call, retried, passes once an approver approved it".to_owned()
         }
         (_, Some(Reason::Approval { step: ApprovalStep::Denied | ApprovalStep::Expired, .. })) => {
             "refused: the approval this retry carries does not hold".to_owned()
@@ -564,6 +580,10 @@ fn approval_text(step: &ApprovalStep) -> &'static str {
     match step {
         ApprovalStep::Ask { .. } => "approval asked of the caller's user",
         ApprovalStep::Required => "approval required",
+        ApprovalStep::Pending { expired: false, .. } => {
+            "approval pending (a named approver decides)"
+        }
+        ApprovalStep::Pending { expired: true, .. } => "approval expired (asked again)",
         ApprovalStep::Denied => "approval denied",
         ApprovalStep::Expired => "approval expired",
     }

@@ -8,7 +8,7 @@
 //! | Write | 30 calls per minute per grant (counter `<tool>_rate`) |
 //! | Execute | 10 calls per minute per grant (counter `<tool>_rate`) |
 //! | Destructive | hidden |
-//! | Financial | `action: require_approval`, "Requires human approval." |
+//! | Financial | `action: require_approval` by an approver: the grant `approver`, which the operator defines |
 //!
 //! Everything else is denied (`default: "deny"`). PolicyLayer allows every
 //! read; a read of third parties' personal data (a taxpayer's record) gets
@@ -26,6 +26,9 @@ pub const WRITE_PER_MINUTE: u64 = 30;
 pub const EXECUTE_PER_MINUTE: u64 = 10;
 pub const PERSONAL_READ_PER_MINUTE: u64 = EXECUTE_PER_MINUTE;
 pub const APPROVAL_MESSAGE: &str = "Requires human approval.";
+/// The grant a generated policy names as the approver of Financial tools:
+/// the operator defines it (a person's token, JWT or certificate).
+pub const APPROVER_GRANT: &str = "approver";
 
 /// One tool of the input and how it was classified.
 #[derive(Debug)]
@@ -140,6 +143,13 @@ pub fn generate(tools: &[Value]) -> Result<Generated, String> {
                 Class::Financial => Node::object(vec![
                     ("action", Node::string("require_approval")),
                     ("message", Node::string(APPROVAL_MESSAGE)),
+                    (
+                        "approval",
+                        Node::object(vec![
+                            ("by", Node::string("approver")),
+                            ("approvers", Node::array(vec![Node::string(APPROVER_GRANT)])),
+                        ]),
+                    ),
                 ]),
                 Class::Destructive => return None,
             };
@@ -172,7 +182,7 @@ pub fn treatment(class: Class) -> String {
         Class::Write => format!("{WRITE_PER_MINUTE}/minute per grant"),
         Class::Execute => format!("{EXECUTE_PER_MINUTE}/minute per grant"),
         Class::Destructive => "hidden".to_owned(),
-        Class::Financial => "requires approval".to_owned(),
+        Class::Financial => format!("requires approval by grant \"{APPROVER_GRANT}\" (define it)"),
     }
 }
 

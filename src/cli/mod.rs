@@ -16,6 +16,7 @@ pub mod generate;
 pub mod json;
 pub mod keywords;
 pub mod load;
+pub mod oauth;
 pub mod ratelimit_config;
 pub mod service;
 
@@ -154,6 +155,14 @@ struct GenerateArgs {
 /// google.protobuf.StringValue holding the wrapper JSON, validated before it
 /// is printed. Paste it under the HttpConnectionManager's http_filters,
 /// before the router.
+///
+/// With --jwt-issuer it is preceded by the jwt_authn filter that verifies
+/// JWTs (from Authorization only) for the JWT grants. The --oauth-* options
+/// make the gateway MCP's OAuth protected resource (the wrapper's "oauth"):
+/// every 401 points to its metadata, which the filter answers (or the
+/// upstream, --oauth-metadata upstream); jwt_authn then accepts the resource
+/// as the audience (unless --jwt-audience says otherwise, which must include
+/// it) and forwards the token exactly when the configuration does.
 #[derive(Debug, Args)]
 struct EnvoyArgs {
     /// The policy: a bare policy (wrapped with the grants) or a wrapper configuration.
@@ -171,6 +180,7 @@ struct EnvoyArgs {
     #[arg(long, value_name = "ISSUER")]
     jwt_issuer: Option<String>,
     /// An audience jwt_authn accepts (repeatable): the MCP server's public URL.
+    /// With an OAuth resource it defaults to the resource, and must include it.
     #[arg(long, value_name = "URL", requires = "jwt_issuer")]
     jwt_audience: Vec<String>,
     /// A local JWKS file (as Envoy sees it).
@@ -188,9 +198,13 @@ struct EnvoyArgs {
     #[arg(long, value_name = "CLUSTER", requires = "jwks_uri")]
     jwks_cluster: Option<String>,
     /// Keep verified tokens in Authorization, for an upstream that is the
-    /// OAuth resource server and validates them itself.
+    /// OAuth resource server and validates them itself: sets the
+    /// configuration's oauth.forward_token (static grant tokens never go
+    /// upstream). jwt_authn's `forward` follows the configuration.
     #[arg(long, requires = "jwt_issuer")]
     jwt_forward: bool,
+    #[command(flatten)]
+    oauth: oauth::OAuthArgs,
 }
 
 /// Print the SHA-256 hex digest of a bearer token, for a grant's token_sha256.
@@ -519,6 +533,13 @@ fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
         }
         None => {}
     }
+    oauth::apply(
+        &mut wrapper,
+        &args.oauth,
+        args.jwt_issuer.as_deref(),
+        args.jwt_forward,
+    )
+    .map_err(Failure::usage)?;
     // Secrets stay out of the configuration: where the wrapper has none, the
     // filter reads them from the VM's environment.
     for (field, variable) in [
@@ -541,10 +562,15 @@ fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
         }
     }
     let configuration = envoy::configuration_text(&wrapper);
-    if let Err(error) = load::config_from_text(&configuration) {
-        return Err(Failure::usage(format!(
-            "the assembled configuration is invalid:\n{error}"
-        )));
+    let config = load::config_from_text(&configuration).map_err(|error| {
+        Failure::usage(format!("the assembled configuration is invalid:\n{error}"))
+    })?;
+    let resource = config.settings.oauth.as_deref();
+    let forward = resource.is_some_and(|oauth| oauth.forward_token);
+    if forward && args.jwt_issuer.is_none() {
+        print_err(
+            "mcp-policy: note: oauth.forward_token is on: the jwt_authn in front of the filter must have forward: true",
+        );
     }
     let variables = envoy::environment_variables(&wrapper);
     if let Some(issuer) = &args.jwt_issuer {
@@ -571,9 +597,9 @@ fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
         };
         print_out(&envoy::jwt_authn_yaml(&envoy::JwtProvider {
             issuer: issuer.clone(),
-            audiences: args.jwt_audience.clone(),
+            audiences: oauth::audiences(&args.jwt_audience, resource).map_err(Failure::usage)?,
             jwks,
-            forward: args.jwt_forward,
+            forward,
             payload_key,
         }));
     }

@@ -5,9 +5,11 @@
 //! - a bare PolicyLayer policy (an object with a top-level `version`), used
 //!   verbatim, with no grants: every request is then unauthenticated (401);
 //! - a wrapper object (see `wrapper.rs`) with the policy, named policies,
-//!   grants and settings.
+//!   grants and settings, and the gateway's OAuth resource (see `oauth.rs`).
 
+mod approvals;
 mod grants;
+mod oauth;
 pub mod rate_limit_service;
 mod secrets;
 mod settings;
@@ -19,7 +21,9 @@ use std::rc::Rc;
 
 use crate::policy::Policy;
 
+pub use approvals::DEFAULT_PATH_PREFIX;
 pub use grants::{hash_token, to_hex, Grant, GrantRule, GrantTable, TokenHash};
+pub use oauth::{Metadata, OAuth, METADATA_PATH};
 pub use secrets::Environment;
 pub use settings::{Approvals, FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 

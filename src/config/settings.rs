@@ -20,7 +20,7 @@ pub struct RequestLimit {
 
 /// The filter-state fields a decision can publish: in the `wasm.mcp_policy`
 /// object, and as their own keys `wasm.mcp_policy_<field>`.
-pub const FILTER_STATE_FIELDS: [&str; 11] = [
+pub const FILTER_STATE_FIELDS: [&str; 12] = [
     "decision",
     "rule",
     "grant",
@@ -32,6 +32,7 @@ pub const FILTER_STATE_FIELDS: [&str; 11] = [
     "limit",
     "arg_keys",
     "decide_us",
+    "approver",
 ];
 
 /// Which of [`FILTER_STATE_FIELDS`] are published. The object costs one host
@@ -67,6 +68,11 @@ fn index_of(field: &str) -> Option<usize> {
 pub struct Approvals {
     /// Seals the approval state a client carries (the session keys).
     pub sealer: crate::seal::Sealer,
+    /// Where the approval page and its API are served (never forwarded).
+    pub path_prefix: String,
+    /// The page's public base URL, for the links agents are given; without
+    /// it, links are built from the request's scheme and authority.
+    pub page_url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,6 +107,8 @@ pub struct Settings {
     pub filter_state_keys: FilterStateFields,
     /// Where limits counted across replicas are counted.
     pub rate_limit_service: Option<Box<super::rate_limit_service::RateLimitService>>,
+    /// The gateway as an OAuth protected resource (`oauth`).
+    pub oauth: Option<Box<super::OAuth>>,
 }
 
 impl Default for Settings {
@@ -120,6 +128,7 @@ impl Default for Settings {
             filter_state: FilterStateFields::ALL,
             filter_state_keys: FilterStateFields::NONE,
             rate_limit_service: None,
+            oauth: None,
         }
     }
 }

@@ -19,8 +19,9 @@
 //!   "counter_key": "<base64>" | {"env": "VARIABLE"},
 //!   "max_regex_subject_bytes": 4096,
 //!   "request_limit": {"window": "minute", "max": 600},
-//!   "approvals": {"enabled": true},
+//!   "approvals": {"enabled": true, "path_prefix": "/mcp-policy", "page_url": "https://..."},
 //!   "rate_limit_service": {"cluster": "mcp_policy_rls", ...}  (see rate_limit_service.rs)
+//!   "oauth": {"resource": "https://mcp.example.com/mcp", ...}  (see `oauth.rs`)
 //! }
 //! ```
 //! Every field is optional, except the secrets where they are needed (see
@@ -33,14 +34,14 @@ use serde_json::{Map, Value};
 
 use super::grants::{parse_token_hash, Grant, GrantRule, GrantTable};
 use super::secrets::{self, Environment};
-use super::settings::{Approvals, FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
+use super::settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FIELDS};
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::counter::Window;
 use crate::identity::{JwtMatcher, MtlsMatcher};
 use crate::policy::{Policy, Scope};
 use crate::seal::Sealer;
 
-const FIELDS: [&str; 17] = [
+const FIELDS: [&str; 18] = [
     "rate_limit_service",
     "sessions",
     "approvals",
@@ -58,6 +59,7 @@ const FIELDS: [&str; 17] = [
     "max_json_depth",
     "jwt_payload_metadata_key",
     "counter_slots",
+    "oauth",
 ];
 /// The source of a grant's policy when the wrapper has none for it.
 const NO_POLICY: &str = "(no policy)";
@@ -112,6 +114,11 @@ pub(super) fn parse(value: &Value, env: Environment<'_>) -> Result<Config, Confi
         .unwrap_or_else(|| Rc::new(Policy::deny_all_no_policy()));
     let named = named_policies(object, cap, &mut problems);
     let grants = grants(object, &default_policy, &named, &mut problems);
+    let mut found = Vec::new();
+    super::approvals::check_approvers(object, &default_policy, &named, &grants, &mut found);
+    for (path, message) in found {
+        problems.add(path, message);
+    }
     required_secrets(
         object,
         &mut settings,
@@ -211,6 +218,16 @@ fn settings(
     }
     if let Some(value) = object.get("request_limit") {
         settings.request_limit = request_limit(value, "/request_limit", problems);
+    }
+    if let Some(value) = object.get("oauth") {
+        match super::oauth::parse(value) {
+            Ok(oauth) => settings.oauth = Some(Box::new(oauth)),
+            Err(found) => {
+                for (path, message) in found {
+                    problems.add(format!("/oauth{path}"), message);
+                }
+            }
+        }
     }
     match object.get("sessions") {
         None => {}
@@ -368,19 +385,10 @@ fn required_secrets<'p>(
     policies: impl Iterator<Item = &'p Rc<Policy>>,
     problems: &mut Problems,
 ) {
-    if approvals_enabled(object, problems) {
-        match &settings.sealer {
-            Some(sealer) => {
-                settings.approvals = Some(Approvals {
-                    sealer: sealer.clone(),
-                })
-            }
-            None if !object.contains_key("session_keys") => problems.add(
-                "/session_keys",
-                "approvals are enabled: their request states are sealed with the session keys, so give \"session_keys\" (base64, at least 32 bytes each) or {\"env\": \"VARIABLE\"}",
-            ),
-            None => {}
-        }
+    let mut found = Vec::new();
+    settings.approvals = super::approvals::parse(object, settings.sealer.as_ref(), &mut found);
+    for (path, message) in found {
+        problems.add(path, message);
     }
     if settings.sessions_off {
         settings.sealer = None;
@@ -431,34 +439,6 @@ fn required_secrets<'p>(
                 limit.rule
             ),
         );
-    }
-}
-
-/// `"approvals": {"enabled": true|false}`.
-fn approvals_enabled(object: &Map<String, Value>, problems: &mut Problems) -> bool {
-    let Some(value) = object.get("approvals") else {
-        return false;
-    };
-    let Some(members) = value.as_object() else {
-        problems.add("/approvals", "must be an object: {\"enabled\": true}");
-        return false;
-    };
-    for key in members.keys().filter(|key| key.as_str() != "enabled") {
-        problems.add(
-            format!("/approvals/{}", escape(key)),
-            format!("unknown field \"{key}\"; expected enabled"),
-        );
-    }
-    match members.get("enabled") {
-        Some(Value::Bool(enabled)) => *enabled,
-        None => {
-            problems.add("/approvals/enabled", "required: true or false");
-            false
-        }
-        Some(_) => {
-            problems.add("/approvals/enabled", "must be true or false");
-            false
-        }
     }
 }
 

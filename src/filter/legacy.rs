@@ -13,7 +13,7 @@ use crate::store::{SharedStore, StoreError};
 /// Refusals waiting for their ping's reply: slots per grant (a grant that
 /// leaves more refusals waiting forgets its own oldest), entries live 10
 /// minutes.
-pub const PENDING_REFUSALS: BoundedMap = BoundedMap::new("mcp-policy/v2/legacy", 512);
+pub const PENDING_REFUSALS: BoundedMap = BoundedMap::evicting("mcp-policy/v2/legacy", 512);
 pub const PENDING_TTL_SECS: u64 = 600;
 
 /// The legacy session a message POST belongs to: its `sessionId` (TypeScript
@@ -72,7 +72,7 @@ pub fn remember(
     reply: &[u8],
     now_secs: u64,
 ) -> Result<PutOutcome, StoreError> {
-    PENDING_REFUSALS.put_evicting(
+    PENDING_REFUSALS.put(
         store,
         grant,
         &pending_key(session, id),

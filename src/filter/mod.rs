@@ -2,9 +2,11 @@
 //! through `Host`, so native tests drive it with `host::fake::FakeHost`.
 //!
 //! A request lives through four steps, one module each, in this order:
-//! 1. `request`: the headers are read, the caller identified, the token and
-//!    cookies removed, and what the headers alone decide is decided. The
-//!    headers are then held: nothing is forwarded before a decision.
+//! 1. `request`: the headers are read, the caller identified, cookies (and
+//!    the token, unless it is an OAuth token to forward) removed, and what
+//!    the headers alone decide is decided. The headers are then held:
+//!    nothing is forwarded before a decision. Only OAuth's public paths
+//!    pass without a credential, and without inspection.
 //! 2. `decide`: the whole body is read and decided (host-free, shared with
 //!    `mcp-policy explain`): forwarded, or refused with its exact reply.
 //! 3. `response`: the response is filtered as planned when forwarding.
@@ -15,6 +17,7 @@
 //! metrics and filter state. Shared state used by several steps lives in
 //! `tasks`, `legacy` and `param_maps`.
 
+mod approvals;
 mod bytes;
 mod clock;
 pub mod decide;
@@ -65,6 +68,8 @@ enum Stage {
     Forwarded,
     /// Answered locally; every later callback passes through.
     Replied,
+    /// Needs no credential (OAuth's public paths): passed uninspected.
+    Passed,
 }
 
 pub struct HttpFilter {
@@ -94,6 +99,8 @@ pub struct HttpFilter {
     /// gRPC calls started and not yet handed to the glue, which routes
     /// their answers.
     dispatched: Vec<Dispatched>,
+    /// An approver's decision on this approval id, whose body is buffered.
+    approval_post: Option<String>,
 }
 
 impl HttpFilter {
@@ -114,6 +121,7 @@ impl HttpFilter {
             decide_started_nanos: None,
             awaiting: None,
             dispatched: Vec::new(),
+            approval_post: None,
         }
     }
 
@@ -126,26 +134,37 @@ impl HttpFilter {
         };
         self.head = RequestHead::from_headers(headers);
         self.audit.protocol_version = self.head.protocol_version().map(str::to_string);
-        if let Err(error) = admission::scrub(host, &self.head) {
-            return self.refuse(host, Refusal::failure(None, &error));
+        if let Some(public) = request::oauth::public(&self.config, &self.head) {
+            return self.admit_public(host, public);
+        }
+        if let Some(route) = approvals::route(&self.config, &self.head) {
+            return self.serve_approvals(host, route, end_of_stream);
         }
         let presented = match request::presented(&self.config, host) {
             Ok(presented) => presented,
             Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
         };
+        let oauth = self.config.settings.oauth.as_deref();
         let grant = match request::identify(&self.config, &self.head, &presented) {
             Selection::Granted { grant, matched_by } => {
                 self.audit.identity = Some(matched_by.as_str());
+                let scrubbed = request::oauth::keeps_token(&self.config, &self.head, matched_by)
+                    .and_then(|keep| admission::scrub(host, &self.head, keep));
+                if let Err(error) = scrubbed {
+                    return self.refuse(host, Refusal::failure(None, &error));
+                }
                 grant
             }
             // Answered at once: an unauthenticated body is never read.
             Selection::Unauthenticated(message) => {
                 self.audit.facts.method = Some(self.head.method().to_string());
-                return self.refuse(host, admission::unauthenticated(None, message));
+                let presented_token = matches!(self.head.bearer, request::Bearer::Token(_));
+                let refusal = admission::unauthenticated(None, message, oauth, presented_token);
+                return self.refuse(host, refusal);
             }
             Selection::Forbidden { scopes } => {
                 self.audit.facts.method = Some(self.head.method().to_string());
-                return self.refuse(host, request::identity::forbidden(&scopes));
+                return self.refuse(host, request::identity::forbidden(&scopes, oauth));
             }
         };
         self.claims = presented.claims;
@@ -182,6 +201,28 @@ impl HttpFilter {
         Action::Pause
     }
 
+    /// Answers the metadata, or passes a public path on uninspected.
+    fn admit_public(&mut self, host: &dyn Host, public: request::oauth::Public) -> Action {
+        match public {
+            request::oauth::Public::Metadata(reply) => {
+                self.stage = Stage::Replied;
+                if let Err(error) = host.send_reply(&reply) {
+                    log::error!("cannot send local reply: {error}");
+                }
+                Action::Pause
+            }
+            request::oauth::Public::Pass => {
+                match request::oauth::scrub_public(host, &self.config, &self.head) {
+                    Ok(()) => {
+                        self.stage = Stage::Passed;
+                        Action::Continue
+                    }
+                    Err(error) => self.refuse(host, Refusal::failure(None, &error)),
+                }
+            }
+        }
+    }
+
     /// The upstream gets its own session id, never the sealed one.
     fn forward_unsealed_session(&self, host: &dyn Host) -> Result<(), HostError> {
         let Some(session) = self.session.as_ref().filter(|session| session.unsealed) else {
@@ -206,6 +247,9 @@ impl HttpFilter {
             return Action::Continue;
         }
         self.body_size = body_size;
+        if let Some(id) = self.approval_post.take() {
+            return self.decide_approval(host, &id, body_size, end_of_stream);
+        }
         if body_size > self.config.settings.max_body_bytes {
             return self.refuse(host, admission::body_too_large(&self.config.settings));
         }
@@ -220,7 +264,126 @@ impl HttpFilter {
         if self.stage != Stage::Buffering {
             return Action::Continue;
         }
+        if let Some(id) = self.approval_post.take() {
+            return self.decide_approval(host, &id, self.body_size, true);
+        }
         self.read_body_and_decide(host)
+    }
+
+    // ---- the approval page and API ------------------------------------------
+
+    /// A request under the approvals prefix: answered here, never forwarded.
+    fn serve_approvals(
+        &mut self,
+        host: &dyn Host,
+        route: approvals::Route,
+        end_of_stream: bool,
+    ) -> Action {
+        use approvals::{api, page, Route};
+        self.stage = Stage::Replied;
+        let approver = match &route {
+            Route::Page => return self.reply(host, &page::reply()),
+            Route::Refused { status, message } => {
+                return self.reply(host, &api::error(*status, message))
+            }
+            Route::List | Route::Decide { .. } => {
+                let presented = match request::presented(&self.config, host) {
+                    Ok(presented) => presented,
+                    Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
+                };
+                match request::identify(&self.config, &self.head, &presented) {
+                    Selection::Granted { grant, .. } => grant,
+                    Selection::Unauthenticated(message) => {
+                        return self.reply(host, &api::error(401, message))
+                    }
+                    Selection::Forbidden { .. } => {
+                        return self.reply(host, &api::error(403, "no grant matches this identity"))
+                    }
+                }
+            }
+        };
+        self.audit.grant = Some(approver.name.clone());
+        let now_secs = match clock::now_secs(host) {
+            Ok(now_secs) => now_secs,
+            Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
+        };
+        match route {
+            Route::List => {
+                let reply = api::list(&self.config, host, &approver, now_secs);
+                self.reply(host, &reply)
+            }
+            Route::Decide { id } => {
+                let json = self
+                    .head
+                    .headers
+                    .get("content-type")
+                    .is_some_and(|media| is_json_media_type(&media.to_ascii_lowercase()));
+                if !json {
+                    return self.reply(
+                        host,
+                        &api::error(415, "send the decision as application/json"),
+                    );
+                }
+                if end_of_stream {
+                    return self.reply(host, &api::error(400, "the decision is missing"));
+                }
+                self.grant = Some(approver);
+                self.approval_post = Some(id);
+                self.stage = Stage::Buffering;
+                Action::Pause
+            }
+            Route::Page | Route::Refused { .. } => Action::Continue,
+        }
+    }
+
+    /// The body of an approver's decision, once it is all here.
+    fn decide_approval(
+        &mut self,
+        host: &dyn Host,
+        id: &str,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
+        use approvals::api;
+        if body_size > api::MAX_DECISION_BYTES {
+            self.stage = Stage::Replied;
+            return self.reply(host, &api::error(413, "the decision is too large"));
+        }
+        if !end_of_stream {
+            self.approval_post = Some(id.to_owned());
+            return Action::Pause;
+        }
+        self.stage = Stage::Replied;
+        let (Some(approver), Ok(body), Ok(now_secs)) = (
+            self.grant.clone(),
+            host.request_body(0, body_size),
+            clock::now_secs(host),
+        ) else {
+            let error = HostError::new("approval decision", "body, clock or grant unavailable");
+            return self.refuse(host, Refusal::failure(None, &error));
+        };
+        let (reply, decided) = api::decide(&self.config, host, &approver, id, &body, now_secs);
+        if let Some(decided) = decided {
+            self.audit.facts.method = Some("approvals/decide".to_owned());
+            self.audit.facts.target = Some(decided.tool.clone());
+            self.audit.facts.tool = Some(decided.tool);
+            self.audit.facts.rule = Some(decided.rule);
+            self.audit.facts.approver = Some(approver.name.clone());
+            let outcome = if decided.approved {
+                Outcome::ApprovalGiven
+            } else {
+                Outcome::ApprovalRefused
+            };
+            self.publish(host, outcome);
+        }
+        self.reply(host, &reply)
+    }
+
+    fn reply(&self, host: &dyn Host, reply: &crate::host::LocalReply) -> Action {
+        if let Err(error) = host.send_reply(reply) {
+            log::error!("cannot send local reply: {error}");
+        }
+        Action::Pause
     }
 
     // ---- step 2: the decision ---------------------------------------------

@@ -56,6 +56,8 @@ fn decision_metric(outcome: Outcome) -> &'static str {
         Outcome::ApprovalDenied => "mcp_policy.decisions.outcome.approval_denied",
         Outcome::ApprovalExpired => "mcp_policy.decisions.outcome.approval_expired",
         Outcome::RateLimitUnavailable => "mcp_policy.decisions.outcome.rate_limit_unavailable",
+        Outcome::ApprovalGiven => "mcp_policy.decisions.outcome.approval_given",
+        Outcome::ApprovalRefused => "mcp_policy.decisions.outcome.approval_refused",
     }
 }
 
@@ -98,6 +100,8 @@ pub struct Facts {
     pub limit: Option<String>,
     /// Top-level argument keys of the first message, never their values.
     pub arg_keys: Vec<String>,
+    /// The approver who decided the call's approval.
+    pub approver: Option<String>,
 }
 
 /// Tool names in metric names: the policy's own names, anything else as
@@ -126,7 +130,7 @@ pub fn count(host: &dyn Host, metric: &str, delta: u64) {
 
 /// Filter-state keys, in the order of `config::FILTER_STATE_FIELDS`: Envoy
 /// keeps them as `wasm.<key>`.
-const FILTER_STATE_KEYS: [&str; 11] = [
+const FILTER_STATE_KEYS: [&str; 12] = [
     "mcp_policy_decision",
     "mcp_policy_rule",
     "mcp_policy_grant",
@@ -138,6 +142,7 @@ const FILTER_STATE_KEYS: [&str; 11] = [
     "mcp_policy_limit",
     "mcp_policy_arg_keys",
     "mcp_policy_decide_us",
+    "mcp_policy_approver",
 ];
 
 /// Counts the decision, and publishes the audit fields `in_object` names as
@@ -161,7 +166,7 @@ pub fn publish(
         .then(|| audit.facts.arg_keys.join(","))
         .filter(|keys| !keys.is_empty());
     // In the order of FILTER_STATE_FIELDS (and FILTER_STATE_KEYS).
-    let values: [Option<StateValue>; 11] = [
+    let values: [Option<StateValue>; 12] = [
         Some(StateValue::Text(outcome.as_str())),
         audit.facts.rule.as_deref().map(StateValue::Text),
         audit.grant.as_deref().map(StateValue::Text),
@@ -173,6 +178,7 @@ pub fn publish(
         audit.facts.limit.as_deref().map(StateValue::Text),
         arg_keys.as_deref().map(StateValue::Text),
         Some(StateValue::Number(audit.decide_micros as f64)),
+        audit.facts.approver.as_deref().map(StateValue::Text),
     ];
     if in_object != FilterStateFields::NONE {
         let fields: Vec<(&str, StateValue)> = FILTER_STATE_FIELDS

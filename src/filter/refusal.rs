@@ -29,6 +29,10 @@ pub enum Outcome {
     /// The rate-limit service could not count the call's limits: refused
     /// (fail closed).
     RateLimitUnavailable,
+    /// An approver approved a pending call (the approval API).
+    ApprovalGiven,
+    /// An approver denied a pending call (the approval API).
+    ApprovalRefused,
 }
 
 impl Outcome {
@@ -46,6 +50,8 @@ impl Outcome {
             Outcome::ApprovalDenied => "approval_denied",
             Outcome::ApprovalExpired => "approval_expired",
             Outcome::RateLimitUnavailable => "rate_limit_unavailable",
+            Outcome::ApprovalGiven => "approval_given",
+            Outcome::ApprovalRefused => "approval_refused",
         }
     }
 }
@@ -62,6 +68,12 @@ pub enum ReplyKind {
     ApprovalAsked,
     /// The call needs approval and none can be asked for here.
     ApprovalRequired,
+    /// The call waits for a named approver.
+    ApprovalPending,
+    /// The approval page.
+    ApprovalPage,
+    /// An answer of the approval API.
+    ApprovalApi,
     /// The approval presented does not hold.
     ApprovalDenied,
     ApprovalExpired,
@@ -102,6 +114,9 @@ impl ReplyKind {
             ReplyKind::Hidden => "mcp_policy_hidden",
             ReplyKind::ApprovalAsked => "mcp_policy_approval_asked",
             ReplyKind::ApprovalRequired => "mcp_policy_approval_required",
+            ReplyKind::ApprovalPending => "mcp_policy_approval_pending",
+            ReplyKind::ApprovalPage => "mcp_policy_approval_page",
+            ReplyKind::ApprovalApi => "mcp_policy_approval_api",
             ReplyKind::ApprovalDenied => "mcp_policy_approval_denied",
             ReplyKind::ApprovalExpired => "mcp_policy_approval_expired",
             ReplyKind::RateLimited => "mcp_policy_rate_limited",

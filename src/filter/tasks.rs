@@ -13,7 +13,7 @@
 use crate::store::{BoundedMap, PutOutcome, SharedStore, StoreError};
 
 /// Task bindings: slots per grant.
-const TASKS: BoundedMap = BoundedMap::new("mcp-policy/v2/task", 1024);
+const TASKS: BoundedMap = BoundedMap::evicting("mcp-policy/v2/task", 1024);
 /// A binding lives this long after the task was created.
 const TASK_TTL_SECS: u64 = 7 * 86_400;
 
@@ -24,7 +24,7 @@ pub fn bind(
     task: &str,
     now_secs: u64,
 ) -> Result<(), StoreError> {
-    match TASKS.put_evicting(store, grant, task, b"1", now_secs, TASK_TTL_SECS)? {
+    match TASKS.put(store, grant, task, b"1", now_secs, TASK_TTL_SECS)? {
         PutOutcome::Stored => Ok(()),
         PutOutcome::Full => Err(StoreError::Host("task bindings: no slot".into())),
     }

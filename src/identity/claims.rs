@@ -124,6 +124,13 @@ impl Claims {
             .map(|(_, value)| ClaimValue(value))
     }
 
+    /// Whether the token was issued for `audience`: its `aud` (a string or a
+    /// list) holds it.
+    pub fn audience_holds(&self, audience: &str) -> bool {
+        self.get("aud")
+            .is_some_and(|value| value.strings().contains(&audience))
+    }
+
     /// The scopes the token grants: the space-separated `scope` claim and
     /// the `scp` claim (a list, or a space-separated string).
     pub fn scopes(&self) -> Vec<&str> {
@@ -225,6 +232,10 @@ mod tests {
             Some("https://idp")
         );
         assert_eq!(claims.scopes(), vec!["x", "y", "a:b"]);
+        assert!(claims.audience_holds("other") && !claims.audience_holds("mcp other"));
+        let single = Claims::from_json(&json!({"aud": "https://mcp.example/mcp"})).unwrap();
+        assert!(single.audience_holds("https://mcp.example/mcp"));
+        assert!(!Claims::default().audience_holds("https://mcp.example/mcp"));
     }
 
     #[test]

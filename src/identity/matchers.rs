@@ -85,7 +85,8 @@ impl SanPattern {
 /// Problems by JSON pointer (relative to the matcher's object).
 pub type Problems = Vec<(String, String)>;
 
-fn unknown_fields(object: &Map<String, Value>, known: &[&str], problems: &mut Problems) {
+/// A problem for each member of `object` that is not one of `known`.
+pub fn unknown_fields(object: &Map<String, Value>, known: &[&str], problems: &mut Problems) {
     for key in object.keys() {
         if !known.contains(&key.as_str()) {
             problems.push((

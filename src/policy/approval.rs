@@ -91,10 +91,7 @@ impl ApprovalRule {
                 }
             }
             Some(Some("approver")) => match approvers {
-                Some(_) => issues.value(
-                    &by_at,
-                    "\"by\": \"approver\" is not supported yet; use \"caller\" (the caller's user confirms), or a deny_if entry to refuse the tool",
-                ),
+                Some(names) => rule.by = ApprovedBy::Approver(names),
                 None => issues.value(
                     &by_at,
                     "\"by\": \"approver\" needs \"approvers\": the grant names that may approve",

@@ -5,8 +5,8 @@
 //! key hashes to a few candidate slots of its scope; an entry carries its
 //! key's fingerprint and an expiry, and an expired slot is reclaimed by the
 //! next writer. When every candidate is held by a live entry of another key,
-//! `put` reports `Full` (and `put_evicting` replaces the entry that expires
-//! first, within the same scope). Keys are never deleted (Envoy cannot), only
+//! `put` reports `Full` (or, in a map made `evicting`, replaces the entry
+//! that expires first, within the same scope). Keys are never deleted (Envoy cannot), only
 //! reused.
 
 // Writes to keys read as absent carry ABSENT_TOKEN: the host
@@ -22,6 +22,9 @@ const MAX_ATTEMPTS: u32 = 16;
 pub struct BoundedMap {
     prefix: &'static str,
     slots: u64,
+    /// A scope full of its own live entries forgets the one that expires
+    /// first, instead of refusing.
+    evict: bool,
 }
 
 /// What claiming a key came to.
@@ -50,6 +53,14 @@ pub fn fnv1a64(seed: u64, bytes: &[u8]) -> u64 {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     hash
+}
+
+fn partition(scope: &str) -> String {
+    if scope.is_empty() {
+        String::new()
+    } else {
+        format!("{:016x}/", fnv1a64(0, scope.as_bytes()))
+    }
 }
 
 fn fingerprint(scope: &str, key: &str) -> u64 {
@@ -84,19 +95,93 @@ fn encode(owner: u64, expires_at: u64, value: &[u8]) -> Vec<u8> {
 
 impl BoundedMap {
     pub const fn new(prefix: &'static str, slots: u64) -> BoundedMap {
-        BoundedMap { prefix, slots }
+        BoundedMap {
+            prefix,
+            slots,
+            evict: false,
+        }
+    }
+
+    /// A map where a full scope forgets its entry that expires first.
+    pub const fn evicting(prefix: &'static str, slots: u64) -> BoundedMap {
+        BoundedMap {
+            prefix,
+            slots,
+            evict: true,
+        }
     }
 
     fn slot_keys<'m>(&'m self, scope: &str, key: &str) -> impl Iterator<Item = String> + 'm {
         let slots = self.slots.max(1);
         let start = fnv1a64(0, key.as_bytes()) % slots;
-        let partition = if scope.is_empty() {
-            String::new()
-        } else {
-            format!("{:016x}/", fnv1a64(0, scope.as_bytes()))
-        };
+        let partition = partition(scope);
         (0..WAYS.min(slots))
             .map(move |way| format!("{}/{partition}{}", self.prefix, (start + way) % slots))
+    }
+
+    /// The live values of `scope`: every slot of the scope is read.
+    pub fn values(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        now_secs: u64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let partition = partition(scope);
+        let mut values = Vec::new();
+        for index in 0..self.slots.max(1) {
+            let slot_key = format!("{}/{partition}{index}", self.prefix);
+            if let Some(slot) = store.get(&slot_key)?.and_then(|entry| decode(&entry.value)) {
+                if slot.expires_at > now_secs {
+                    values.push(slot.value);
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    /// Replaces the live value of `key` with what `change` makes of it
+    /// (the new value and its expiry), with compare-and-swap: a racing
+    /// writer makes `change` run again on the value it wrote. `Ok(None)`
+    /// when the key has no live value or `change` declines.
+    pub fn update(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        key: &str,
+        now_secs: u64,
+        change: impl Fn(&[u8]) -> Option<(Vec<u8>, u64)>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let owner = fingerprint(scope, key);
+        'attempts: for _ in 0..MAX_ATTEMPTS {
+            for slot_key in self.slot_keys(scope, key) {
+                let Some(entry) = store.get(&slot_key)? else {
+                    continue;
+                };
+                let Some(slot) = decode(&entry.value) else {
+                    continue;
+                };
+                if slot.owner != owner || slot.expires_at <= now_secs {
+                    continue;
+                }
+                let Some((value, expires_at)) = change(&slot.value) else {
+                    return Ok(None);
+                };
+                match store.set(
+                    &slot_key,
+                    &encode(owner, expires_at, &value),
+                    Some(entry.cas),
+                ) {
+                    Ok(()) => return Ok(Some(value)),
+                    Err(StoreError::CasMismatch) => continue 'attempts,
+                    Err(error) => return Err(error),
+                }
+            }
+            return Ok(None);
+        }
+        Err(StoreError::Host(format!(
+            "{}: compare-and-swap kept failing",
+            self.prefix
+        )))
     }
 
     /// The live value stored for `key` in `scope`, if any.
@@ -131,21 +216,7 @@ impl BoundedMap {
         now_secs: u64,
         ttl_secs: u64,
     ) -> Result<PutOutcome, StoreError> {
-        self.store(store, scope, key, value, now_secs, ttl_secs, false)
-    }
-
-    /// As `put`, but where every candidate is live, the entry that expires
-    /// first gives way: a scope full of its own entries forgets the oldest.
-    pub fn put_evicting(
-        &self,
-        store: &dyn SharedStore,
-        scope: &str,
-        key: &str,
-        value: &[u8],
-        now_secs: u64,
-        ttl_secs: u64,
-    ) -> Result<PutOutcome, StoreError> {
-        self.store(store, scope, key, value, now_secs, ttl_secs, true)
+        self.store(store, scope, key, value, now_secs, ttl_secs)
     }
 
     /// Stores `key` in `scope` until `now_secs + ttl_secs` unless a live
@@ -158,43 +229,9 @@ impl BoundedMap {
         now_secs: u64,
         ttl_secs: u64,
     ) -> Result<Claim, StoreError> {
-        let owner = fingerprint(scope, key);
-        let bytes = encode(owner, now_secs.saturating_add(ttl_secs), &[]);
-        for _ in 0..MAX_ATTEMPTS {
-            let mut claimable: Option<(String, u32)> = None;
-            for slot_key in self.slot_keys(scope, key) {
-                let entry = store.get(&slot_key)?;
-                let (current, cas) = match &entry {
-                    Some(entry) => (decode(&entry.value), entry.cas),
-                    None => (None, ABSENT_TOKEN),
-                };
-                match current {
-                    Some(slot) if slot.expires_at > now_secs && slot.owner == owner => {
-                        return Ok(Claim::Taken)
-                    }
-                    Some(slot) if slot.expires_at > now_secs => {}
-                    _ => {
-                        claimable.get_or_insert((slot_key, cas));
-                    }
-                }
-            }
-            let Some((slot_key, cas)) = claimable else {
-                return Ok(Claim::Full);
-            };
-            match store.set(&slot_key, &bytes, Some(cas)) {
-                Ok(()) => return Ok(Claim::Claimed),
-                // A racer wrote the slot first: read again (it may be this key).
-                Err(StoreError::CasMismatch) => continue,
-                Err(error) => return Err(error),
-            }
-        }
-        Err(StoreError::Host(format!(
-            "{}: compare-and-swap kept failing",
-            self.prefix
-        )))
+        self.write(store, scope, key, &[], now_secs, ttl_secs, Mode::Claim)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
         store: &dyn SharedStore,
@@ -203,13 +240,32 @@ impl BoundedMap {
         value: &[u8],
         now_secs: u64,
         ttl_secs: u64,
-        evict: bool,
     ) -> Result<PutOutcome, StoreError> {
+        let written = self.write(store, scope, key, value, now_secs, ttl_secs, Mode::Replace)?;
+        Ok(match written {
+            Claim::Full => PutOutcome::Full,
+            Claim::Claimed | Claim::Taken => PutOutcome::Stored,
+        })
+    }
+
+    /// Writes `key`'s slot: its own slot (live, unless claiming), else the
+    /// first free one, else (in an evicting map, not when claiming) the one
+    /// that expires first. Compare-and-swap; a racer makes it read again.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        store: &dyn SharedStore,
+        scope: &str,
+        key: &str,
+        value: &[u8],
+        now_secs: u64,
+        ttl_secs: u64,
+        mode: Mode,
+    ) -> Result<Claim, StoreError> {
         let owner = fingerprint(scope, key);
         let bytes = encode(owner, now_secs.saturating_add(ttl_secs), value);
-        for _ in 0..MAX_ATTEMPTS {
-            let mut raced = false;
-            let mut claimable: Option<(String, u32)> = None;
+        'attempts: for _ in 0..MAX_ATTEMPTS {
+            let mut target: Option<(String, u32)> = None;
             let mut oldest: Option<(String, u32, u64)> = None;
             for slot_key in self.slot_keys(scope, key) {
                 let entry = store.get(&slot_key)?;
@@ -218,17 +274,14 @@ impl BoundedMap {
                     None => (None, ABSENT_TOKEN),
                 };
                 match current {
-                    Some(slot) if slot.owner == owner => {
-                        return match store.set(&slot_key, &bytes, Some(cas)) {
-                            Ok(()) => Ok(PutOutcome::Stored),
-                            Err(StoreError::CasMismatch) => {
-                                raced = true;
-                                break;
-                            }
-                            Err(error) => Err(error),
-                        };
+                    Some(slot) if slot.owner == owner && slot.expires_at > now_secs => {
+                        if mode == Mode::Claim {
+                            return Ok(Claim::Taken);
+                        }
+                        target = Some((slot_key, cas));
+                        break;
                     }
-                    Some(slot) if slot.expires_at > now_secs => {
+                    Some(slot) if slot.owner != owner && slot.expires_at > now_secs => {
                         if oldest
                             .as_ref()
                             .is_none_or(|(_, _, at)| slot.expires_at < *at)
@@ -237,25 +290,22 @@ impl BoundedMap {
                         }
                     }
                     _ => {
-                        if claimable.is_none() {
-                            claimable = Some((slot_key, cas));
-                        }
+                        target.get_or_insert((slot_key, cas));
                     }
                 }
             }
-            if raced {
-                continue;
-            }
-            let Some((slot_key, cas)) = claimable.or_else(|| {
+            let evicting = self.evict && mode == Mode::Replace;
+            let Some((slot_key, cas)) = target.or_else(|| {
                 oldest
-                    .filter(|_| evict)
+                    .filter(|_| evicting)
                     .map(|(slot_key, cas, _)| (slot_key, cas))
             }) else {
-                return Ok(PutOutcome::Full);
+                return Ok(Claim::Full);
             };
             match store.set(&slot_key, &bytes, Some(cas)) {
-                Ok(()) => return Ok(PutOutcome::Stored),
-                Err(StoreError::CasMismatch) => continue,
+                Ok(()) => return Ok(Claim::Claimed),
+                // A racer wrote the slot first: read again (it may be this key).
+                Err(StoreError::CasMismatch) => continue 'attempts,
                 Err(error) => return Err(error),
             }
         }
@@ -264,6 +314,14 @@ impl BoundedMap {
             self.prefix
         )))
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Replace the key's value.
+    Replace,
+    /// Write only if no live entry holds the key.
+    Claim,
 }
 
 #[cfg(test)]
@@ -282,6 +340,36 @@ mod tests {
         assert_eq!(map.get(&store, "g", "s1", 105), Ok(Some(b"alice".to_vec())));
         assert_eq!(map.get(&store, "g", "s1", 110), Ok(None));
         assert_eq!(map.get(&store, "g", "s2", 105), Ok(None));
+    }
+
+    #[test]
+    fn lists_a_scopes_live_values_and_updates_one_atomically() {
+        let store = MemoryStore::new();
+        let map = BoundedMap::new("t", 16);
+        for (key, ttl) in [("a", 10), ("b", 10), ("c", 1)] {
+            assert_eq!(
+                map.put(&store, "g", key, key.as_bytes(), 100, ttl),
+                Ok(PutOutcome::Stored)
+            );
+        }
+        assert_eq!(
+            map.put(&store, "h", "z", b"z", 100, 10),
+            Ok(PutOutcome::Stored)
+        );
+        let mut live = map.values(&store, "g", 105).unwrap();
+        live.sort();
+        assert_eq!(live, vec![b"a".to_vec(), b"b".to_vec()]);
+        let changed = map.update(&store, "g", "a", 105, |value| {
+            Some(([value, b"!"].concat(), 200))
+        });
+        assert_eq!(changed, Ok(Some(b"a!".to_vec())));
+        assert_eq!(map.get(&store, "g", "a", 150), Ok(Some(b"a!".to_vec())));
+        assert_eq!(
+            map.update(&store, "g", "c", 105, |_| Some((b"x".to_vec(), 200))),
+            Ok(None)
+        );
+        assert_eq!(map.update(&store, "g", "b", 105, |_| None), Ok(None));
+        assert_eq!(map.get(&store, "g", "b", 105), Ok(Some(b"b".to_vec())));
     }
 
     #[test]
@@ -339,9 +427,9 @@ mod tests {
     #[test]
     fn scopes_never_take_each_others_room() {
         let store = MemoryStore::new();
-        let map = BoundedMap::new("t", 4);
+        let map = BoundedMap::evicting("t", 4);
         for i in 0..10 {
-            let _ = map.put_evicting(&store, "mallory", &format!("key{i}"), b"v", 0, 100);
+            let _ = map.put(&store, "mallory", &format!("key{i}"), b"v", 0, 100);
         }
         assert_eq!(
             map.put(&store, "alice", "mine", b"v", 0, 100),
@@ -358,17 +446,18 @@ mod tests {
     #[test]
     fn a_full_scope_forgets_its_oldest_entry_when_evicting() {
         let store = MemoryStore::new();
-        let map = BoundedMap::new("t", 1);
+        let refusing = BoundedMap::new("t", 1);
+        let map = BoundedMap::evicting("t", 1);
         assert_eq!(
             map.put(&store, "g", "first", b"1", 0, 100),
             Ok(PutOutcome::Stored)
         );
         assert_eq!(
-            map.put(&store, "g", "second", b"2", 1, 100),
+            refusing.put(&store, "g", "second", b"2", 1, 100),
             Ok(PutOutcome::Full)
         );
         assert_eq!(
-            map.put_evicting(&store, "g", "second", b"2", 1, 100),
+            map.put(&store, "g", "second", b"2", 1, 100),
             Ok(PutOutcome::Stored)
         );
         assert_eq!(map.get(&store, "g", "first", 2), Ok(None));

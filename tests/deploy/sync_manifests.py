@@ -82,6 +82,9 @@ def jwt_bootstrap(sidecar):
                 "payload_in_metadata": "jwt_payload",
                 "failed_status_in_metadata": "jwt_failure",
                 "forward": False,
+                # Only from Authorization: Envoy's default also reads
+                # ?access_token=, which would carry the token upstream in the path.
+                "from_headers": [{"name": "Authorization", "value_prefix": "Bearer "}],
             }},
             "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [
                 {"provider_name": "mcp"}, {"allow_missing_or_failed": {}}]}}}],

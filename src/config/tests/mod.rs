@@ -155,3 +155,5 @@ fn filter_state_names_the_published_fields() {
     let report = problems(&json!({"filter_state_keys": ["tol"]}).to_string());
     assert!(report.contains("/filter_state_keys/0: must be"), "{report}");
 }
+
+mod oauth;

@@ -9,6 +9,7 @@
 //! transport's refusals are stored for the GET stream and replaced by pings.
 
 pub mod approval;
+pub mod approver;
 pub mod charge;
 pub mod checks;
 pub mod replies;
@@ -27,8 +28,8 @@ use super::request::admission;
 use super::request::session::{Carrier, Session};
 use super::request::RequestHead;
 use super::response::Expected;
-use crate::approval::nonce;
 use crate::approval::rounds::Rounds;
+use crate::approval::{nonce, pending};
 use crate::config::{Config, Grant};
 use crate::counter::Reservation;
 use crate::host::HostError;
@@ -120,6 +121,24 @@ pub struct Decision<'a> {
 impl<'a> Decision<'a> {
     fn refused(facts: Facts, refusal: Refusal) -> Decision<'a> {
         Decision::new(facts, Disposition::Refuse(refusal))
+    }
+
+    /// Refused by a failure once the messages were decided.
+    fn failed(
+        facts: Facts,
+        refusal: Refusal,
+        messages: Vec<Message>,
+        verdicts: Vec<Verdict<'a>>,
+        refusals: Vec<Option<MessageRefusal>>,
+        is_batch: bool,
+    ) -> Decision<'a> {
+        Decision {
+            messages,
+            verdicts,
+            refusals,
+            is_batch,
+            ..Decision::refused(facts, refusal)
+        }
     }
 
     fn new(facts: Facts, disposition: Disposition) -> Decision<'a> {
@@ -255,15 +274,20 @@ fn decide_messages<'a>(
                 let call = *call;
                 verdicts = vec![call.verdict];
                 refusals = vec![None];
+                facts.approver.clone_from(&call.approver);
                 approved = Some(ApprovedForward {
                     claim: ApprovalClaim {
                         rule: call.rule,
                         nonce: call.nonce,
                         expires_at: call.expires_at,
+                        used: call.used,
                     },
                     body: call.body,
                     rounds: call.rounds,
                 });
+            }
+            Gate::Failed(failure) => {
+                return Decision::failed(facts, failure, messages, verdicts, refusals, is_batch);
             }
         }
     }
@@ -329,13 +353,9 @@ fn decide_messages<'a>(
                                 refusals = vec![Some(refusal)];
                             }
                             Unused::Failed(failure) => {
-                                return Decision {
-                                    is_batch,
-                                    messages,
-                                    verdicts,
-                                    refusals,
-                                    ..Decision::refused(facts, failure)
-                                };
+                                return Decision::failed(
+                                    facts, failure, messages, verdicts, refusals, is_batch,
+                                );
                             }
                         }
                     }
@@ -353,13 +373,7 @@ fn decide_messages<'a>(
                     .then(|| messages.first().and_then(|m| m.id.as_ref()))
                     .flatten();
                 let refusal = Refusal::failure(id, &HostError::new("rate-limit counters", detail));
-                return Decision {
-                    is_batch,
-                    messages,
-                    verdicts,
-                    refusals,
-                    ..Decision::refused(facts, refusal)
-                };
+                return Decision::failed(facts, refusal, messages, verdicts, refusals, is_batch);
             }
         }
     }
@@ -436,6 +450,8 @@ struct ApprovedForward {
 struct ApprovalClaim {
     /// The rule that required approval.
     rule: String,
+    /// The pending approval to mark used (its grant and key).
+    used: Option<(String, String)>,
     nonce: String,
     expires_at: u64,
 }
@@ -467,6 +483,7 @@ fn claim_approval(
                 step: ApprovalStep::Denied,
                 rule: call.rule.clone(),
                 message: text.to_owned(),
+                approver: None,
             },
         )))
     };
@@ -477,7 +494,18 @@ fn claim_approval(
         ctx.now_secs,
         call.expires_at,
     ) {
-        Ok(Claim::Claimed) => Ok(()),
+        Ok(Claim::Claimed) => {
+            if let Some((scope, key)) = &call.used {
+                let used = pending::update(ctx.store, scope, key, ctx.now_secs, |entry| {
+                    entry.status = pending::Status::Used;
+                    true
+                });
+                if let Err(error) = used {
+                    log::warn!("approval used, but not marked used ({error}): a retry is refused as already used");
+                }
+            }
+            Ok(())
+        }
         Ok(Claim::Taken) => Err(refused(approval::USED)),
         Ok(Claim::Full) => Err(refused(approval::FULL)),
         Err(error) => {
@@ -632,6 +660,7 @@ fn facts_of(messages: &[Message], is_batch: bool) -> Facts {
             .and_then(serde_json::Value::as_object)
             .map(|arguments| arguments.keys().cloned().collect())
             .unwrap_or_default(),
+        approver: None,
     }
 }
 
@@ -645,6 +674,13 @@ fn note_refusals(facts: &mut Facts, refusals: &[Option<MessageRefusal>]) {
         return;
     };
     facts.rule = Some(first.rule().to_string());
+    if let Reason::Approval {
+        approver: Some(approver),
+        ..
+    } = &first.reason
+    {
+        facts.approver = Some(approver.clone());
+    }
     if let Some(target) = &first.target {
         facts.target = Some(target.clone());
     }

@@ -17,6 +17,7 @@ pub const POLICY_DENIED: i64 = -32010;
 
 pub const META_RULE: &str = "mcp-policy/rule";
 pub const META_RETRY_AFTER: &str = "mcp-policy/retryAfterSeconds";
+pub const META_APPROVAL: &str = "mcp-policy/approval";
 
 const BATCH_NOT_FORWARDED: &str =
     "Batch not forwarded: an element was refused by policy; retry without batching";
@@ -67,6 +68,20 @@ pub fn refusal_body(refusal: &MessageRefusal) -> Option<Vec<u8>> {
             step: ApprovalStep::Ask { reply },
             ..
         } => reply.clone(),
+        Reason::Approval {
+            step: ApprovalStep::Pending { approval, .. },
+            message,
+            rule,
+            ..
+        } if is_tool_call => denial_result(
+            id,
+            result_type,
+            message,
+            &[
+                (META_RULE, Value::String(rule.clone())),
+                (META_APPROVAL, approval.clone()),
+            ],
+        ),
         Reason::Approval { message, rule, .. } if is_tool_call => denial_result(
             id,
             result_type,
@@ -98,7 +113,10 @@ pub fn outcome_of<'r>(refusals: impl IntoIterator<Item = &'r MessageRefusal>) ->
             Reason::Approval { step, .. } => {
                 all_hidden = false;
                 approval.get_or_insert(match step {
-                    ApprovalStep::Ask { .. } | ApprovalStep::Required => Outcome::ApprovalRequired,
+                    ApprovalStep::Ask { .. }
+                    | ApprovalStep::Required
+                    | ApprovalStep::Pending { expired: false, .. } => Outcome::ApprovalRequired,
+                    ApprovalStep::Pending { expired: true, .. } => Outcome::ApprovalExpired,
                     ApprovalStep::Denied => Outcome::ApprovalDenied,
                     ApprovalStep::Expired => Outcome::ApprovalExpired,
                 });
@@ -137,6 +155,10 @@ pub fn single(refusal: &MessageRefusal) -> Refusal {
             step: ApprovalStep::Ask { .. },
             ..
         } => ReplyKind::ApprovalAsked,
+        Reason::Approval {
+            step: ApprovalStep::Pending { .. },
+            ..
+        } => ReplyKind::ApprovalPending,
         _ => kind_of(outcome),
     };
     let reply = match refusal_body(refusal) {

@@ -44,6 +44,8 @@ pub enum Reason {
         /// The rule requiring approval (`/tools/<key>/action`).
         rule: String,
         message: String,
+        /// The approver who decided, where one did.
+        approver: Option<String>,
     },
     /// Another element of the same batch was refused.
     BatchNotForwarded,
@@ -58,6 +60,13 @@ pub enum ApprovalStep {
     },
     /// Approval is required and cannot be asked for here.
     Required,
+    /// A named approver is asked: the reply says where
+    /// (`_meta["mcp-policy/approval"]` is `approval`); `expired` when an
+    /// earlier request for the same call expired unused.
+    Pending {
+        approval: serde_json::Value,
+        expired: bool,
+    },
     /// The approval presented does not hold.
     Denied,
     Expired,

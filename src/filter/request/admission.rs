@@ -2,7 +2,7 @@
 //! headers that never go upstream, and the encoding the response must have.
 
 use super::head::RequestHead;
-use crate::config::Settings;
+use crate::config::{OAuth, Settings};
 use crate::filter::refusal::{json_reply, Outcome, Refusal, ReplyKind};
 use crate::host::{Host, HostError};
 use crate::mcp::{error_response, RequestId, INVALID_REQUEST};
@@ -10,15 +10,29 @@ use crate::mcp::{error_response, RequestId, INVALID_REQUEST};
 /// JSON-RPC code for a missing or unknown bearer token.
 pub const UNAUTHENTICATED: i64 = -32011;
 
-pub fn unauthenticated(id: Option<&RequestId>, message: &str) -> Refusal {
+/// No usable credential: 401, with the challenge OAuth clients follow to the
+/// resource's metadata, and `invalid_token` when a token was presented.
+pub fn unauthenticated(
+    id: Option<&RequestId>,
+    message: &str,
+    oauth: Option<&OAuth>,
+    token_presented: bool,
+) -> Refusal {
     let mut reply = json_reply(
         401,
         error_response(id, UNAUTHENTICATED, message),
         ReplyKind::Unauthenticated,
     );
-    reply
-        .headers
-        .push(("www-authenticate".into(), "Bearer realm=\"mcp\"".into()));
+    let error = if token_presented {
+        ", error=\"invalid_token\""
+    } else {
+        ""
+    };
+    let metadata = super::oauth::resource_metadata(oauth);
+    reply.headers.push((
+        "www-authenticate".into(),
+        format!("Bearer realm=\"mcp\"{error}{metadata}"),
+    ));
     Refusal::new(Outcome::Unauthenticated, reply)
 }
 
@@ -69,9 +83,15 @@ pub fn check_body_headers(head: &RequestHead, settings: &Settings) -> Option<Ref
     None
 }
 
-/// The token and cookies never go upstream.
-pub fn scrub(host: &dyn Host, head: &RequestHead) -> Result<(), HostError> {
-    for name in ["authorization", "cookie"] {
+/// Cookies never go upstream, and `Authorization` only when `keep_token`
+/// (see `oauth::keeps_token`).
+pub fn scrub(host: &dyn Host, head: &RequestHead, keep_token: bool) -> Result<(), HostError> {
+    let names: &[&str] = if keep_token {
+        &["cookie"]
+    } else {
+        &["authorization", "cookie"]
+    };
+    for name in names {
         if head.headers.get(name).is_some() {
             host.set_request_header(name, None)?;
         }

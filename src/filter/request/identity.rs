@@ -4,7 +4,7 @@
 //! grant they select (`crate::identity::select`).
 
 use super::head::{Bearer, RequestHead};
-use crate::config::Config;
+use crate::config::{Config, OAuth};
 use crate::filter::refusal::{json_reply, Outcome, Refusal, ReplyKind};
 use crate::host::{Host, HostError};
 use crate::identity::{select, Claims, Credentials, Selection};
@@ -31,13 +31,14 @@ pub fn presented(config: &Config, host: &dyn Host) -> Result<Presented, HostErro
             "envoy.filters.http.jwt_authn",
             config.settings.jwt_payload_metadata_key.as_str(),
         ];
-        presented.claims =
+        let claims =
             match host.property(&path)? {
                 Some(bytes) => Some(Claims::from_envoy(&bytes).ok_or_else(|| {
                     HostError::new("get_property", "the JWT payload is not a map")
                 })?),
                 None => None,
             };
+        presented.claims = super::oauth::for_this_resource(config, claims);
     }
     if config.grants.uses_mtls() {
         let text = |bytes: Option<Vec<u8>>| bytes.and_then(|bytes| String::from_utf8(bytes).ok());
@@ -63,11 +64,12 @@ pub fn identify(config: &Config, head: &RequestHead, presented: &Presented) -> S
 }
 
 /// A valid identity that no grant matches: 403, and the scopes that would.
-pub fn forbidden(scopes: &[String]) -> Refusal {
+pub fn forbidden(scopes: &[String], oauth: Option<&OAuth>) -> Refusal {
     let mut challenge = String::from("Bearer error=\"insufficient_scope\"");
     if !scopes.is_empty() {
         challenge.push_str(&format!(", scope=\"{}\"", scopes.join(" ")));
     }
+    challenge.push_str(&super::oauth::resource_metadata(oauth));
     let message = if scopes.is_empty() {
         "Forbidden: no grant matches this identity".to_owned()
     } else {

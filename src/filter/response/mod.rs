@@ -58,10 +58,7 @@ pub fn on_headers(
             if end_of_stream {
                 return;
             }
-            let encoded = headers
-                .get("content-encoding")
-                .is_some_and(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"));
-            if encoded {
+            if content_encoded(headers) {
                 log::warn!(
                     "tools/list response is content-encoded; the filter cannot read it and refuses it"
                 );
@@ -91,10 +88,7 @@ pub fn on_headers(
             if end_of_stream {
                 return;
             }
-            let encoded = headers
-                .get("content-encoding")
-                .is_some_and(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"));
-            if encoded {
+            if content_encoded(headers) {
                 // Its requestState, if any, passes as the upstream wrote
                 // it; a retry carrying it is refused as not the filter's.
                 log::warn!("the response to an approved call is content-encoded; its rounds cannot be carried");
@@ -111,6 +105,12 @@ pub fn on_headers(
         }
         other => *plan = other,
     }
+}
+
+fn content_encoded(headers: &HeaderMap) -> bool {
+    headers
+        .get("content-encoding")
+        .is_some_and(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"))
 }
 
 fn drop_content_length(host: &dyn Host) {

@@ -12,8 +12,10 @@ use crate::host::Action;
 use crate::store::MemoryStore;
 
 mod approval;
+mod approver;
 mod fail_closed;
 mod limits;
+mod oauth;
 mod observe;
 mod request;
 mod responses;

@@ -104,6 +104,18 @@ fn the_rule_digest_changes_with_the_entry_and_only_with_it() {
 }
 
 #[test]
+fn a_named_approver_decides_where_the_entry_says_so() {
+    let p = load(json!({"version": "1", "default": "deny", "tools": {
+        "refund": {"action": "require_approval", "approval": {"by": "approver", "approvers": ["carol", "finance"]}}}}));
+    let rule = p.approval("refund").unwrap();
+    assert_eq!(
+        rule.by,
+        ApprovedBy::Approver(vec!["carol".into(), "finance".into()])
+    );
+    assert_eq!(p.approval_rules().len(), 1);
+}
+
+#[test]
 fn listings_show_approvable_tools_where_approvals_can_be_given() {
     let p = policy();
     assert_eq!(p.listing("cancel_invoice"), Listing::NeverAllowed);
@@ -124,7 +136,7 @@ fn approval_objects_are_validated() {
             "c": {"action": "require_approval", "approval": {"ttl_seconds": 0, "color": 1}},
             "d": {"action": "require_approval", "approval": {"approvers": ["carol"]}},
             "e": {"action": "require_approval", "approval": {"by": "approver"}},
-            "f": {"action": "require_approval", "approval": {"by": "approver", "approvers": ["carol"]}},
+            "f": {"action": "require_approval", "approval": {"by": "approver", "approvers": ["carol", "carol"]}},
             "g": {"action": "require_approval", "approval": "yes"}
         }
     }));
@@ -153,10 +165,7 @@ fn approval_objects_are_validated() {
             "/tools/e/approval/by",
             "\"by\": \"approver\" needs \"approvers\"",
         ),
-        (
-            "/tools/f/approval/by",
-            "\"by\": \"approver\" is not supported yet",
-        ),
+        ("/tools/f/approval/approvers/1", "\"carol\" is named twice"),
         (
             "/tools/g/approval",
             "approval must be an object, not a string",

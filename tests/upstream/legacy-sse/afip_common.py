@@ -207,14 +207,21 @@ class RecordingMiddleware:
 
 # ------------------------------------------------------------------ runner
 
-def serve(app: Any, host: str, port: int, banner: Callable[[int], str]) -> None:
-    """Runs `app` with uvicorn on host:port (0 = a free port); prints `banner(port)` once accepting."""
-    import uvicorn
-
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (0 = a free port), for `serve`."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    return sock
+
+
+def serve(app: Any, host: str, port: int, banner: Callable[[int], str], sock: socket.socket | None = None) -> None:
+    """Runs `app` with uvicorn on host:port (0 = a free port), or on `sock` already bound (for an app
+    that must know its own port); prints `banner(port)` once accepting."""
+    import uvicorn
+
+    sock = sock or bind(host, port)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=2,
                             access_log=False)
