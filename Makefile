@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run test test-unit test-wasm test-abi fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint rls test-rls clean
+.PHONY: all setup build cli run run-cluster test test-unit test-wasm test-abi fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint rls rls-debug test-rls clean
 
 all: build
 
@@ -17,6 +17,12 @@ build: setup
 
 run: build
 	@scripts/run-demo.sh
+
+# Two Envoy replicas sharing the rate-limit service and Redis (README,
+# "Limits across replicas"); the same overrides as `make run`.
+run-cluster: build rls
+	@scripts/setup.sh redis
+	@scripts/run-cluster.sh
 
 test: setup lint test-unit test-rls fuzz-corpus test-wasm build test-abi validate test-e2e test-deploy bench-smoke
 
@@ -42,6 +48,12 @@ cli:
 # The rate-limit service (rls/README.md): rls/target/release/mcp-policy-rls.
 rls:
 	cd rls && cargo build --release --locked
+
+# Its debug build (what `make test-rls` builds anyway), for the end-to-end
+# tests and the bench smoke run.
+rls-debug:
+	@scripts/setup.sh redis
+	cd rls && cargo build --locked
 
 # Its lints, and its tests against a real redis-server (installed by setup.sh).
 test-rls:
@@ -71,7 +83,7 @@ fuzz-corpus:
 validate: build
 	@$(VENV)/bin/python tests/validate_envoy_configs.py
 
-test-e2e: build
+test-e2e: build rls-debug
 	@scripts/setup.sh browser
 	$(VENV)/bin/python -m pytest tests/e2e tests/policy_files $(PYTEST_ARGS)
 
@@ -81,11 +93,11 @@ test-deploy: build
 
 # The filter's cost against Envoy without it and against Envoy's MCP filter
 # (docs/benchmarks.md). `make test` runs only a short smoke run.
-bench: build
+bench: build rls
 	@scripts/setup.sh bench
 	$(VENV)/bin/python bench/run.py
 
-bench-smoke: build
+bench-smoke: build rls-debug
 	@scripts/setup.sh bench
 	$(VENV)/bin/python bench/run.py --smoke
 

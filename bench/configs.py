@@ -102,6 +102,23 @@ def rate_config():
     return {"policy": policy, "grants": grants}
 
 
+# The cluster the filter reaches the rate-limit service by (scenario 8b).
+RLS_CLUSTER = "rls"
+
+
+def one_limit_config(counted_by):
+    """Scenarios 8a and 8b: the seed policy with one limit on the called tool
+    that never refuses during a run, counted in shared data ("envoy") or by
+    the rate-limit service ("rate_limit_service")."""
+    policy = seed_policy()
+    policy["tools"]["get_server_status"] = {"limits": [
+        {"counter": "bench_one", "window": "minute", "max": 1_000_000_000, "counted_by": counted_by}]}
+    configuration = {"policy": policy, "grants": demo_grants()}
+    if counted_by == "rate_limit_service":
+        configuration["rate_limit_service"] = {"cluster": RLS_CLUSTER, "timeout_ms": 1000}
+    return configuration
+
+
 # The 1,300-tool policy: service × verb × object exact entries, patterns,
 # hidden patterns, conditions of every operator and limits.
 SERVICES = ["afip", "evolution", "stripe", "github", "slack", "jira", "notion", "hubspot",
@@ -295,12 +312,14 @@ def mcp_rbac_filters(allowed_tools):
     ]
 
 
-def bootstrap(name, front_filters, listen_port, upstream_port, admin_port, responses, direct_route=False):
+def bootstrap(name, front_filters, listen_port, upstream_port, admin_port, responses, direct_route=False,
+              rls_port=None):
     """One Envoy: the front listener under test (its filters, then the
     router to the upstream cluster) and the fast upstream listener (buffer
     filter, then a fixed direct_response chosen by RESPONSE_HEADER). With
     direct_route, requests with `RESPONSE_HEADER: direct` are answered by the
-    front listener itself (no upstream hop)."""
+    front listener itself (no upstream hop). With rls_port, the cluster
+    RLS_CLUSTER (HTTP/2) reaches the rate-limit service there."""
     def listener(listener_name, port, filters, routes, stat_prefix):
         return {
             "name": listener_name,
@@ -334,6 +353,21 @@ def bootstrap(name, front_filters, listen_port, upstream_port, admin_port, respo
             "direct_response": {"status": 200, "body": {"inline_string": responses["call"]}},
             "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"},
                                          "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]})
+    clusters = [{
+        "name": "upstream", "type": "STATIC", "connect_timeout": "5s",
+        "per_connection_buffer_limit_bytes": BIG,
+        "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}]},
+    }]
+    if rls_port is not None:
+        clusters.append({
+            "name": RLS_CLUSTER, "type": "STATIC", "connect_timeout": "1s",
+            "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}}}},
+            "load_assignment": {"cluster_name": RLS_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": {
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": rls_port}}}}]}]},
+        })
     return {
         "node": {"id": f"bench-{name}", "cluster": "bench"},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
@@ -342,12 +376,7 @@ def bootstrap(name, front_filters, listen_port, upstream_port, admin_port, respo
                 listener("front", listen_port, front_filters, front_routes, "front"),
                 listener("upstream", upstream_port, [BUFFER], upstream_routes, "upstream"),
             ],
-            "clusters": [{
-                "name": "upstream", "type": "STATIC", "connect_timeout": "5s",
-                "per_connection_buffer_limit_bytes": BIG,
-                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {
-                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}]},
-            }],
+            "clusters": clusters,
         },
     }
 

@@ -39,6 +39,7 @@ import urllib.request
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import configs as c  # noqa: E402
 import probe  # noqa: E402
+from rate_limit_service import RateLimitService  # noqa: E402
 
 ROOT = c.ROOT
 OUT = ROOT / ".build" / "bench"
@@ -128,12 +129,29 @@ def gateway_specs(module=MODULE, before=None):
         "afip-hide": ("filter, seed policy + 3 hidden tools", [c.wasm_filter(module, c.afip_hide_config(), "afip-hide")]),
         "big": ("filter, 1,300-tool policy", [c.wasm_filter(module, c.big_config(), "big")]),
         "rate": ("filter, per-grant limit, 10,000 grants", [c.wasm_filter(module, c.rate_config(), "rate")]),
+        "limit-local": ("filter, one limit counted in shared data",
+                        [c.wasm_filter(module, c.one_limit_config("envoy"), "limit-local")]),
+        "limit-cluster": ("filter, one limit counted by the rate-limit service",
+                          [c.wasm_filter(module, c.one_limit_config("rate_limit_service"), "limit-cluster")]),
         "envoy-mcp": ("Envoy MCP filter + RBAC", c.mcp_rbac_filters(["get_server_status", "logout_instance"])),
     }
 
 
+# Gateways whose filter calls the rate-limit service (started for them).
+SERVICE_GATEWAYS = {"limit-cluster"}
+
+
+def process_ticks(pid):
+    """utime + stime of a process (fields 14, 15 of /proc/<pid>/stat)."""
+    try:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
 class Gateway:
-    def __init__(self, name, description, filters, responses, workdir, pin, direct_route=None):
+    def __init__(self, name, description, filters, responses, workdir, pin, direct_route=None, rls_port=None):
         self.name = name
         self.description = description
         self.listen_port = free_port()
@@ -142,7 +160,10 @@ class Gateway:
         self.config_path = workdir / f"envoy-{name}.json"
         self.log_path = workdir / f"envoy-{name}.log"
         bootstrap = c.bootstrap(name, filters, self.listen_port, self.upstream_port, self.admin_port, responses,
-                                direct_route=True if direct_route is None else direct_route)
+                                direct_route=True if direct_route is None else direct_route, rls_port=rls_port)
+        # Processes that serve this gateway's requests besides Envoy (the
+        # rate-limit service and its Redis): their CPU is reported apart.
+        self.helpers = []
         self.config_path.write_text(json.dumps(bootstrap, indent=1))
         self.pin = pin
         self.process = None
@@ -181,8 +202,10 @@ class Gateway:
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def cpu_ticks(self):
-        fields = pathlib.Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+        return process_ticks(self.process.pid)
+
+    def helper_ticks(self):
+        return sum(process_ticks(pid) for pid in self.helpers)
 
     def rss_kib(self):
         for line in pathlib.Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -286,7 +309,7 @@ def verify_list(gateway, response, must_keep, must_hide):
     return run
 
 
-def scenarios(gateways, workdir):
+def scenarios(gateways, workdir, service=None):
     g = gateways
     tokens = workdir / "tokens.txt"
     tokens.write_text("".join(f"{token}\n" for token in [c.TOKEN] + [c.rate_token(i) for i in range(1, c.RATE_GRANTS)]))
@@ -333,6 +356,15 @@ def scenarios(gateways, workdir):
         status, body = http("POST", gateway.url, "not json", request_headers())
         expect(status >= 400, f"envoy-mcp: a non-MCP body answered {status} (REJECT_NO_MCP)")
 
+    def verify_one_limit(name):
+        def run():
+            gateway = g[name]
+            before = service.requests() if name in SERVICE_GATEWAYS else 0
+            check_upstream_result(*gateway.post(c.ALLOWED_CALL), f"{name}: call with one limit")
+            if name in SERVICE_GATEWAYS:
+                expect(service.requests() == before + 1, f"{name}: the rate-limit service did not count the call")
+        return run
+
     before = []
     if "afip-before" in g:
         before.append(Scenario("2-before", "Scenario 2 on the --before module", "afip-before", c.ALLOWED_CALL,
@@ -354,6 +386,10 @@ def scenarios(gateways, workdir):
                  verify=verify_rate),
         Scenario("4b", "Filter, per-grant limit: 10,000 grants (tokens rotate)", "rate", c.ALLOWED_CALL,
                  tokens=tokens, verify=verify_rate),
+        Scenario("8a", "Filter, one limit counted in shared data: allowed call", "limit-local", c.ALLOWED_CALL,
+                 verify=verify_one_limit("limit-local")),
+        Scenario("8b", "Filter, one limit counted by the rate-limit service (mcp-policy-rls, Redis): allowed call",
+                 "limit-cluster", c.ALLOWED_CALL, baseline="8a", verify=verify_one_limit("limit-cluster")),
         Scenario("5", "Filter, denied call (local reply)", "afip", c.DENIED_CALL,
                  expect_text="[POLICY DENIED]", verify=verify_denied),
         Scenario("1-list45", "Passthrough: tools/list, 45 tools (18 KB)", "passthrough", c.TOOLS_LIST,
@@ -438,6 +474,7 @@ def run_wrk(scenario, gateway, seconds, connections, workdir, pin):
     command = niced((["taskset", "-c", LOAD_CORE] if pin else []) + [
         "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), gateway.url])
     ticks_before = gateway.cpu_ticks()
+    helpers_before = gateway.helper_ticks()
     core_before = core_busy_ticks(ENVOY_CORE)
     steal_before = core_steal_ticks(ENVOY_CORE)
     all_before = busy_ticks_all()
@@ -448,6 +485,7 @@ def run_wrk(scenario, gateway, seconds, connections, workdir, pin):
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
     ticks = gateway.cpu_ticks() - ticks_before
+    helper_ticks = gateway.helper_ticks() - helpers_before
     core_ticks = core_busy_ticks(ENVOY_CORE) - core_before
     steal_ticks = core_steal_ticks(ENVOY_CORE) - steal_before
     all_ticks = busy_ticks_all() - all_before
@@ -475,7 +513,9 @@ def run_wrk(scenario, gateway, seconds, connections, workdir, pin):
         "wrk_cpu_share": wrk_cpu / wall,
         # CPU used by anything but this Envoy and wrk (other processes on the
         # machine): a run where it is high is repeated.
-        "other_cpu_share": max(0.0, (all_ticks - ticks) / CLK_TCK - wrk_cpu) / wall,
+        "other_cpu_share": max(0.0, (all_ticks - ticks - helper_ticks) / CLK_TCK - wrk_cpu) / wall,
+        # The rate-limit service and its Redis, per request (scenario 8b).
+        "helper_cpu_us_per_request": helper_ticks / CLK_TCK * 1e6 / requests,
         # Envoy's share of core 0's busy time: below ~0.9 something else ran there.
         "envoy_share_of_core": ticks / core_ticks if core_ticks else None,
         # Envoy's core given to other guests by the hypervisor: a run where
@@ -505,6 +545,7 @@ def summarize(scenario_list, idle_rss, module_size):
             "p50_ms": median(r["p50_us"] for r in runs) / 1000,
             "p99_ms": median(r["p99_us"] for r in runs) / 1000,
             "cpu_us_per_request": median(r["cpu_us_per_request"] for r in runs),
+            "helper_cpu_us_per_request": median(r.get("helper_cpu_us_per_request") for r in runs),
             # What one core would do at this CPU cost per request: the
             # throughput with the machine to itself, robust to other load.
             "capacity_rps": 1e6 / median(r["cpu_us_per_request"] for r in runs),
@@ -524,6 +565,8 @@ def summarize(scenario_list, idle_rss, module_size):
             row["p99_ratio"] = median(r["p99_us"] / b["p99_us"] for r, b in pairs)
             row["cpu_delta_us"] = median(r["cpu_us_per_request"] - b["cpu_us_per_request"] for r, b in pairs)
             row["capacity_ratio"] = median(b["cpu_us_per_request"] / r["cpu_us_per_request"] for r, b in pairs)
+            row["p50_delta_ms"] = median(r["p50_us"] - b["p50_us"] for r, b in pairs) / 1000
+            row["p99_delta_ms"] = median(r["p99_us"] - b["p99_us"] for r, b in pairs) / 1000
         elif s.baseline is None:
             row["ratio"] = 1.0
             row["capacity_ratio"] = 1.0
@@ -674,9 +717,11 @@ def main():
     workdir = OUT
     responses = upstream_responses()
     specs = gateway_specs(module, args.before)
-    gateways = {name: Gateway(name, description, filters, responses, workdir, pin)
+    service = RateLimitService(workdir)
+    gateways = {name: Gateway(name, description, filters, responses, workdir, pin,
+                              rls_port=service.grpc_port if name in SERVICE_GATEWAYS else None)
                 for name, (description, filters) in specs.items()}
-    scenario_list = scenarios(gateways, workdir)
+    scenario_list = scenarios(gateways, workdir, service)
     if args.only:
         wanted = set(args.only.split(","))
         unknown = wanted - {s.key for s in scenario_list}
@@ -686,6 +731,8 @@ def main():
         scenario_list = [s for s in scenario_list if s.key in wanted | baselines]
     used = {s.gateway for s in scenario_list}
     gateways = {name: gw for name, gw in gateways.items() if name in used}
+    if not used & SERVICE_GATEWAYS:
+        service = None
     if "floor" in gateways:
         say("bench: building the probe module for the floor scenarios (bench/hostcalls)")
         probe.build()
@@ -702,6 +749,11 @@ def main():
             if process.returncode != 0:
                 raise BenchError(f"envoy --mode validate rejected the {name} config:\n{output[-3000:]}")
         say(f"bench: {len(gateways)} configs pass envoy --mode validate")
+        if service is not None:
+            service.start()
+            say(f"bench: the rate-limit service ({service.binary.relative_to(ROOT)}) and its Redis are ready")
+            for name in gateways.keys() & SERVICE_GATEWAYS:
+                gateways[name].helpers = service.pids()
         for gateway in gateways.values():
             gateway.start()
         for gateway in gateways.values():
@@ -746,6 +798,8 @@ def main():
     finally:
         for gateway in gateways.values():
             gateway.stop()
+        if service is not None:
+            service.stop()
 
     summary = summarize(scenario_list, idle_rss, module.stat().st_size)
     summary.update({"machine": machine(), "module": str(module), "nice": NICE, "seconds": args.seconds, "rounds": args.rounds, "warmup": args.warmup,
@@ -774,6 +828,12 @@ def main():
     for label, ratio, cpu in refs:
         print(f"reference: {label}: {ratio:.3f}x measured, {cpu:.3f}x by CPU per request")
     rows = {row["key"]: row for row in summary["rows"]}
+    if "8b" in rows and rows["8b"].get("ratio") is not None:
+        row = rows["8b"]
+        print(f"cluster-wide limit (8b) against a shared-data limit (8a): throughput {row['ratio']:.2f}×, "
+              f"p50 {row['p50_delta_ms']:+.2f} ms, p99 {row['p99_delta_ms']:+.2f} ms (the RLS round trip); "
+              f"Envoy CPU {row['cpu_delta_us']:+.1f} µs/req, the service and Redis "
+              f"{row['helper_cpu_us_per_request']:.1f} µs/req")
     if "2" in rows and rows["2"].get("ratio") is not None:
         print(f"filter/passthrough throughput: {rows['2']['ratio']:.2f}×")
     return 0

@@ -16,6 +16,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEMO_GRANTS = ROOT / "policies" / "demo-grants.json"
 # The filter's secrets, read from Envoy's environment (vm_config.environment_variables).
 SECRETS = {"session_keys": "MCP_POLICY_SESSION_KEYS", "counter_key": "MCP_POLICY_COUNTER_KEY"}
+# The Envoy cluster of the rate-limit service (envoy/demo.yaml).
+RLS_CLUSTER = "mcp_policy_rls"
 
 
 def with_secrets(configuration):
@@ -26,6 +28,33 @@ def with_secrets(configuration):
             continue
         configuration.setdefault(field, {"env": variable})
     return configuration
+
+
+def counted_by_service(configuration):
+    """The wrapper with every limit counted by the rate-limit service (the
+    demo's mcp-policy-rls, which takes refunds): each policy's "counted_by",
+    unless the policy says otherwise; a limit's own "counted_by" still wins."""
+    configuration = dict(configuration)
+    if isinstance(configuration.get("policy"), dict):
+        configuration["policy"] = {"counted_by": "rate_limit_service", **configuration["policy"]}
+    if isinstance(configuration.get("policies"), dict):
+        configuration["policies"] = {name: {"counted_by": "rate_limit_service", **policy}
+                                     for name, policy in configuration["policies"].items()}
+    configuration.setdefault("rate_limit_service", {"cluster": RLS_CLUSTER, "refunds": True})
+    return configuration
+
+
+def set_cluster_address(config, name, address):
+    """Points the cluster `name` at `address` (host:port)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"{name} must be host:port, not {address!r}")
+    for cluster in config["static_resources"]["clusters"]:
+        if cluster["name"] == name:
+            endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+            endpoint["address"]["socket_address"] = {"address": host, "port_value": int(port)}
+            return
+    raise SystemExit(f"envoy/demo.yaml has no cluster {name}")
 
 
 def plugin_config(config):
@@ -78,12 +107,9 @@ def render(args, say=lambda message: print(message, file=sys.stderr)):
     listener = config["static_resources"]["listeners"][0]
     listener["address"]["socket_address"]["port_value"] = args.listen_port
     if args.upstream:
-        host, _, port = args.upstream.rpartition(":")
-        if not host or not port.isdigit():
-            raise SystemExit(f"UPSTREAM must be host:port, not {args.upstream!r}")
-        cluster = config["static_resources"]["clusters"][0]
-        address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
-        address["socket_address"] = {"address": host, "port_value": int(port)}
+        set_cluster_address(config, "mcp_upstream", args.upstream)
+    if getattr(args, "rls", None):
+        set_cluster_address(config, RLS_CLUSTER, args.rls)
     plugin = plugin_config(config)
     plugin["vm_config"]["code"]["local"]["filename"] = str(pathlib.Path(args.module).resolve())
     plugin["vm_config"]["environment_variables"] = {"host_env_keys": list(SECRETS.values())}
@@ -92,6 +118,10 @@ def render(args, say=lambda message: print(message, file=sys.stderr)):
         plugin["configuration"]["value"] = json.dumps(configuration, indent=2)
     if args.configuration_json:
         plugin["configuration"]["value"] = args.configuration_json
+    if getattr(args, "cluster", False):
+        configuration = counted_by_service(json.loads(plugin["configuration"]["value"]))
+        plugin["configuration"]["value"] = json.dumps(configuration, indent=2)
+        say("every limit is counted by the rate-limit service (cluster " + RLS_CLUSTER + ")")
     return config
 
 
@@ -102,6 +132,9 @@ def main():
     parser.add_argument("--upstream", help="host:port of the MCP server")
     parser.add_argument("--policy", help="a bare policy or a wrapper configuration (JSON file)")
     parser.add_argument("--configuration-json", help="the plugin configuration, verbatim")
+    parser.add_argument("--rls", help="host:port of the rate-limit service's gRPC listener")
+    parser.add_argument("--cluster", action="store_true",
+                        help="count every limit with the rate-limit service (make run-cluster)")
     parser.add_argument("--module", default=str(ROOT / "dist" / "mcp_policy_filter.wasm"))
     parser.add_argument("--out", required=True)
     args = parser.parse_args()

@@ -2,8 +2,9 @@
 //! PolicyLayer-style policy on the JSON-RPC traffic of an MCP server.
 //!
 //! The pure core (`policy`, `mcp`, `counter`, `config`, `identity`, `store`,
-//! `seal`, `filter`) has no proxy-wasm dependency. `host` defines the small trait the filter talks to;
-//! `envoy` (feature `proxy-wasm-host`) is the only code that calls the ABI.
+//! `seal`, `rate_limit_service`, `filter`) has no proxy-wasm dependency.
+//! `host` defines the small trait the filter talks to; `envoy` (feature
+//! `proxy-wasm-host`) is the only code that calls the ABI.
 
 pub mod approval;
 #[cfg(feature = "cli")]
@@ -15,6 +16,7 @@ pub mod host;
 pub mod identity;
 pub mod mcp;
 pub mod policy;
+pub mod rate_limit_service;
 pub mod seal;
 pub mod store;
 

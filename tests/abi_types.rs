@@ -41,6 +41,10 @@ fn enumerations_match_the_proxy_wasm_crate() {
             StreamType::HttpResponse as u32,
             sdk::StreamType::HttpResponse as u32,
         ),
+        (
+            StreamType::HttpRequest as u32,
+            sdk::StreamType::HttpRequest as u32,
+        ),
         (Action::Pause as u32, sdk::Action::Pause as u32),
         (
             MapType::HttpRequestHeaders as u32,
@@ -61,6 +65,10 @@ fn enumerations_match_the_proxy_wasm_crate() {
         (
             BufferType::PluginConfiguration as u32,
             sdk::BufferType::PluginConfiguration as u32,
+        ),
+        (
+            BufferType::GrpcReceiveBuffer as u32,
+            sdk::BufferType::GrpcReceiveBuffer as u32,
         ),
         (MetricType::Counter as u32, sdk::MetricType::Counter as u32),
     ];

@@ -209,6 +209,8 @@ pub struct Explanation {
     pub rule: Option<String>,
     /// Forwarded with this body instead (the 2024-11-05 transport's pings).
     pub replacement_body: Option<Vec<u8>>,
+    /// The call to the rate-limit service, for limits it counts.
+    pub service: Option<super::service::ServiceReport>,
 }
 
 impl Explanation {
@@ -264,7 +266,7 @@ pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation
         now_secs: request.now_secs,
         now_nanos: request.now_secs.saturating_mul(1_000_000_000),
     };
-    let decision = decide::decide_request(&context, &request.body);
+    let mut decision = decide::decide_request(&context, &request.body);
     let mut reports = Vec::new();
     for ((message, verdict), refusal) in decision
         .messages
@@ -282,9 +284,21 @@ pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation
         }
         reports.push(report);
     }
-    let (reply, replacement_body, outcome) = match decision.disposition {
+    let (disposition, service) = match decision.disposition {
+        Disposition::AwaitService(awaiting) => super::service::simulate(
+            &context,
+            *awaiting,
+            &decision.messages,
+            decision.is_batch,
+            &mut decision.facts,
+            &request.used,
+        ),
+        other => (other, None),
+    };
+    let (reply, replacement_body, outcome) = match disposition {
         Disposition::Refuse(refusal) => (Some(refusal.reply), None, refusal.outcome),
         Disposition::Forward(forward) => (None, forward.replacement_body, forward.outcome),
+        Disposition::AwaitService(_) => (None, None, Outcome::Allowed),
     };
     Explanation {
         grant: grant.name.clone(),
@@ -295,6 +309,7 @@ pub fn explain(config: &Config, grant: &Grant, request: &Request) -> Explanation
         outcome,
         rule: decision.facts.rule,
         replacement_body,
+        service,
     }
 }
 
@@ -317,6 +332,7 @@ pub fn refused_at_headers(
         outcome: refusal.outcome,
         rule: None,
         replacement_body: None,
+        service: None,
     }
 }
 
@@ -629,6 +645,9 @@ pub fn render_text(explanation: &Explanation) -> String {
             out.push_str("note:     not forwarded: another element of the batch was refused\n");
         }
     }
+    if let Some(service) = &explanation.service {
+        out.push_str(&super::service::render_text(service));
+    }
     match &explanation.reply {
         None => {
             match &explanation.replacement_body {
@@ -719,6 +738,8 @@ fn render_message(out: &mut String, report: &MessageReport) {
         let l = &limit.limit;
         let dry = if l.dry_run {
             ", dry run (counted, never refuses)"
+        } else if l.counted_by_service() {
+            ", counted by the rate-limit service"
         } else {
             ""
         };
@@ -782,6 +803,7 @@ pub fn render_json(explanation: &Explanation) -> Value {
                     "scope": scope_text(&l.limit.scope),
                     "rule": l.limit.rule,
                     "dry_run": l.limit.dry_run,
+                    "counted_by": if l.limit.counted_by_service() { "rate_limit_service" } else { "envoy" },
                     "reply_when_spent": body_json_str(&l.exhausted),
                 })).collect::<Vec<_>>(),
             })
@@ -802,6 +824,7 @@ pub fn render_json(explanation: &Explanation) -> Value {
             "details": r.details,
         })),
         "forwarded_body": explanation.replacement_body.as_deref().map(String::from_utf8_lossy),
+        "rate_limit_service": explanation.service.as_ref().map(super::service::render_json),
     })
 }
 

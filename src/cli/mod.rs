@@ -17,6 +17,8 @@ pub mod json;
 pub mod keywords;
 pub mod load;
 pub mod oauth;
+pub mod ratelimit_config;
+pub mod service;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -55,6 +57,7 @@ enum Command {
     Generate(GenerateArgs),
     Envoy(EnvoyArgs),
     HashToken(HashTokenArgs),
+    RatelimitConfig(RatelimitConfigArgs),
 }
 
 /// Validate policy files: bare policies, wrapper configurations and grants lists.
@@ -215,6 +218,37 @@ struct HashTokenArgs {
     token: Option<String>,
 }
 
+/// Write a rate-limit service's limits configuration, for the limits a policy has it count.
+///
+/// The limits are those counted by the wrapper's rate_limit_service
+/// ("counted_by": "rate_limit_service" on the limit, or on its policy), in
+/// the wrapper's policy and named policies, or in a bare policy. The filter
+/// sends each of them with its limit as an override; this configuration
+/// gives services that ignore overrides (Limitador) the same limits, and
+/// configures the domain envoyproxy/ratelimit looks up first. The domain is
+/// --domain, else the wrapper's rate_limit_service.domain, else mcp_policy.
+/// Exit 1 when the file has no limit the service counts, or when one counter
+/// (name and scope) has two different limits.
+#[derive(Debug, Args)]
+struct RatelimitConfigArgs {
+    /// The policy: a wrapper configuration or a bare policy.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The service: envoyproxy (envoyproxy/ratelimit's YAML) or limitador
+    /// (Limitador 2.x's limits file, CEL conditions).
+    #[arg(long, value_enum)]
+    format: RatelimitFormat,
+    /// The domain (envoyproxy/ratelimit) or namespace (Limitador).
+    #[arg(long, value_name = "NAME")]
+    domain: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum RatelimitFormat {
+    Envoyproxy,
+    Limitador,
+}
+
 /// A command's failure: what to print on stderr, and the exit status.
 struct Failure {
     status: u8,
@@ -272,6 +306,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Generate(args) => generate(&args),
         Command::Envoy(args) => envoy(&args),
         Command::HashToken(args) => hash(&args),
+        Command::RatelimitConfig(args) => ratelimit_config(&args),
     };
     match result {
         Ok(status) => status,
@@ -572,6 +607,82 @@ fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
         &configuration,
         &args.module,
         &variables,
+    ));
+    Ok(EXIT_OK)
+}
+
+fn ratelimit_config(args: &RatelimitConfigArgs) -> Result<u8, Failure> {
+    let loaded = load::load(&args.file)?;
+    let mut bare = None;
+    let mut compiled: Vec<(String, Policy)> = Vec::new();
+    let mut domain = None;
+    match &loaded.document {
+        Document::Bare { policy, .. } => bare = Some(policy),
+        Document::Wrapper { config, value } => {
+            domain = config
+                .settings
+                .rate_limit_service
+                .as_ref()
+                .map(|service| service.domain.clone());
+            let named = value
+                .get("policies")
+                .and_then(serde_json::Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(name, policy)| {
+                    let name = name.replace('~', "~0").replace('/', "~1");
+                    (format!("/policies/{name}"), policy)
+                });
+            let default = value
+                .get("policy")
+                .map(|policy| ("/policy".to_owned(), policy));
+            for (pointer, policy) in default.into_iter().chain(named) {
+                let policy = Policy::from_value(policy, &pointer)
+                    .map_err(|errors| Failure::usage(errors.to_string()))?;
+                compiled.push((pointer, policy));
+            }
+        }
+        Document::Grants { .. } | Document::JsonSchema => {
+            return Err(Failure::usage(format!(
+                "{} is not a policy or a wrapper configuration ({})",
+                args.file.display(),
+                loaded.document.describe()
+            )))
+        }
+    }
+    let policies = bare
+        .map(|policy| (String::new(), policy))
+        .into_iter()
+        .chain(
+            compiled
+                .iter()
+                .map(|(pointer, policy)| (pointer.clone(), policy)),
+        );
+    let counted = ratelimit_config::counted(policies).map_err(|message| Failure {
+        status: EXIT_FAILED,
+        message: format!("{}: {message}", args.file.display()),
+    })?;
+    if counted.is_empty() {
+        return Err(Failure {
+            status: EXIT_FAILED,
+            message: format!(
+                "{}: no limit is counted by the rate-limit service; mark limits, or a whole policy, with \"counted_by\": \"rate_limit_service\"",
+                args.file.display()
+            ),
+        });
+    }
+    let domain = args
+        .domain
+        .clone()
+        .or(domain)
+        .unwrap_or_else(|| crate::config::rate_limit_service::DEFAULT_DOMAIN.to_owned());
+    let format = match args.format {
+        RatelimitFormat::Envoyproxy => ratelimit_config::Format::Envoyproxy,
+        RatelimitFormat::Limitador => ratelimit_config::Format::Limitador,
+    };
+    let source = args.file.display().to_string();
+    print_out(&ratelimit_config::render(
+        format, &domain, &source, &counted,
     ));
     Ok(EXIT_OK)
 }

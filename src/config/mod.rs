@@ -10,6 +10,7 @@
 mod approvals;
 mod grants;
 mod oauth;
+pub mod rate_limit_service;
 mod secrets;
 mod settings;
 mod wrapper;
@@ -164,6 +165,19 @@ impl Config {
                     })
                     .collect(),
             })?;
+            if let Some(limit) = policy
+                .limits()
+                .into_iter()
+                .find(|limit| limit.counted_by_service())
+            {
+                return Err(ConfigError::single(
+                    "",
+                    format!(
+                        "limit {} is counted by the rate-limit service, which only the wrapper configuration names (\"rate_limit_service\"): wrap the policy",
+                        limit.rule
+                    ),
+                ));
+            }
             Ok(Config::bare(policy))
         } else {
             wrapper::parse(&value, env)

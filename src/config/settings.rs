@@ -105,6 +105,8 @@ pub struct Settings {
     pub filter_state: FilterStateFields,
     /// Fields also published as their own string key `wasm.mcp_policy_<field>`.
     pub filter_state_keys: FilterStateFields,
+    /// Where limits counted across replicas are counted.
+    pub rate_limit_service: Option<Box<super::rate_limit_service::RateLimitService>>,
     /// The gateway as an OAuth protected resource (`oauth`).
     pub oauth: Option<Box<super::OAuth>>,
 }
@@ -125,6 +127,7 @@ impl Default for Settings {
             request_limit: None,
             filter_state: FilterStateFields::ALL,
             filter_state_keys: FilterStateFields::NONE,
+            rate_limit_service: None,
             oauth: None,
         }
     }

@@ -20,6 +20,7 @@
 //!   "max_regex_subject_bytes": 4096,
 //!   "request_limit": {"window": "minute", "max": 600},
 //!   "approvals": {"enabled": true, "path_prefix": "/mcp-policy", "page_url": "https://..."},
+//!   "rate_limit_service": {"cluster": "mcp_policy_rls", ...}  (see rate_limit_service.rs)
 //!   "oauth": {"resource": "https://mcp.example.com/mcp", ...}  (see `oauth.rs`)
 //! }
 //! ```
@@ -40,7 +41,8 @@ use crate::identity::{JwtMatcher, MtlsMatcher};
 use crate::policy::{Policy, Scope};
 use crate::seal::Sealer;
 
-const FIELDS: [&str; 17] = [
+const FIELDS: [&str; 18] = [
+    "rate_limit_service",
     "sessions",
     "approvals",
     "session_keys",
@@ -201,6 +203,16 @@ fn settings(
     problems: &mut Problems,
 ) -> Settings {
     let mut settings = Settings::default();
+    if let Some(value) = object.get("rate_limit_service") {
+        match super::rate_limit_service::parse(value) {
+            Ok(service) => settings.rate_limit_service = Some(Box::new(service)),
+            Err(found) => {
+                for (path, message) in found {
+                    problems.add(path, message);
+                }
+            }
+        }
+    }
     if let Some(bytes) = positive_integer(object, "max_regex_subject_bytes", 1 << 24, problems) {
         settings.max_regex_subject_bytes = bytes;
     }
@@ -389,10 +401,31 @@ fn required_secrets<'p>(
             "session sealing keys are required: give \"session_keys\" (base64, at least 32 bytes each, e.g. `openssl rand -base64 32`), or {\"env\": \"VARIABLE\"}, or set \"sessions\": \"off\" for a stateless upstream",
         );
     }
+    let limits: Vec<&crate::policy::Limit> = policies.flat_map(|policy| policy.limits()).collect();
+    let by_service = limits.iter().find(|limit| limit.counted_by_service());
+    if let Some(limit) = by_service.filter(|_| !object.contains_key("rate_limit_service")) {
+        problems.add(
+            "/rate_limit_service",
+            format!(
+                "a rate-limit service is required: limit {} is counted by it (\"counted_by\": \"rate_limit_service\"); give {{\"cluster\": \"<the Envoy cluster that reaches it>\"}}",
+                limit.rule
+            ),
+        );
+    }
     if settings.counter_key.is_some() || object.contains_key("counter_key") {
         return;
     }
-    let client_chosen = policies.flat_map(|policy| policy.limits()).find(|limit| {
+    if let Some(limit) = by_service {
+        problems.add(
+            "/counter_key",
+            format!(
+                "a counter key is required: limit {} is counted by the rate-limit service, which receives whose budget it is only as a hash keyed with this secret (base64, at least 32 bytes, or {{\"env\": \"VARIABLE\"}}); every replica needs the same key",
+                limit.rule
+            ),
+        );
+        return;
+    }
+    let client_chosen = limits.into_iter().find(|limit| {
         matches!(
             limit.scope,
             Scope::Session | Scope::Header(_) | Scope::Claim(_)

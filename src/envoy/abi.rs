@@ -9,7 +9,7 @@
 use std::ptr::{null, null_mut};
 
 use super::types::{BufferType, LogLevel, MapType, MetricType, Status, StreamType};
-use crate::host::{decode_header_map, encode_header_map, HeaderMap, HostError};
+use crate::host::{decode_header_map, encode_header_map, GrpcCall, HeaderMap, HostError};
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -95,6 +95,27 @@ extern "C" {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32;
+    fn proxy_grpc_call(
+        upstream_data: *const u8,
+        upstream_size: usize,
+        service_name_data: *const u8,
+        service_name_size: usize,
+        method_name_data: *const u8,
+        method_name_size: usize,
+        initial_metadata_data: *const u8,
+        initial_metadata_size: usize,
+        message_data: *const u8,
+        message_size: usize,
+        timeout_milliseconds: u32,
+        return_token: *mut u32,
+    ) -> u32;
+    fn proxy_get_status(
+        return_code: *mut u32,
+        return_message_data: *mut *mut u8,
+        return_message_size: *mut usize,
+    ) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
+    fn proxy_continue_stream(stream_type: u32) -> u32;
 }
 
 fn unexpected(call: &'static str, raw: u32) -> HostError {
@@ -338,4 +359,63 @@ pub fn close_response_stream() -> Result<(), HostError> {
     // SAFETY: plain integer argument; the host reads nothing from this module.
     let raw = unsafe { proxy_close_stream(StreamType::HttpResponse as u32) };
     check("close_stream", raw)
+}
+
+/// Starts a unary gRPC call from the plugin's root context; its answer
+/// comes to `proxy_on_grpc_receive` or `proxy_on_grpc_close` with the token
+/// returned.
+pub fn dispatch_grpc_call(call: &GrpcCall<'_>) -> Result<u32, HostError> {
+    let metadata = encode_header_map::<&str, &str>(&[])
+        .ok_or_else(|| HostError::new("dispatch_grpc_call", "no metadata map"))?;
+    let mut token = 0u32;
+    // SAFETY: the host reads the service, names, metadata and message, live
+    // slices, and writes one u32 to `token`, a live local, only during the
+    // call.
+    let raw = unsafe {
+        proxy_grpc_call(
+            call.service.as_ptr(),
+            call.service.len(),
+            call.service_name.as_ptr(),
+            call.service_name.len(),
+            call.method.as_ptr(),
+            call.method.len(),
+            metadata.as_ptr(),
+            metadata.len(),
+            call.message.as_ptr(),
+            call.message.len(),
+            call.timeout_ms,
+            &mut token,
+        )
+    };
+    check("dispatch_grpc_call", raw)?;
+    Ok(token)
+}
+
+/// The gRPC status code and message of the call being closed
+/// (`proxy_on_grpc_close`).
+pub fn grpc_status() -> Result<(u32, String), HostError> {
+    let mut code = 0u32;
+    let (raw, message) = with_returned_block(|data, size| {
+        // SAFETY: the host writes to `code`, `data` and `size`, live locals,
+        // only during the call.
+        unsafe { proxy_get_status(&mut code, data, size) }
+    });
+    check("get_status", raw)?;
+    Ok((code, String::from_utf8_lossy(&message).into_owned()))
+}
+
+/// Makes the stream `context_id` the one later host calls act on, in a
+/// callback that came to the root context (a gRPC answer). Fails when the
+/// stream is gone.
+pub fn set_effective_context(context_id: u32) -> Result<(), HostError> {
+    // SAFETY: plain integer argument; the host reads nothing from this module.
+    let raw = unsafe { proxy_set_effective_context(context_id) };
+    check("set_effective_context", raw)
+}
+
+/// Lets the paused request go on (Envoy's `continueDecoding`).
+pub fn continue_request() -> Result<(), HostError> {
+    // SAFETY: plain integer argument; the host reads nothing from this module.
+    let raw = unsafe { proxy_continue_stream(StreamType::HttpRequest as u32) };
+    check("continue_stream", raw)
 }

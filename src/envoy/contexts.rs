@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::types::{Action as AbiAction, BufferType};
-use super::{abi, host::EnvoyHost, logger, GIT_REVISION, VERSION};
+use super::{abi, calls, host::EnvoyHost, logger, GIT_REVISION, VERSION};
 use crate::config::Config;
 use crate::filter::refusal::{Outcome, Refusal, ReplyKind};
-use crate::filter::{HttpFilter, STATE_OBJECT};
+use crate::filter::{HttpFilter, ServiceReply, STATE_OBJECT};
 use crate::host::{Action, Host};
 
 #[derive(Default)]
@@ -45,7 +45,10 @@ pub fn create(context_id: u32, root_context_id: u32) {
 }
 
 pub fn delete(context_id: u32) {
-    STREAMS.with(|streams| streams.borrow_mut().remove(&context_id));
+    let filter = STREAMS.with(|streams| streams.borrow_mut().remove(&context_id));
+    if let Some(token) = filter.and_then(|filter| filter.try_borrow().ok()?.awaited_call()) {
+        calls::forget(token);
+    }
     ROOTS.with(|roots| roots.borrow_mut().remove(&context_id));
 }
 
@@ -116,14 +119,29 @@ fn to_abi(action: Action) -> AbiAction {
 }
 
 /// Runs a callback on the stream's filter; `None` when the stream has none
-/// (or, were the host to re-enter, when it is already in a callback).
+/// (or, were the host to re-enter, when it is already in a callback). The
+/// gRPC calls the callback started are routed for their answers.
 fn with_filter(
     context_id: u32,
     callback: impl FnOnce(&mut HttpFilter) -> Action,
 ) -> Option<AbiAction> {
     let filter = STREAMS.with(|streams| streams.borrow().get(&context_id).map(Rc::clone))?;
     let mut filter = filter.try_borrow_mut().ok()?;
-    Some(to_abi(callback(&mut filter)))
+    let action = callback(&mut filter);
+    calls::route(context_id, filter.take_dispatched());
+    Some(to_abi(action))
+}
+
+/// The rate-limit service's answer for a stream paused for it (already the
+/// effective context): the filter resumes or refuses the request itself.
+pub fn service_reply(context_id: u32, reply: ServiceReply) {
+    let done = with_filter(context_id, |filter| {
+        filter.on_service_reply(&EnvoyHost, reply);
+        Action::Continue
+    });
+    if done.is_none() {
+        log::warn!("the rate-limit service answered for stream {context_id}, which has no filter");
+    }
 }
 
 /// Runs a request callback. A stream without a filter is refused.

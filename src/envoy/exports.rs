@@ -1,7 +1,8 @@
 //! The functions Envoy calls: the proxy-wasm 0.2.1 ABI's exports, each
-//! handed to `contexts`. Envoy only calls the exports a module has, so
-//! callbacks this filter has no use for (ticks, queues, HTTP callouts,
-//! network filters) are not exported. Neither is `proxy_on_done`: a context
+//! handed to `contexts` (gRPC answers to `calls`). Envoy only calls the
+//! exports a module has, so callbacks this filter has no use for (ticks,
+//! queues, HTTP callouts, gRPC streams and their metadata, network filters)
+//! are not exported. Neither is `proxy_on_done`: a context
 //! never has work pending at its end, and without the export Envoy takes it
 //! as done without a call into the VM.
 //!
@@ -11,8 +12,8 @@
 use std::alloc::{alloc, Layout};
 use std::ptr::{null_mut, NonNull};
 
-use super::contexts;
 use super::types::Action;
+use super::{calls, contexts};
 
 #[no_mangle]
 pub extern "C" fn proxy_abi_version_0_2_1() {}
@@ -98,4 +99,17 @@ pub extern "C" fn proxy_on_response_body(
 #[no_mangle]
 pub extern "C" fn proxy_on_delete(context_id: u32) {
     contexts::delete(context_id);
+}
+
+/// The answer of a gRPC call, `response_size` bytes in the GrpcReceiveBuffer.
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_receive(_root_context_id: u32, token: u32, response_size: usize) {
+    calls::receive(token, response_size);
+}
+
+/// A gRPC call that ended without an answer (`status_code`: 4 for a timeout,
+/// 14 when the service is unavailable).
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_close(_root_context_id: u32, token: u32, status_code: u32) {
+    calls::close(token, status_code);
 }

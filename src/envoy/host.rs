@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::abi;
 use super::types::{BufferType, MapType, MetricType};
-use crate::host::{encode_struct, HeaderMap, Host, HostError, LocalReply, StateValue};
+use crate::host::{encode_struct, GrpcCall, HeaderMap, Host, HostError, LocalReply, StateValue};
 use crate::store::{Entry, SharedStore, StoreError};
 
 pub struct EnvoyHost;
@@ -113,5 +113,13 @@ impl Host for EnvoyHost {
 
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
         abi::get_property(path)
+    }
+
+    fn grpc_call(&self, call: &GrpcCall<'_>) -> Result<u32, HostError> {
+        abi::dispatch_grpc_call(call)
+    }
+
+    fn resume_request(&self) -> Result<(), HostError> {
+        abi::continue_request()
     }
 }

@@ -1,9 +1,11 @@
 //! The proxy-wasm glue: the ABI exports Envoy calls (`exports`), the root and
-//! stream contexts behind them (`contexts`), the ABI imports (`abi`) and
+//! stream contexts behind them (`contexts`), gRPC answers routed back to
+//! their streams (`calls`), the ABI imports (`abi`) and
 //! enumerations (`types`), and `Host` over those imports (`host`). Nothing
 //! else in the crate calls the host.
 
 mod abi;
+mod calls;
 mod contexts;
 mod environment;
 mod exports;

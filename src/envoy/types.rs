@@ -92,13 +92,17 @@ pub enum MapType {
 pub enum BufferType {
     HttpRequestBody = 0,
     HttpResponseBody = 1,
+    /// The answer of a gRPC call, in `proxy_on_grpc_receive`.
+    GrpcReceiveBuffer = 5,
     PluginConfiguration = 7,
 }
 
-/// Which stream `proxy_close_stream` closes.
+/// Which stream `proxy_close_stream` closes, or `proxy_continue_stream`
+/// lets go on.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamType {
+    HttpRequest = 0,
     HttpResponse = 1,
 }
 

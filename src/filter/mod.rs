@@ -27,6 +27,7 @@ mod param_maps;
 pub mod refusal;
 pub mod request;
 mod response;
+mod service_call;
 mod tasks;
 mod watch;
 
@@ -52,6 +53,7 @@ use watch::{RefundWatch, Watch};
 
 pub use observe::STATE_OBJECT;
 pub use request::is_json_media_type;
+pub use service_call::{refund_settled, CallKind, Dispatched, ServiceReply};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -59,6 +61,9 @@ enum Stage {
     Start,
     /// Headers held; the body is being buffered.
     Buffering,
+    /// Decided but for the limits the rate-limit service counts: held until
+    /// it answers.
+    AwaitingService,
     /// Decided and forwarded.
     Forwarded,
     /// Answered locally; every later callback passes through.
@@ -89,6 +94,11 @@ pub struct HttpFilter {
     audit: Audit,
     /// When the whole body was in hand, for the time spent deciding.
     decide_started_nanos: Option<u64>,
+    /// The rate-limit service call the request is held for.
+    awaiting: Option<Box<service_call::AwaitingCall>>,
+    /// gRPC calls started and not yet handed to the glue, which routes
+    /// their answers.
+    dispatched: Vec<Dispatched>,
     /// An approver's decision on this approval id, whose body is buffered.
     approval_post: Option<String>,
 }
@@ -109,6 +119,8 @@ impl HttpFilter {
             watch: None,
             audit: Audit::default(),
             decide_started_nanos: None,
+            awaiting: None,
+            dispatched: Vec::new(),
             approval_post: None,
         }
     }
@@ -418,12 +430,19 @@ impl HttpFilter {
             None => decide::decide_bodyless(&context),
         };
         let Decision {
-            facts, disposition, ..
+            facts,
+            disposition,
+            messages,
+            is_batch,
+            ..
         } = decision;
         self.audit.facts = facts;
         match disposition {
             Disposition::Refuse(refusal) => self.refuse(host, refusal),
             Disposition::Forward(forward) => self.forward(host, &grant, forward),
+            Disposition::AwaitService(awaiting) => {
+                self.ask_service(host, grant, awaiting, messages, is_batch)
+            }
         }
     }
 
@@ -459,10 +478,12 @@ impl HttpFilter {
         };
         // A reply is read only when it can matter: quota to give back, or a
         // task the call may create.
-        let reply = (forward.reservation.is_some() || forward.may_create_task)
-            .then(|| RefundWatch::new(forward.call_id, forward.reservation));
+        let reply = (forward.reservation.is_some()
+            || forward.may_create_task
+            || !forward.service_units.is_empty())
+        .then(|| RefundWatch::new(forward.call_id, forward.reservation));
         if let Some(reply) = reply {
-            self.watch = Some(Watch::new(grant.name.clone(), reply));
+            self.watch = Some(Watch::new(grant.name.clone(), reply, forward.service_units));
         }
         self.expected = forward.expected;
         self.seals_session = self.config.settings.sealer.is_some()
@@ -504,6 +525,12 @@ impl HttpFilter {
         if let Some(reservation) = self.watch.as_mut().and_then(Watch::take_reservation) {
             release(host, &reservation);
         }
+        let service_units = self
+            .watch
+            .as_mut()
+            .map(Watch::take_service_units)
+            .unwrap_or_default();
+        self.send_refund(host, service_units);
         if let Err(error) = host.send_reply(&refusal.reply) {
             log::error!("cannot send local reply: {error}");
         }
@@ -580,6 +607,7 @@ impl HttpFilter {
         if let Some(watch) = self.watch.as_mut() {
             watch.on_headers(host, &headers);
         }
+        self.send_due_refund(host);
         if let Some(reply) = response::upstream_error_reply(&self.expected, &headers) {
             log::info!(
                 "the upstream answered without a JSON-RPC reply; the client gets a JSON-RPC error"
@@ -607,6 +635,7 @@ impl HttpFilter {
         if let Some(watch) = self.watch.as_mut() {
             watch.on_body(host, body_size, end_of_stream);
         }
+        self.send_due_refund(host);
         response::on_body(&mut self.plan, host, body_size, end_of_stream)
     }
 }

@@ -22,6 +22,24 @@ pub const COUNTER_CAS_RETRIES: &str = "mcp_policy.counter_cas_retries";
 pub const FAIL_CLOSED: &str = "mcp_policy.fail_closed";
 pub const REFUNDS: &str = "mcp_policy.refunds";
 pub const UPSTREAM_FAILURES: &str = "mcp_policy.upstream_failures";
+/// Calls admitted uncounted by a failed rate-limit service (`"failure_mode": "allow"`).
+pub const RLS_FAILED_OPEN: &str = "mcp_policy.rls_failed_open";
+/// Refunds sent to the rate-limit service, and those it did not take.
+pub const RLS_REFUNDS: &str = "mcp_policy.rls_refunds";
+pub const RLS_REFUND_FAILURES: &str = "mcp_policy.rls_refund_failures";
+
+/// `mcp_policy.rls_calls.result.<result>`: each charge sent to the
+/// rate-limit service, by result (`ok`, `over_limit`, `unavailable`,
+/// `timeout`, `error`).
+pub fn rls_call_metric(result: &str) -> &'static str {
+    match result {
+        "ok" => "mcp_policy.rls_calls.result.ok",
+        "over_limit" => "mcp_policy.rls_calls.result.over_limit",
+        "unavailable" => "mcp_policy.rls_calls.result.unavailable",
+        "timeout" => "mcp_policy.rls_calls.result.timeout",
+        _ => "mcp_policy.rls_calls.result.error",
+    }
+}
 
 /// `mcp_policy.decisions.outcome.<outcome>`.
 fn decision_metric(outcome: Outcome) -> &'static str {
@@ -37,6 +55,7 @@ fn decision_metric(outcome: Outcome) -> &'static str {
         Outcome::Approved => "mcp_policy.decisions.outcome.approved",
         Outcome::ApprovalDenied => "mcp_policy.decisions.outcome.approval_denied",
         Outcome::ApprovalExpired => "mcp_policy.decisions.outcome.approval_expired",
+        Outcome::RateLimitUnavailable => "mcp_policy.decisions.outcome.rate_limit_unavailable",
         Outcome::ApprovalGiven => "mcp_policy.decisions.outcome.approval_given",
         Outcome::ApprovalRefused => "mcp_policy.decisions.outcome.approval_refused",
     }

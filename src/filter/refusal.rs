@@ -5,6 +5,7 @@
 
 use crate::host::{HostError, LocalReply};
 use crate::mcp::{error_response, RequestId, INTERNAL_ERROR};
+use crate::rate_limit_service::CallFailure;
 
 /// How a decision counts in metrics and the audit log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +26,9 @@ pub enum Outcome {
     /// this call.
     ApprovalDenied,
     ApprovalExpired,
+    /// The rate-limit service could not count the call's limits: refused
+    /// (fail closed).
+    RateLimitUnavailable,
     /// An approver approved a pending call (the approval API).
     ApprovalGiven,
     /// An approver denied a pending call (the approval API).
@@ -45,6 +49,7 @@ impl Outcome {
             Outcome::Approved => "approved",
             Outcome::ApprovalDenied => "approval_denied",
             Outcome::ApprovalExpired => "approval_expired",
+            Outcome::RateLimitUnavailable => "rate_limit_unavailable",
             Outcome::ApprovalGiven => "approval_given",
             Outcome::ApprovalRefused => "approval_refused",
         }
@@ -98,6 +103,8 @@ pub enum ReplyKind {
     /// The upstream answered a request without a JSON-RPC reply; the client
     /// gets a JSON-RPC error in its place.
     UpstreamFailure,
+    /// The rate-limit service could not count the call's limits.
+    RateLimitUnavailable,
 }
 
 impl ReplyKind {
@@ -127,6 +134,7 @@ impl ReplyKind {
             ReplyKind::FailClosed => "mcp_policy_fail_closed",
             ReplyKind::NoConfiguration => "mcp_policy_no_configuration",
             ReplyKind::UpstreamFailure => "mcp_policy_upstream_failure",
+            ReplyKind::RateLimitUnavailable => "mcp_policy_rate_limit_unavailable",
         }
     }
 }
@@ -199,6 +207,26 @@ impl Refusal {
                     "The policy filter could not inspect the request",
                 ),
                 ReplyKind::FailClosed,
+            ),
+            failure: true,
+        }
+    }
+
+    /// The rate-limit service could not count the call (unavailable, timed
+    /// out, or an answer the filter cannot read): 500/-32603, never
+    /// forwarded, counted in `mcp_policy_fail_closed` as well.
+    pub fn rate_limit_unavailable(id: Option<&RequestId>, failure: &CallFailure) -> Refusal {
+        log::error!("refusing request: the rate-limit service failed: {failure}");
+        Refusal {
+            outcome: Outcome::RateLimitUnavailable,
+            reply: json_reply(
+                500,
+                error_response(
+                    id,
+                    INTERNAL_ERROR,
+                    "Rate limits could not be checked: the rate-limit service is unavailable. Try again later.",
+                ),
+                ReplyKind::RateLimitUnavailable,
             ),
             failure: true,
         }

@@ -4,7 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use super::{HeaderMap, Host, HostError, LocalReply, StateValue};
+use super::{GrpcCall, HeaderMap, Host, HostError, LocalReply, StateValue};
 use crate::store::{Entry, MemoryStore, SharedStore, StoreError};
 
 #[derive(Default)]
@@ -33,6 +33,22 @@ pub struct FakeHost {
     pub state_objects: RefCell<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Properties by path joined with '/'.
     pub properties: RefCell<std::collections::BTreeMap<String, Vec<u8>>>,
+    /// The gRPC calls started, in order; call `n` (from 0) got token `n + 1`.
+    pub grpc_calls: RefCell<Vec<RecordedCall>>,
+    /// Makes starting a gRPC call fail.
+    pub broken_grpc: Cell<bool>,
+    /// How many times a paused request was resumed.
+    pub resumed: Cell<u32>,
+}
+
+/// A gRPC call the filter started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedCall {
+    pub service: Vec<u8>,
+    pub service_name: String,
+    pub method: String,
+    pub message: Vec<u8>,
+    pub timeout_ms: u32,
 }
 
 impl FakeHost {
@@ -222,5 +238,25 @@ impl Host for FakeHost {
 
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
         Ok(self.properties.borrow().get(&path.join("/")).cloned())
+    }
+
+    fn grpc_call(&self, call: &GrpcCall<'_>) -> Result<u32, HostError> {
+        if self.broken_grpc.get() {
+            return Err(HostError::new("dispatch_grpc_call", "injected failure"));
+        }
+        let mut calls = self.grpc_calls.borrow_mut();
+        calls.push(RecordedCall {
+            service: call.service.to_vec(),
+            service_name: call.service_name.to_owned(),
+            method: call.method.to_owned(),
+            message: call.message.to_vec(),
+            timeout_ms: call.timeout_ms,
+        });
+        Ok(u32::try_from(calls.len()).unwrap_or(u32::MAX))
+    }
+
+    fn resume_request(&self) -> Result<(), HostError> {
+        self.resumed.set(self.resumed.get() + 1);
+        Ok(())
     }
 }

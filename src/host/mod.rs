@@ -57,6 +57,17 @@ pub struct LocalReply {
     pub details: &'static str,
 }
 
+/// A unary gRPC call through one of Envoy's clusters.
+#[derive(Clone, Copy, Debug)]
+pub struct GrpcCall<'a> {
+    /// The serialized `envoy.config.core.v3.GrpcService` to reach.
+    pub service: &'a [u8],
+    pub service_name: &'a str,
+    pub method: &'a str,
+    pub message: &'a [u8],
+    pub timeout_ms: u32,
+}
+
 pub trait Host: SharedStore {
     /// Host clock, milliseconds since the Unix epoch.
     fn now_millis(&self) -> Result<u64, HostError>;
@@ -99,4 +110,10 @@ pub trait Host: SharedStore {
     /// Reads an Envoy attribute by path, e.g. dynamic metadata
     /// `["metadata", "filter_metadata", "<filter>", "<key>", ...]`.
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError>;
+
+    /// Starts a unary gRPC call; its answer comes later, named by the token
+    /// returned (`HttpFilter::on_service_reply`).
+    fn grpc_call(&self, call: &GrpcCall<'_>) -> Result<u32, HostError>;
+    /// Lets a request the filter paused go on, once an answer arrived.
+    fn resume_request(&self) -> Result<(), HostError>;
 }

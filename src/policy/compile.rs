@@ -16,6 +16,7 @@ use super::model::{Compiled, DenyIf, Hide, Requirement, ToolAction, ToolEntry};
 use super::pattern::{Pattern, PatternTable, TableEntry};
 use super::pointer;
 use super::{Limit, Scope};
+use crate::rate_limit_service::Unit;
 
 const TOP_FIELDS: &[&str] = &[
     "version",
@@ -25,13 +26,14 @@ const TOP_FIELDS: &[&str] = &[
     "all_tools",
     "tools",
     "methods",
+    "counted_by",
 ];
 const ALL_TOOLS_FIELDS: &[&str] = &["limits"];
 const TOOL_FIELDS: &[&str] = &[
     "require", "deny_if", "limits", "action", "message", "approval", "mode",
 ];
 const DENY_IF_FIELDS: &[&str] = &["conditions", "on_deny", "mode"];
-const LIMIT_FIELDS: &[&str] = &["counter", "window", "max", "scope", "mode"];
+const LIMIT_FIELDS: &[&str] = &["counter", "window", "max", "scope", "mode", "counted_by"];
 /// Beside a require condition's path, op and value.
 const REQUIRE_FIELDS: &[&str] = &["on_deny"];
 
@@ -74,7 +76,12 @@ pub(crate) fn compile(value: &Value, issues: &mut Issues) -> Option<Compiled> {
     };
     let dry_run = root.get("mode").is_some_and(|m| mode(m, "/mode", issues));
 
-    let mut counters = Counters::default();
+    let mut counters = Counters {
+        by_service: root
+            .get("counted_by")
+            .is_some_and(|value| counted_by(value, "/counted_by", issues)),
+        ..Counters::default()
+    };
     let all_tools = match root.get("all_tools") {
         None => Vec::new(),
         Some(value) => compile_all_tools(value, dry_run, &mut counters, issues),
@@ -226,6 +233,8 @@ struct Counters {
     first: HashMap<String, (String, Window, u64)>,
     /// (counter, scope) of the all_tools limits → their rule
     all_tools: HashMap<(String, Scope), String>,
+    /// The policy's `"counted_by": "rate_limit_service"`: the default of its limits.
+    by_service: bool,
 }
 
 impl Counters {
@@ -274,7 +283,8 @@ fn compile_limits(
     let mut seen: HashMap<String, String> = HashMap::new();
     for (index, item) in array(value, at, "limits", issues).iter().enumerate() {
         let item_at = pointer::join_index(at, index);
-        let Some(limit) = compile_limit(item, &item_at, at, inherited_dry_run, issues) else {
+        let inherited = (inherited_dry_run, counters.by_service);
+        let Some(limit) = compile_limit(item, &item_at, at, inherited, issues) else {
             continue;
         };
         if let Some(first) = seen.get(&limit.counter) {
@@ -305,11 +315,12 @@ fn compile_limits(
     limits
 }
 
+/// `inherited`: the enclosing modes' dry run, and the policy's `counted_by`.
 fn compile_limit(
     value: &Value,
     at: &str,
     rule_base: &str,
-    inherited_dry_run: bool,
+    (inherited_dry_run, by_service): (bool, bool),
     issues: &mut Issues,
 ) -> Option<Limit> {
     let members = object(value, at, "a limit", issues)?;
@@ -373,6 +384,13 @@ fn compile_limit(
     let dry_run = members
         .get("mode")
         .is_some_and(|m| mode(m, &pointer::join(at, "mode"), issues));
+    let service = match members.get("counted_by") {
+        Some(value) => counted_by(value, &pointer::join(at, "counted_by"), issues),
+        None => by_service,
+    };
+    if service {
+        countable_by_service(at, window, max, issues);
+    }
     let (counter, window, max, scope) = (counter?, window?, max?, scope?);
     Some(Limit {
         rule: pointer::join(rule_base, &counter),
@@ -381,7 +399,50 @@ fn compile_limit(
         max,
         scope,
         dry_run: inherited_dry_run || dry_run,
+        service,
     })
+}
+
+/// `true` for `"rate_limit_service"`.
+fn counted_by(value: &Value, at: &str, issues: &mut Issues) -> bool {
+    match value.as_str() {
+        Some("envoy") => false,
+        Some("rate_limit_service") => true,
+        _ => {
+            issues.value(
+                at,
+                format!(
+                    "counted_by must be \"envoy\" (this Envoy's shared data) or \"rate_limit_service\" \
+                     (the wrapper's rate_limit_service, shared by every replica), not {value}"
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// A limit the rate-limit service counts needs a window that is one of its
+/// units and a max its override (a uint32) can carry.
+fn countable_by_service(at: &str, window: Option<Window>, max: Option<u64>, issues: &mut Issues) {
+    if let Some(window) = window.filter(|window| Unit::of(*window).is_none()) {
+        issues.value(
+            pointer::join(at, "window"),
+            format!(
+                "a limit counted by the rate-limit service needs a window the service's units express: \
+                 \"minute\", \"hour\", \"day\", or 1, 60, 3600 or 86400 seconds, not {window}; \
+                 count it in Envoy (\"counted_by\": \"envoy\") or change the window"
+            ),
+        );
+    }
+    if let Some(max) = max.filter(|max| u32::try_from(*max).is_err()) {
+        issues.value(
+            pointer::join(at, "max"),
+            format!(
+                "a limit counted by the rate-limit service has a max of at most {} (its requests_per_unit), not {max}",
+                u32::MAX
+            ),
+        );
+    }
 }
 
 fn is_token_char(c: char) -> bool {

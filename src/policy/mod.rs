@@ -51,8 +51,13 @@
 //!   entry's message is its `on_deny`, or `Denied by rule "<pointer>"`.
 //!   Operands are cut after 60 characters and string values after 40;
 //!   arrays and objects the request carried are shown as their type only.
-//! * Limits: `{counter, window, max, scope?, mode?}`; `scope` is `grant`
-//!   (default), `global`, `session`, `header:<name>` or `claim:<name>`.
+//! * Limits: `{counter, window, max, scope?, mode?, counted_by?}`; `scope`
+//!   is `grant` (default), `global`, `session`, `header:<name>` or
+//!   `claim:<name>`. `counted_by` is `"envoy"` (the default: shared data) or
+//!   `"rate_limit_service"` (the wrapper's service, across replicas); a
+//!   top-level `counted_by` is the default of every limit. A limit the
+//!   service counts needs a window of one of its units (a minute, an hour, a
+//!   day, or 1, 60, 3600 or 86400 seconds) and a max of at most 2^32-1.
 //!   Limits naming the same counter with the same scope share one budget;
 //!   the same counter with a different window or max anywhere in the policy
 //!   is a load error. One limits array may not name a counter twice, and a
@@ -273,6 +278,17 @@ pub struct Limit {
     /// `/tools/<tool>/limits/<counter>` or `/all_tools/limits/<counter>`.
     pub rule: String,
     pub dry_run: bool,
+    /// `"counted_by": "rate_limit_service"` (its own, or the policy's): the
+    /// wrapper's rate-limit service counts it, across replicas. A dry-run
+    /// limit still counts in shared data.
+    pub service: bool,
+}
+
+impl Limit {
+    /// Counted by the rate-limit service rather than shared data.
+    pub fn counted_by_service(&self) -> bool {
+        self.service && !self.dry_run
+    }
 }
 
 /// Whose budget a limit counts.

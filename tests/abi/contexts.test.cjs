@@ -54,6 +54,7 @@ test('the module exports the ABI it implements and no SDK dispatcher', () => {
   const exports = WebAssembly.Module.exports(compiledModule()).map((e) => e.name).sort();
   assert.deepEqual(exports.filter((name) => name.startsWith('proxy_')), [
     'proxy_abi_version_0_2_1', 'proxy_on_configure', 'proxy_on_context_create', 'proxy_on_delete',
+    'proxy_on_grpc_close', 'proxy_on_grpc_receive',
     'proxy_on_request_body', 'proxy_on_request_headers', 'proxy_on_request_trailers',
     'proxy_on_response_body', 'proxy_on_response_headers', 'proxy_on_vm_start',
   ]);
@@ -184,4 +185,119 @@ test('the allocator returns null rather than trapping when memory cannot be had'
   assert.notEqual(host.exports.malloc(0) >>> 0, 0);
   assert.notEqual(host.exports.malloc(64) >>> 0, 0);
   assert.equal(host.exports.malloc(0xffffff00 | 0) >>> 0, 0);
+});
+
+// --- Limits counted by the rate-limit service: the held request and its answer --------
+
+const SERVICE_CONFIG = {
+  ...CONFIG,
+  policy: {
+    version: '1', default: 'deny', tools: {
+      get_invoice: {},
+      send_text: { limits: [{ counter: 'texts', window: 'minute', max: 2, counted_by: 'rate_limit_service' }] },
+    },
+  },
+  counter_key: crypto.randomBytes(32).toString('base64'),
+  rate_limit_service: { cluster: 'rls', timeout_ms: 150 },
+};
+
+function varint(value) {
+  const bytes = [];
+  let n = BigInt(value);
+  do {
+    let byte = Number(n & 0x7fn);
+    n >>= 7n;
+    if (n > 0n) byte |= 0x80;
+    bytes.push(byte);
+  } while (n > 0n);
+  return Buffer.from(bytes);
+}
+
+function field(number, payload) {
+  if (Buffer.isBuffer(payload)) return Buffer.concat([varint((number << 3) | 2), varint(payload.length), payload]);
+  return Buffer.concat([varint(number << 3), varint(payload)]);
+}
+
+/** A RateLimitResponse: overall code, and [code, limit_remaining, seconds until reset] per descriptor. */
+function rlsResponse(code, statuses = []) {
+  return Buffer.concat([
+    field(1, code),
+    ...statuses.map(([status, remaining, seconds]) =>
+      field(2, Buffer.concat([field(1, status), field(3, remaining), field(4, field(1, seconds))]))),
+  ]);
+}
+
+function held() {
+  const host = new Host();
+  assert.equal(host.startRoot(ROOT, SERVICE_CONFIG), true);
+  const outcome = host.request(2, ROOT, headers(), call('send_text'), { keep: true });
+  assert.equal(outcome.onBody, Action.Pause, 'held for the rate-limit service');
+  assert.deepEqual(outcome.replies, []);
+  assert.equal(host.grpcCalls.length, 1);
+  return { host, call: host.grpcCalls[0] };
+}
+
+test('a call the rate-limit service counts is held, then resumed once it is admitted', () => {
+  const { host, call: dispatched } = held();
+  assert.equal(dispatched.serviceName, 'envoy.service.ratelimit.v3.RateLimitService');
+  assert.equal(dispatched.method, 'ShouldRateLimit');
+  assert.equal(dispatched.timeout, 150);
+  assert.deepEqual(dispatched.service, field(1, field(1, Buffer.from('rls'))), 'GrpcService{envoy_grpc{cluster_name}}');
+  assert.ok(dispatched.message.includes(Buffer.from('texts')));
+  host.grpcReceive(ROOT, dispatched.token, rlsResponse(1, [[1, 1, 40]]));
+  assert.deepEqual(host.continued, [{ type: 0, context: 2 }], 'the request stream continues');
+  assert.deepEqual(host.replies, []);
+});
+
+test('OVER_LIMIT refuses the held request with the rate-limit denial', () => {
+  const { host, call: dispatched } = held();
+  host.grpcReceive(ROOT, dispatched.token, rlsResponse(2, [[2, 0, 40]]));
+  assert.deepEqual(host.continued, []);
+  assert.equal(host.replies.length, 1);
+  const [reply] = host.replies;
+  assert.equal(reply.context, 2, 'sent on the held stream');
+  assert.equal(reply.status, 200);
+  assert.equal(reply.details, 'mcp_policy_rate_limited');
+  assert.ok(reply.headers.some(([name, value]) => name === 'retry-after' && value === '40'));
+  assert.match(reply.body, /Rate limit of 2 per minute reached/);
+});
+
+test('an unavailable or timed-out rate-limit service fails closed', () => {
+  for (const code of [14, 4, 13]) {
+    const { host, call: dispatched } = held();
+    host.grpcClose(ROOT, dispatched.token, code, 'redis full');
+    assert.deepEqual(host.continued, [], `status ${code}`);
+    assert.equal(host.replies.length, 1);
+    assert.equal(host.replies[0].context, 2);
+    assert.equal(host.replies[0].status, 500);
+    assert.equal(host.replies[0].details, 'mcp_policy_rate_limit_unavailable');
+  }
+});
+
+test('answers for a stream that ended, or for no call at all, go nowhere', () => {
+  const ended = held();
+  ended.host.end(2);
+  ended.host.grpcReceive(ROOT, ended.call.token, rlsResponse(1, [[1, 1, 40]]));
+  assert.deepEqual(ended.host.continued, []);
+  assert.deepEqual(ended.host.replies, []);
+  assert.equal(ended.host.calls.proxy_set_effective_context, undefined, 'the stream is never named');
+  ended.host.grpcClose(ROOT, 999, 14);
+  ended.host.grpcReceive(ROOT, 998, Buffer.from([0xff]));
+  assert.deepEqual(ended.host.replies, []);
+
+  const refused = held();
+  refused.host.statusOverrides.proxy_set_effective_context = 2;
+  refused.host.grpcReceive(ROOT, refused.call.token, rlsResponse(1, [[1, 1, 40]]));
+  assert.deepEqual(refused.host.continued, [], 'a stream the host no longer has is not continued');
+  assert.deepEqual(refused.host.replies, []);
+});
+
+test('a gRPC call the host will not dispatch fails closed at once', () => {
+  const host = new Host();
+  host.startRoot(ROOT, SERVICE_CONFIG);
+  host.statusOverrides.proxy_grpc_call = 4;
+  const outcome = host.request(2, ROOT, headers(), call('send_text'));
+  assert.equal(outcome.replies.length, 1);
+  assert.equal(outcome.replies[0].status, 500);
+  assert.equal(outcome.replies[0].details, 'mcp_policy_rate_limit_unavailable');
 });

@@ -12,9 +12,9 @@ const path = require('node:path');
 const MODULE = process.env.MCP_POLICY_MODULE
   || path.join(__dirname, '..', '..', 'dist', 'mcp_policy_filter.wasm');
 
-const Status = { Ok: 0, NotFound: 1, InvalidMemoryAccess: 6, CasMismatch: 8 };
+const Status = { Ok: 0, NotFound: 1, BadArgument: 2, InvalidMemoryAccess: 6, CasMismatch: 8 };
 const MapType = { RequestHeaders: 0, ResponseHeaders: 2 };
-const BufferType = { RequestBody: 0, ResponseBody: 1, PluginConfiguration: 7 };
+const BufferType = { RequestBody: 0, ResponseBody: 1, GrpcReceive: 5, PluginConfiguration: 7 };
 const Action = { Continue: 0, Pause: 1 };
 
 let compiled;
@@ -67,7 +67,11 @@ class Host {
     this.logLevel = 1;
     /** Per map type: [name, value] pairs (strings or Buffers), or raw bytes. */
     this.maps = { [MapType.RequestHeaders]: [], [MapType.ResponseHeaders]: [] };
-    this.buffers = { [BufferType.RequestBody]: Buffer.alloc(0), [BufferType.ResponseBody]: Buffer.alloc(0) };
+    this.buffers = {
+      [BufferType.RequestBody]: Buffer.alloc(0),
+      [BufferType.ResponseBody]: Buffer.alloc(0),
+      [BufferType.GrpcReceive]: Buffer.alloc(0),
+    };
     /** Per import name: the status it returns instead of doing its work. */
     this.statusOverrides = {};
     this.shared = new Map();
@@ -76,6 +80,16 @@ class Host {
     this.properties = new Map();
     this.replies = [];
     this.closedStreams = [];
+    /** gRPC calls dispatched: { token, service, serviceName, method, message, timeout }. */
+    this.grpcCalls = [];
+    this.nextToken = 1;
+    /** The status `proxy_get_status` reports in `proxy_on_grpc_close`. */
+    this.grpcStatus = { code: 0, message: '' };
+    /** Contexts that exist (a stream's until proxy_on_delete), and the effective one. */
+    this.contexts = new Set();
+    this.effective = 0;
+    /** Streams continued with proxy_continue_stream: { type, context }. */
+    this.continued = [];
     this.logs = [];
     this.calls = {};
     this.instance = new WebAssembly.Instance(compiledModule(), this.imports());
@@ -195,12 +209,42 @@ class Host {
       },
       proxy_send_local_response: (status, detailsPtr, detailsLen, bodyPtr, bodyLen, headersPtr, headersLen, grpc) => {
         this.replies.push({
+          context: this.effective,
           status,
           details: this.text(detailsPtr, detailsLen),
           body: this.text(bodyPtr, bodyLen),
           headers: decodeMap(Buffer.from(this.bytes(headersPtr, headersLen))),
           grpc,
         });
+        return Status.Ok;
+      },
+      proxy_grpc_call: (upPtr, upLen, namePtr, nameLen, methodPtr, methodLen, mdPtr, mdLen,
+        msgPtr, msgLen, timeout, tokenOut) => {
+        const token = this.nextToken++;
+        this.grpcCalls.push({
+          token,
+          context: this.effective,
+          service: Buffer.from(this.bytes(upPtr, upLen)),
+          serviceName: this.text(namePtr, nameLen),
+          method: this.text(methodPtr, methodLen),
+          metadata: decodeMap(Buffer.from(this.bytes(mdPtr, mdLen))),
+          message: Buffer.from(this.bytes(msgPtr, msgLen)),
+          timeout,
+        });
+        this.view().setUint32(tokenOut, token, true);
+        return Status.Ok;
+      },
+      proxy_get_status: (codeOut, ptrOut, sizeOut) => {
+        this.view().setUint32(codeOut, this.grpcStatus.code, true);
+        return this.give(Buffer.from(this.grpcStatus.message), ptrOut, sizeOut);
+      },
+      proxy_set_effective_context: (id) => {
+        if (!this.contexts.has(id)) return Status.BadArgument;
+        this.effective = id;
+        return Status.Ok;
+      },
+      proxy_continue_stream: (type) => {
+        this.continued.push({ type, context: this.effective });
         return Status.Ok;
       },
     };
@@ -227,8 +271,15 @@ class Host {
     return imports;
   }
 
+  /** Calls an export as Envoy does: in the context it names, with no effective context yet. */
+  callIn(context, name, ...args) {
+    this.effective = context;
+    return this.exports[name](context, ...args);
+  }
+
   /** Creates root context `root`, starts the VM and configures it with `config` (JSON or bytes). */
   startRoot(root, config) {
+    this.contexts.add(root);
     this.exports.proxy_on_context_create(root, 0);
     if (!this.exports.proxy_on_vm_start(root, 0)) throw new Error('proxy_on_vm_start returned false');
     return config === undefined ? true : this.configure(root, config);
@@ -243,18 +294,36 @@ class Host {
    * Runs one request on a new stream `id` of `root`, as Envoy does: headers,
    * then the whole body. Returns each callback's action and the replies sent.
    */
-  request(id, root, headers, body) {
+  request(id, root, headers, body, { keep = false } = {}) {
     const sentBefore = this.replies.length;
     this.maps[MapType.RequestHeaders] = headers;
     this.buffers[BufferType.RequestBody] = Buffer.from(body);
+    this.contexts.add(id);
     this.exports.proxy_on_context_create(id, root);
-    const onHeaders = this.exports.proxy_on_request_headers(id, Array.isArray(headers) ? headers.length : 0, 0);
+    const onHeaders = this.callIn(id, 'proxy_on_request_headers', Array.isArray(headers) ? headers.length : 0, 0);
     const onBody = onHeaders === Action.Pause && this.replies.length === sentBefore
-      ? this.exports.proxy_on_request_body(id, this.buffers[BufferType.RequestBody].length, 1)
+      ? this.callIn(id, 'proxy_on_request_body', this.buffers[BufferType.RequestBody].length, 1)
       : undefined;
     const replies = this.replies.slice(sentBefore);
-    this.exports.proxy_on_delete(id);
+    if (!keep) this.end(id);
     return { onHeaders, onBody, replies };
+  }
+
+  /** The stream ends: Envoy deletes its context. */
+  end(id) {
+    this.exports.proxy_on_delete(id);
+    this.contexts.delete(id);
+  }
+
+  /** Envoy hands a gRPC call's answer to the root context it was dispatched from. */
+  grpcReceive(root, token, message) {
+    this.buffers[BufferType.GrpcReceive] = Buffer.from(message);
+    this.callIn(root, 'proxy_on_grpc_receive', token, message.length);
+  }
+
+  grpcClose(root, token, code, message = '') {
+    this.grpcStatus = { code, message };
+    this.callIn(root, 'proxy_on_grpc_close', token, code);
   }
 }
 

@@ -6,8 +6,11 @@ import json
 import pathlib
 import re
 
+import socket
+
 import pytest
 
+import render_envoy
 from harness import DEMO_GRANTS, ROOT, http, initialize_params, rpc, wrapper_config
 
 MODERN = "2026-07-28"
@@ -18,6 +21,8 @@ POLICY = {
     "tools": {
         "get_server_status": {},
         "send_text": {"limits": [{"counter": "never", "window": 60, "max": 0}]},
+        # Counted by a rate-limit service nothing answers for.
+        "check_number": {"limits": [{"counter": "svc", "window": 60, "max": 100, "counted_by": "rate_limit_service"}]},
     },
     "methods": {"prompts/get": "deny", "notifications/roots/list_changed": "deny"},
 }
@@ -142,6 +147,8 @@ def probe(case, client):
         return client.send(call("get_server_status"), headers={"Mcp-Method": "tools/list"})
     if case.startswith("body over"):
         return client.send(call("send_text", {"text": "x" * (1024 * 1024 + 1)}))
+    if case.startswith("the rate-limit service cannot count"):
+        return client.send(call("check_number", {"instance": "a", "number": "1"}))
     if case.startswith("`Content-Type` other than"):
         return client.send(call("get_server_status"), headers={"Content-Type": "text/plain"})
     raise AssertionError(f"no probe for README row {case!r}")
@@ -152,7 +159,12 @@ def test_every_cell_of_the_status_table(column, double, stateless, gateway_facto
     upstream = double if column == 1 else stateless
     carol = {"name": "carol", "token_sha256": [hashlib.sha256(b"demo-token-carol").hexdigest()],
              "request_limit": {"window": "hour", "max": 1}}
-    gateway = gateway_factory(upstream, wrapper_config(POLICY, grants=DEMO_GRANTS + [carol]))
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{unused.getsockname()[1]}"
+    gateway = gateway_factory(
+        upstream, wrapper_config(POLICY, grants=DEMO_GRANTS + [carol], rate_limit_service={"cluster": "mcp_policy_rls"}),
+        mutate=lambda config: render_envoy.set_cluster_address(config, render_envoy.RLS_CLUSTER, dead))
     client = Client(gateway, modern=(column == 2))
     upstream.reset()
     checked = 0

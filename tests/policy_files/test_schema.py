@@ -140,6 +140,9 @@ VALID = {
     "session scope, numeric window": with_tool(limit(scope="session", window=1)),
     "approval by the caller": with_tool({"action": "require_approval", "approval": {"by": "caller", "ttl_seconds": 60}}),
     "approval with defaults": with_tool({"action": "require_approval", "approval": {}}),
+    "counted by the rate-limit service": {**with_tool(limit(counted_by="envoy", window=90)),
+                                          "counted_by": "rate_limit_service"},
+    "a limit counted by the rate-limit service": with_tool(limit(counted_by="rate_limit_service")),
 }
 
 
@@ -201,6 +204,8 @@ INVALID = {
     "empty header scope": with_tool(limit(scope="header:")),
     "header scope with a space": with_tool(limit(scope="header:x team")),
     "unknown limit field": with_tool(limit(burst=2)),
+    "bad counted_by": {**MINIMAL, "counted_by": "redis"},
+    "bad limit counted_by": with_tool(limit(counted_by="cluster")),
     "unknown all_tools field": {**MINIMAL, "all_tools": {"tools": []}},
     "tools/call method rule": {**MINIMAL, "methods": {"tools/call": "allow"}},
     "object rule for another method": {**MINIMAL, "methods": {"ping": {"default": "deny"}}},

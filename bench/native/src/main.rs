@@ -20,7 +20,7 @@ use mcp_policy_filter::config::Config;
 use mcp_policy_filter::store::{Entry, MemoryStore, SharedStore, StoreError};
 use mcp_policy_filter::filter::HttpFilter;
 use mcp_policy_filter::host::fake::FakeHost;
-use mcp_policy_filter::host::{encode_struct, Action, HeaderMap, Host, HostError, LocalReply, StateValue};
+use mcp_policy_filter::host::{encode_struct, Action, GrpcCall, HeaderMap, Host, HostError, LocalReply, StateValue};
 
 // --- allocations -----------------------------------------------------------------------
 
@@ -257,6 +257,14 @@ impl Host for CountingHost {
         let value = self.inner.property(path)?;
         self.from_host(value.as_ref().map_or(0, Vec::len));
         Ok(value)
+    }
+
+    fn grpc_call(&self, call: &GrpcCall<'_>) -> Result<u32, HostError> {
+        self.inner.grpc_call(call)
+    }
+
+    fn resume_request(&self) -> Result<(), HostError> {
+        self.inner.resume_request()
     }
 }
 

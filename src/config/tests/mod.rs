@@ -2,6 +2,8 @@ use serde_json::json;
 
 use super::{hash_token, Config, ConfigForm};
 
+mod service;
+
 const SEED: &str = r#"{"version":"1","default":"deny","tools":{"logout_instance":{"limits":[{"counter":"logout_instance_rate","window":"minute","max":30,"scope":"grant"}]}}}"#;
 const ALICE_HASH: &str = "1159bf80f41ccf3d5efafda50135b734fe094f032809efd1a5d85455c5359b40";
 

@@ -80,11 +80,13 @@ pub fn counter_key(limit: &Limit, subject: &Subject<'_>) -> String {
 
 /// What charging the request's limits came to.
 pub enum Charge {
-    /// Every enforced limit had room; the units taken.
+    /// Every enforced limit counted here had room; the units taken.
     Admitted {
         reservation: Reservation,
         /// The rule of a dry-run limit that would have refused.
         shadow_refusal: Option<String>,
+        /// The limits the rate-limit service counts, still to be charged.
+        service: Vec<ServiceLimit>,
     },
     /// Refusals by message index; nothing was taken.
     Refused(Vec<(usize, MessageRefusal)>),
@@ -119,8 +121,19 @@ pub fn table_of(
     }
 }
 
-/// Charges every limit of every allowed message, all or nothing. Dry-run
-/// limits count in shadow counters; their refusals are only reported.
+/// A limit of an allowed message that the rate-limit service counts.
+#[derive(Clone, Debug)]
+pub struct ServiceLimit {
+    /// The message it counts for.
+    pub message: usize,
+    pub limit: Limit,
+    /// Whose budget (`counter_key`): sent only as a keyed hash.
+    pub identity: String,
+}
+
+/// Charges every limit of every allowed message counted here, all or
+/// nothing, and lists those the rate-limit service counts. Dry-run limits
+/// count in shadow counters; their refusals are only reported.
 pub fn charge_all(
     store: &dyn SharedStore,
     now_secs: u64,
@@ -133,11 +146,20 @@ pub fn charge_all(
     // (message index, limit) for each enforced spec.
     let mut owners: Vec<(usize, &Limit)> = Vec::new();
     let mut shadow_refusal = None;
+    let mut service = Vec::new();
     for (index, verdict) in verdicts.iter().enumerate() {
         let Verdict::Allow { limits, .. } = verdict else {
             continue;
         };
         for limit in limits {
+            if limit.counted_by_service() {
+                service.push(ServiceLimit {
+                    message: index,
+                    limit: (*limit).clone(),
+                    identity: counter_key(limit, subject),
+                });
+                continue;
+            }
             let spec = CounterSpec {
                 key: counter_key(limit, subject),
                 window: limit.window,
@@ -171,6 +193,7 @@ pub fn charge_all(
         Ok(reservation) => Charge::Admitted {
             reservation,
             shadow_refusal,
+            service,
         },
         Err(LimitError::StoreUnavailable(detail)) => Charge::Unavailable(detail),
         Err(LimitError::Exhausted(refused)) => {
@@ -181,7 +204,7 @@ pub fn charge_all(
 
 /// One refusal per message; where several of its limits refused, the one
 /// that resets last is reported.
-fn refusals_by_message(
+pub(super) fn refusals_by_message(
     messages: &[Message],
     owners: &[(usize, &Limit)],
     refused: &[LimitRefusal],

@@ -13,10 +13,12 @@ pub mod approver;
 pub mod charge;
 pub mod checks;
 pub mod replies;
+pub mod service;
 pub mod verdict;
 
 use approval::Gate;
 use charge::{charge_all, Charge, ClaimSource, Subject};
+use service::{Awaiting, ServiceCharge};
 use verdict::{decide_all, ApprovalStep, MessageRefusal, Reason, Verdict};
 
 use super::legacy;
@@ -32,6 +34,7 @@ use crate::config::{Config, Grant};
 use crate::counter::Reservation;
 use crate::host::HostError;
 use crate::mcp::{read_payload, Message, Payload, ReadLimits, RequestId, PARSE_ERROR};
+use crate::rate_limit_service::Counter;
 use crate::store::{Claim, PutOutcome, SharedStore};
 
 /// Everything a decision depends on.
@@ -72,6 +75,9 @@ pub struct Forward {
     pub approved: Option<Box<Rounds>>,
     /// The requests whose replies the response must carry.
     pub expected: Expected,
+    /// Units the rate-limit service took, to give back if the call does not
+    /// run (empty unless the service takes refunds).
+    pub service_units: Vec<Counter>,
 }
 
 impl Forward {
@@ -87,6 +93,7 @@ impl Forward {
             replacement_body: None,
             approved: None,
             expected: Expected::default(),
+            service_units: Vec::new(),
         }
     }
 }
@@ -95,6 +102,9 @@ impl Forward {
 pub enum Disposition {
     Forward(Forward),
     Refuse(Refusal),
+    /// Allowed so far: the rate-limit service must still charge its limits
+    /// (`service::settle` finishes the decision with its answer).
+    AwaitService(Box<Awaiting>),
 }
 
 /// The decision on one request.
@@ -266,12 +276,14 @@ fn decide_messages<'a>(
                 refusals = vec![None];
                 facts.approver.clone_from(&call.approver);
                 approved = Some(ApprovedForward {
-                    rule: call.rule,
+                    claim: ApprovalClaim {
+                        rule: call.rule,
+                        nonce: call.nonce,
+                        expires_at: call.expires_at,
+                        used: call.used,
+                    },
                     body: call.body,
-                    nonce: call.nonce,
-                    expires_at: call.expires_at,
                     rounds: call.rounds,
-                    used: call.used,
                 });
             }
             Gate::Failed(failure) => {
@@ -282,6 +294,7 @@ fn decide_messages<'a>(
     let mut reservation = None;
     let mut cas_retries = 0;
     let mut shadow_refusal = None;
+    let mut service_charge = None;
     if refusals.iter().all(Option::is_none) {
         let subject = Subject {
             grant: &grant.name,
@@ -305,12 +318,31 @@ fn decide_messages<'a>(
             Charge::Admitted {
                 reservation: taken,
                 shadow_refusal: shadow,
+                service,
             } => {
                 cas_retries = taken.retries;
                 reservation = (!taken.taken.is_empty()).then_some(taken);
                 shadow_refusal = shadow;
-                if let Some(call) = &approved {
-                    let used = claim_approval(ctx, call, &messages);
+                if !service.is_empty() {
+                    match ServiceCharge::prepare(ctx, service) {
+                        Ok(charge) => service_charge = Some(charge),
+                        Err(failure) => {
+                            if let Some(reservation) = reservation.take() {
+                                crate::counter::release(ctx.store, &reservation);
+                            }
+                            return Decision {
+                                is_batch,
+                                messages,
+                                verdicts,
+                                refusals,
+                                ..Decision::refused(facts, failure)
+                            };
+                        }
+                    }
+                }
+                // With the service still to answer, the approval is used once it has.
+                if let (Some(call), None) = (&approved, &service_charge) {
+                    let used = claim_approval(ctx, &call.claim, &messages);
                     if let Err(unused) = used {
                         if let Some(reservation) = reservation.take() {
                             crate::counter::release(ctx.store, &reservation);
@@ -357,9 +389,11 @@ fn decide_messages<'a>(
             None => Outcome::Allowed,
         };
         let mut forward = Forward::new(outcome);
+        let mut approval_claim = None;
         if let Some(call) = approved {
             forward.replacement_body = Some(call.body);
             forward.approved = Some(Box::new(call.rounds));
+            approval_claim = Some(call.claim);
         }
         forward.expected = Expected {
             ids: messages
@@ -384,7 +418,12 @@ fn decide_messages<'a>(
                         || crate::mcp::uses_mirrored_headers(ctx.head.protocol_version(), message))
             });
         }
-        Disposition::Forward(forward)
+        match service_charge {
+            Some(charge) => {
+                Disposition::AwaitService(Box::new(Awaiting::new(forward, charge, approval_claim)))
+            }
+            None => Disposition::Forward(forward),
+        }
     } else {
         note_refusals(&mut facts, &refusals);
         refuse(ctx, &messages, &refusals, is_batch)
@@ -401,14 +440,20 @@ fn decide_messages<'a>(
 
 /// An approved call on its way to the upstream.
 struct ApprovedForward {
+    claim: ApprovalClaim,
+    body: Vec<u8>,
+    rounds: Rounds,
+}
+
+/// The approval an approved call uses up.
+#[derive(Debug)]
+struct ApprovalClaim {
     /// The rule that required approval.
     rule: String,
     /// The pending approval to mark used (its grant and key).
     used: Option<(String, String)>,
-    body: Vec<u8>,
     nonce: String,
     expires_at: u64,
-    rounds: Rounds,
 }
 
 /// Why an approval could not be used.
@@ -422,7 +467,7 @@ enum Unused {
 /// too many in use); a failure when the store cannot tell.
 fn claim_approval(
     ctx: &Context<'_>,
-    call: &ApprovedForward,
+    call: &ApprovalClaim,
     messages: &[Message],
 ) -> Result<(), Box<Unused>> {
     let refused = |text: &str| {

@@ -19,6 +19,7 @@ mod oauth;
 mod observe;
 mod request;
 mod responses;
+mod service;
 
 pub(super) const ALICE: &str = "demo-token-alice";
 /// Test-only secrets (32 bytes each, base64).

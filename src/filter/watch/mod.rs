@@ -11,6 +11,7 @@ use super::observe;
 use super::tasks;
 use crate::counter::{release, Reservation};
 use crate::host::{HeaderMap, Host};
+use crate::rate_limit_service::Counter;
 
 // Envoy's response flags (`response.flags`, the legacy bit set).
 const NO_HEALTHY_UPSTREAM: u64 = 0x2;
@@ -50,14 +51,31 @@ fn never_sent(host: &dyn Host) -> bool {
 pub struct Watch {
     grant: String,
     reply: Option<RefundWatch>,
+    /// Units the rate-limit service took, given back with the local ones.
+    service_units: Vec<Counter>,
+    /// Service units to give back now that the call did not run.
+    due: Vec<Counter>,
 }
 
 impl Watch {
-    pub fn new(grant: String, reply: RefundWatch) -> Watch {
+    pub fn new(grant: String, reply: RefundWatch, service_units: Vec<Counter>) -> Watch {
         Watch {
             grant,
             reply: Some(reply),
+            service_units,
+            due: Vec::new(),
         }
+    }
+
+    /// The service units to refund, once the response showed the call did
+    /// not run (the filter sends them).
+    pub fn take_due_refund(&mut self) -> Vec<Counter> {
+        std::mem::take(&mut self.due)
+    }
+
+    /// Service units still held, for a request refused after it was charged.
+    pub fn take_service_units(&mut self) -> Vec<Counter> {
+        std::mem::take(&mut self.service_units)
     }
 
     pub fn needs_body(&self) -> bool {
@@ -105,12 +123,17 @@ impl Watch {
         if let Some(task) = reply.take_task_id() {
             self.bind_task(host, &task);
         }
+        let service_units = std::mem::take(&mut self.service_units);
         if settlement == Settlement::Refund {
-            if let Some(reservation) = reply.take_reservation() {
+            let reservation = reply.take_reservation();
+            if reservation.is_some() || !service_units.is_empty() {
                 log::info!("the upstream did not run the call; its quota is refunded");
                 observe::count(host, observe::REFUNDS, 1);
+            }
+            if let Some(reservation) = reservation {
                 release(host, &reservation);
             }
+            self.due = service_units;
         }
     }
 

@@ -7,6 +7,7 @@ use super::*;
 
 mod array_props;
 mod arrays;
+mod counted_by;
 mod messages;
 
 const SEED: &str = r#"{"version":"1","default":"deny","tools":{"logout_instance":{"limits":[{"counter":"logout_instance_rate","window":"minute","max":30,"scope":"grant"}]}}}"#;
@@ -109,6 +110,7 @@ fn seed_policy_verbatim() {
                 scope: Scope::Grant,
                 rule: "/tools/logout_instance/limits/logout_instance_rate".into(),
                 dry_run: false,
+                service: false,
             }]
         ),
         Decision::Deny(d) => panic!("{d:?}"),
