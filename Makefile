@@ -88,7 +88,7 @@ test-e2e: build rls-debug
 	$(VENV)/bin/python -m pytest tests/e2e tests/policy_files $(PYTEST_ARGS)
 
 # The Dockerfile, the Kubernetes/Istio manifests and the ECDS sidecar.
-test-deploy: build
+test-deploy: build rls-debug
 	$(VENV)/bin/python -m pytest tests/deploy $(PYTEST_ARGS)
 
 # The filter's cost against Envoy without it and against Envoy's MCP filter

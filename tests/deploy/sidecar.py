@@ -92,14 +92,16 @@ class SecretVolume:
         os.replace(tmp, self.path / name)
 
 
-def render(bootstrap, workdir, upstream_port, mcp_port):
-    """The sidecar bootstrap, rewritten to run here."""
+def render(bootstrap, workdir, upstream_port, mcp_port, rls_port=None):
+    """The sidecar bootstrap, rewritten to run here (`rls_port`: where the
+    rate-limit service listens; by default a closed port)."""
     config = configs.localize_bootstrap(bootstrap, workdir, "resources: []\n")
     config["admin"]["address"]["socket_address"].update(address="127.0.0.1", port_value=0)
     ports = {"mcp": mcp_port, "health": 0}
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"].update(address="127.0.0.1", port_value=ports[listener["name"]])
-    endpoints = {"mcp_upstream": upstream_port, "policy_self": mcp_port}
+    endpoints = {"mcp_upstream": upstream_port, "policy_self": mcp_port,
+                 "mcp_policy_rls": rls_port if rls_port is not None else free_port()}
     for cluster in config["static_resources"]["clusters"]:
         for locality in cluster["load_assignment"]["endpoints"]:
             for endpoint in locality["lb_endpoints"]:
@@ -113,12 +115,12 @@ def render(bootstrap, workdir, upstream_port, mcp_port):
 class Sidecar:
     """Envoy running envoy/sidecar.yaml (or `bootstrap`) in front of upstream_port."""
 
-    def __init__(self, workdir, upstream_port, resource, bootstrap=None, wait_ready=True):
+    def __init__(self, workdir, upstream_port, resource, bootstrap=None, wait_ready=True, rls_port=None):
         self.dir = pathlib.Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         bootstrap = bootstrap if bootstrap is not None else yaml.safe_load(SIDECAR.read_text())
         self.port = free_port()
-        config, source = render(bootstrap, self.dir / "rendered", upstream_port, self.port)
+        config, source = render(bootstrap, self.dir / "rendered", upstream_port, self.port, rls_port)
         # The policy directory is a Secret-like volume, not the rendered copy.
         self.volume = SecretVolume(self.dir / "policy")
         self.volume.publish({RESOURCE_FILE: resource})

@@ -15,6 +15,7 @@ from cloudcoil.models.istio.security.v1beta1 import PeerAuthentication
 
 import sync_manifests
 import validate_envoy_configs as configs
+from cluster_harness import RateLimitService, Redis
 from harness import http, rpc, wrapper_config
 from sidecar import ECDS_STATS, RESOURCE_FILE, ROOT, poll, resource_text
 
@@ -316,12 +317,18 @@ def test_envoy_validation_catches_a_bad_policy_and_a_bad_bootstrap(tmp_path):
         assert configs.envoy_validate(path).returncode != 0
 
 
-def test_the_manifests_envoy_runs_and_enforces_the_secrets_policy(tmp_path, double, sidecar_factory):
+def test_the_manifests_envoy_runs_and_enforces_the_secrets_policy(tmp_path, double, sidecar_factory, request):
     """The ConfigMap's bootstrap with the Secret's resource: ready, and the
-    placeholder grant admits nobody. With a real grant, the Secret's policy."""
+    placeholder grant admits nobody. With a real grant, the Secret's policy,
+    its limit counted by the rate-limit service (mcp-policy-rls, Redis)."""
     bootstrap = yaml.safe_load(one("ConfigMap")["data"]["envoy.yaml"])
     resource = yaml.safe_load(one("Secret")["stringData"][RESOURCE_FILE])["resources"][0]
-    sidecar = sidecar_factory(double, configs.resource_file_text(resource), bootstrap=bootstrap)
+    redis = Redis(tmp_path)
+    rls = RateLimitService(tmp_path, redis)
+    request.addfinalizer(redis.stop)
+    request.addfinalizer(rls.stop)
+    sidecar = sidecar_factory(double, configs.resource_file_text(resource), bootstrap=bootstrap,
+                              rls_port=rls.grpc_port)
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
                "Authorization": f"Bearer {DEMO_TOKEN}"}
     status, _, _ = http("POST", sidecar.url, json.dumps(rpc("tools/list", id=1)), headers)
@@ -329,7 +336,8 @@ def test_the_manifests_envoy_runs_and_enforces_the_secrets_policy(tmp_path, doub
     assert double.methods() == []
 
     configuration = json.loads(resource["typed_config"]["config"]["configuration"]["value"])
-    sidecar.volume.publish({RESOURCE_FILE: resource_text(wrapper_config(configuration["policy"]))})
+    sidecar.volume.publish({RESOURCE_FILE: resource_text(wrapper_config(
+        configuration["policy"], rate_limit_service=configuration["rate_limit_service"]))})
     poll(lambda: sidecar.stats()[f"{ECDS_STATS}.update_success"] == 2, "ECDS update_success 2")
     status, response_headers, body = http("POST", sidecar.url, json.dumps(rpc("initialize", {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}, id=1)),
@@ -344,3 +352,5 @@ def test_the_manifests_envoy_runs_and_enforces_the_secrets_policy(tmp_path, doub
         assert status == 200
         assert ("[POLICY DENIED]" in body.decode()) is denied, (tool, body)
     assert [c["name"] for c in double.calls()] == ["logout_instance"]
+    counted = [key for key in redis.cli("--scan", "--pattern", "*logout_instance_rate*").splitlines() if key]
+    assert len(counted) == 1 and redis.cli("GET", counted[0]) == "1"
