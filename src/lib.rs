@@ -13,6 +13,7 @@ pub mod counter;
 pub mod filter;
 pub mod host;
 pub mod identity;
+mod json;
 pub mod mcp;
 pub mod policy;
 pub mod seal;

@@ -9,6 +9,8 @@
 
 use std::fmt::Write as _;
 
+use crate::json::pointer;
+
 /// Deeper nesting is refused (the same limit as `serde_json`).
 const MAX_DEPTH: usize = 128;
 
@@ -151,7 +153,7 @@ impl Node {
                 }
                 Kind::Object(members) => {
                     for (index, member) in members.iter().enumerate() {
-                        let path = format!("{at}/{}", escape_token(&member.key));
+                        let path = format!("{at}/{}", pointer::escape_token(&member.key));
                         if members.iter().take(index).any(|m| m.key == member.key) {
                             found.push((path.clone(), member.key_start));
                         }
@@ -262,11 +264,6 @@ fn pointer_tokens(pointer: &str) -> impl Iterator<Item = String> + '_ {
         .split('/')
         .skip(1)
         .map(|token| token.replace("~1", "/").replace("~0", "~"))
-}
-
-/// JSON pointer escaping of one reference token.
-pub fn escape_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 /// 1-based line and column (in characters) of a byte offset in `text`.

@@ -15,7 +15,6 @@
 
 mod case_fold;
 mod js_number;
-mod lexer;
 mod message;
 mod mirrored;
 mod reply;

@@ -15,7 +15,10 @@
 
 use serde_json::{Map, Value};
 
-use super::lexer::{decode_string, number_value, Lexer, Token, TokenKind};
+use crate::json::lexer::{Lexer, Token, TokenKind};
+use crate::json::number::number_value;
+use crate::json::pointer;
+use crate::json::string::decode_string;
 
 pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -80,7 +83,8 @@ pub(crate) fn parse_strict(body: &[u8], max_depth: usize) -> Result<Value, JsonE
         let token = lexer.next_token().map_err(|error| {
             JsonError::new(format!(
                 "invalid JSON at byte {}: {}",
-                error.offset, error.message
+                error.offset,
+                error.message()
             ))
         })?;
         let completed = match expect {
@@ -137,7 +141,8 @@ pub(crate) fn parse_strict(body: &[u8], max_depth: usize) -> Result<Value, JsonE
                     let colon = lexer.next_token().map_err(|error| {
                         JsonError::new(format!(
                             "invalid JSON at byte {}: {}",
-                            error.offset, error.message
+                            error.offset,
+                            error.message()
                         ))
                     })?;
                     if colon.kind != TokenKind::Colon {
@@ -227,13 +232,9 @@ fn internal() -> JsonError {
 fn pointer(frames: &[Frame]) -> String {
     let mut path = String::new();
     for frame in frames {
-        path.push('/');
         match frame {
-            Frame::Array(items) => path.push_str(&items.len().to_string()),
-            Frame::Object(_, key) => {
-                let key = key.as_deref().unwrap_or("");
-                path.push_str(&key.replace('~', "~0").replace('/', "~1"));
-            }
+            Frame::Array(items) => pointer::push_index(&mut path, items.len()),
+            Frame::Object(_, key) => pointer::push_token(&mut path, key.as_deref().unwrap_or("")),
         }
     }
     path

@@ -9,7 +9,10 @@
 
 use std::borrow::Cow;
 
-use super::lexer::{decode_str, number_value, Lexer, Token, TokenKind};
+use crate::json::lexer::{Lexer, Token, TokenKind};
+use crate::json::number::number_value;
+use crate::json::string::decode_str;
+
 use super::strict_json::{parse_strict, Expect, JsonError, DEPTH_CEILING, UTF8_BOM};
 
 /// Objects with more keys than this are checked by [`parse_strict`], so the

@@ -172,7 +172,6 @@ mod methods;
 mod model;
 mod path;
 mod pattern;
-mod pointer;
 mod regex_prefilter;
 mod show;
 mod text;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::error::{At, Issue, PolicyError};
-use super::pointer;
+use crate::json::pointer;
 
 /// Deeper nesting is a syntax error (the same limit as `serde_json`).
 const MAX_DEPTH: usize = 128;

@@ -1,0 +1,71 @@
+//! JSON strings: decoding a string token (escapes, surrogate pairs, UTF-8).
+//! Escaped strings are decoded by `serde_json`.
+
+use std::borrow::Cow;
+
+use super::lexer::Token;
+
+/// Decodes a string token (quotes included). Lone surrogates and invalid
+/// escapes are errors.
+pub(crate) fn decode_string(bytes: &[u8], token: Token) -> Result<String, &'static str> {
+    let text = bytes
+        .get(token.start..token.end)
+        .ok_or("string out of range")?;
+    // The lexer has checked the quotes and control characters: without
+    // escapes, the text between the quotes is the string.
+    let inner = text
+        .strip_prefix(b"\"")
+        .and_then(|rest| rest.strip_suffix(b"\""));
+    if let Some(inner) = inner.filter(|inner| !inner.contains(&b'\\')) {
+        return std::str::from_utf8(inner)
+            .map(str::to_owned)
+            .map_err(|_| "invalid string (invalid UTF-8)");
+    }
+    serde_json::from_slice::<String>(text)
+        .map_err(|_| "invalid string (bad escape, lone surrogate or invalid UTF-8)")
+}
+
+/// A string token of `text` (already valid UTF-8) decoded: borrowed from
+/// the text when it has no escapes, otherwise as [`decode_string`] decodes it.
+pub(crate) fn decode_str(text: &str, token: Token) -> Result<Cow<'_, str>, &'static str> {
+    let raw = text
+        .as_bytes()
+        .get(token.start..token.end)
+        .ok_or("string out of range")?;
+    if raw.contains(&b'\\') {
+        return decode_string(text.as_bytes(), token).map(Cow::Owned);
+    }
+    text.get(token.start + 1..token.end.saturating_sub(1))
+        .map(Cow::Borrowed)
+        .ok_or("string out of range")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::lexer::TokenKind;
+
+    fn token(text: &str) -> Token {
+        Token {
+            kind: TokenKind::String,
+            start: 0,
+            end: text.len(),
+        }
+    }
+
+    #[test]
+    fn borrows_unless_escaped() {
+        let plain = r#""abc""#;
+        assert!(matches!(
+            decode_str(plain, token(plain)),
+            Ok(Cow::Borrowed("abc"))
+        ));
+        let escaped = r#""a\u00e9\n""#;
+        let decoded = decode_str(escaped, token(escaped));
+        assert!(matches!(decoded, Ok(Cow::Owned(ref s)) if s == "aé\n"));
+        assert_eq!(
+            decode_string(escaped.as_bytes(), token(escaped)).as_deref(),
+            Ok("aé\n")
+        );
+    }
+}
