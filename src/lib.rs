@@ -1,7 +1,7 @@
 //! mcp-policy-filter: an Envoy proxy-wasm filter that enforces a
 //! PolicyLayer-style policy on the JSON-RPC traffic of an MCP server.
 //!
-//! The pure core (`policy`, `mcp`, `counter`, `config`, `identity`, `store`,
+//! The pure core (`json`, `policy`, `mcp`, `counter`, `config`, `identity`, `store`,
 //! `seal`, `filter`) has no proxy-wasm dependency. `host` defines the small trait the filter talks to;
 //! `envoy` (feature `proxy-wasm-host`) is the only code that calls the ABI.
 

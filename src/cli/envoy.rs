@@ -5,7 +5,9 @@
 //! scalar that comes from input is a JSON string (a valid YAML double-quoted
 //! scalar), and the configuration is a `|` block scalar of ASCII-only JSON.
 
-use super::json::{ascii_only, Kind, Node};
+use std::fmt::Write as _;
+
+use super::tree::Node;
 
 pub const DEFAULT_MODULE: &str = "/etc/envoy/mcp_policy_filter.wasm";
 
@@ -17,11 +19,7 @@ pub const COUNTER_KEY_VARIABLE: &str = "MCP_POLICY_COUNTER_KEY";
 pub fn environment_variables(wrapper: &Node) -> Vec<String> {
     let mut names = Vec::new();
     for field in ["session_keys", "counter_key"] {
-        if let Some(Kind::Scalar(raw)) = wrapper
-            .get(field)
-            .and_then(|secret| secret.get("env"))
-            .map(|node| &node.kind)
-        {
+        if let Some(Node::Scalar(raw)) = wrapper.get(field).and_then(|secret| secret.get("env")) {
             if let Ok(name) = serde_json::from_str::<String>(raw) {
                 if !names.contains(&name) {
                     names.push(name);
@@ -118,6 +116,24 @@ pub fn jwt_authn_yaml(provider: &JwtProvider) -> String {
     out
 }
 
+/// JSON text with every non-ASCII character written as a `\u` escape (the
+/// same JSON value; safe to embed in any YAML or shell context). Outside of
+/// strings JSON has no non-ASCII characters, so this never changes meaning.
+pub fn ascii_only(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+    out
+}
+
 /// The `http_filters` entry for the filter.
 pub fn http_filter_yaml(configuration: &str, module: &str, variables: &[String]) -> String {
     let filename = serde_json::Value::from(module).to_string();
@@ -207,5 +223,15 @@ mod tests {
             "{yaml}"
         );
         assert_eq!(embedded_configuration(&yaml).unwrap().trim_end(), config);
+    }
+
+    #[test]
+    fn escapes_non_ascii() {
+        assert_eq!(
+            ascii_only("{\"a\":\"é😀\"}"),
+            "{\"a\":\"\\u00e9\\ud83d\\ude00\"}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&ascii_only("\"é😀\"")).unwrap();
+        assert_eq!(v, "é😀");
     }
 }

@@ -1,12 +1,20 @@
-//! The crate's one JSON layer, below `mcp`, `policy`, `config` and `cli`:
-//! the strict RFC 8259 tokenizer, string and number decoding, and JSON
-//! pointers. Pure Rust, no panics, no recursion on input.
+//! The crate's one JSON layer, below `mcp`, `policy`, `config` and `cli`.
+//! Pure Rust, no panics, no recursion on input.
 //!
-//! - [`lexer`]: tokens and their byte spans; skipping a value.
+//! - [`lexer`]: the strict RFC 8259 tokenizer (tokens and their byte spans;
+//!   skipping a value). [`expect`]: what the next token may be, for the
+//!   readers built on it.
 //! - [`string`], [`number`]: what a string or number token holds.
-//! - [`pointer`]: escaping and joining JSON pointer reference tokens.
+//! - [`pointer`]: JSON pointer reference tokens, escaped and joined.
+//! - [`document`]: reading a text people write into a [`tree`], with
+//!   [`positions`] by pointer, repeated keys and placed syntax errors (policy
+//!   texts and the CLI's files). The MCP strict reader is in `mcp`.
 
+pub(crate) mod document;
+pub(crate) mod expect;
 pub(crate) mod lexer;
 pub(crate) mod number;
 pub(crate) mod pointer;
+pub(crate) mod positions;
 pub(crate) mod string;
+pub(crate) mod tree;

@@ -11,58 +11,45 @@ pub(crate) struct BadNumber {
     pub message: &'static str,
 }
 
-fn is_digit(byte: Option<&u8>) -> bool {
-    matches!(byte, Some(b'0'..=b'9'))
+/// The end of the run of digits at `at`; at least one is required.
+fn digits(bytes: &[u8], at: usize, message: &'static str) -> Result<usize, BadNumber> {
+    let mut end = at;
+    while matches!(bytes.get(end), Some(b'0'..=b'9')) {
+        end += 1;
+    }
+    if end == at {
+        Err(BadNumber { at, message })
+    } else {
+        Ok(end)
+    }
 }
 
 /// The end of the number starting at `start`:
 /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
 #[inline]
 pub(crate) fn scan(bytes: &[u8], start: usize) -> Result<usize, BadNumber> {
-    let mut index = start;
-    if bytes.get(index) == Some(&b'-') {
-        index += 1;
-    }
-    match bytes.get(index) {
-        Some(b'0') => index += 1,
-        Some(b'1'..=b'9') => {
-            while is_digit(bytes.get(index)) {
-                index += 1;
-            }
-        }
-        _ => {
-            return Err(BadNumber {
-                at: index,
-                message: "invalid number",
-            })
-        }
-    }
+    let mut index = start + usize::from(bytes.get(start) == Some(&b'-'));
+    index = match bytes.get(index) {
+        Some(b'0') => index + 1,
+        _ => digits(bytes, index, "invalid number")?,
+    };
     if bytes.get(index) == Some(&b'.') {
-        index += 1;
-        if !is_digit(bytes.get(index)) {
-            return Err(BadNumber {
-                at: index,
-                message: "invalid number: expected digits after '.'",
-            });
-        }
-        while is_digit(bytes.get(index)) {
-            index += 1;
-        }
+        index = digits(
+            bytes,
+            index + 1,
+            "invalid number: expected digits after '.'",
+        )?;
     }
     if matches!(bytes.get(index), Some(b'e' | b'E')) {
         index += 1;
         if matches!(bytes.get(index), Some(b'+' | b'-')) {
             index += 1;
         }
-        if !is_digit(bytes.get(index)) {
-            return Err(BadNumber {
-                at: index,
-                message: "invalid number: expected digits in the exponent",
-            });
-        }
-        while is_digit(bytes.get(index)) {
-            index += 1;
-        }
+        index = digits(
+            bytes,
+            index,
+            "invalid number: expected digits in the exponent",
+        )?;
     }
     Ok(index)
 }

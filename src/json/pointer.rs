@@ -44,6 +44,11 @@ pub(crate) fn parent(pointer: &str) -> Option<&str> {
     pointer.rfind('/').and_then(|at| pointer.get(..at))
 }
 
+/// `pointer` and each of its ancestors, the root `""` last.
+pub(crate) fn ancestry(pointer: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(pointer), |at| parent(at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +75,6 @@ mod tests {
         assert_eq!(parent("/tools/x/limits/0"), Some("/tools/x/limits"));
         assert_eq!(parent("/tools"), Some(""));
         assert_eq!(parent(""), None);
+        assert_eq!(ancestry("/a/b").collect::<Vec<_>>(), ["/a/b", "/a", ""]);
     }
 }

@@ -40,6 +40,22 @@ pub(crate) fn decode_str(text: &str, token: Token) -> Result<Cow<'_, str>, &'sta
         .ok_or("string out of range")
 }
 
+/// Why a string token of `text` does not decode, in `serde_json`'s words
+/// (without its position, which is the token's own).
+pub(crate) fn refusal(text: &str, token: Token) -> String {
+    let raw = text.get(token.start..token.end).unwrap_or_default();
+    match serde_json::from_str::<String>(raw) {
+        Ok(_) => "invalid string".to_owned(),
+        Err(error) => {
+            let message = error.to_string();
+            match message.find(" at line ") {
+                Some(at) => message.get(..at).unwrap_or(&message).to_owned(),
+                None => message,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +83,18 @@ mod tests {
             decode_string(escaped.as_bytes(), token(escaped)).as_deref(),
             Ok("aé\n")
         );
+    }
+
+    #[test]
+    fn refuses_bad_escapes_with_serde_json_reasons() {
+        for text in [r#""\q""#, r#""\ud800""#] {
+            assert!(decode_str(text, token(text)).is_err(), "{text}");
+            let reason = refusal(text, token(text));
+            assert!(
+                !reason.is_empty() && !reason.contains(" at line "),
+                "{reason}"
+            );
+        }
+        assert_eq!(refusal(r#""\q""#, token(r#""\q""#)), "invalid escape");
     }
 }

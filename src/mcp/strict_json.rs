@@ -15,6 +15,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::json::expect::Expect;
 use crate::json::lexer::{Lexer, Token, TokenKind};
 use crate::json::number::number_value;
 use crate::json::pointer;
@@ -39,16 +40,6 @@ impl JsonError {
 enum Frame {
     Array(Vec<Value>),
     Object(Map<String, Value>, Option<String>),
-}
-
-/// What the next token may be, in a parse or a strict scan.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Expect {
-    Value,
-    FirstElementOrEnd,
-    FirstKeyOrEnd,
-    Key,
-    CommaOrEnd,
 }
 
 /// Hard ceiling on `max_depth`, whatever is configured: parsing is

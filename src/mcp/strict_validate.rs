@@ -9,11 +9,12 @@
 
 use std::borrow::Cow;
 
+use crate::json::expect::Expect;
 use crate::json::lexer::{Lexer, Token, TokenKind};
 use crate::json::number::number_value;
 use crate::json::string::decode_str;
 
-use super::strict_json::{parse_strict, Expect, JsonError, DEPTH_CEILING, UTF8_BOM};
+use super::strict_json::{parse_strict, JsonError, DEPTH_CEILING, UTF8_BOM};
 
 /// Objects with more keys than this are checked by [`parse_strict`], so the
 /// duplicate check here can stay a linear scan.
