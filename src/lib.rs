@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod counter;
 pub mod filter;
+mod hash;
 pub mod host;
 pub mod identity;
 mod json;
