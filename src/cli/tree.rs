@@ -3,6 +3,7 @@
 //! read into it by the JSON document reader (`json::document`), which also
 //! gives where each value starts; trees are also built.
 
+use crate::json::string::json_string;
 use crate::json::tree::{Scalar, Tree};
 
 /// Preferred width of printed lines.
@@ -29,7 +30,7 @@ impl Member {
     fn new(key: &str, value: Node) -> Member {
         Member {
             key: key.to_owned(),
-            raw_key: serde_json::Value::from(key).to_string(),
+            raw_key: json_string(key),
             value,
         }
     }
@@ -62,7 +63,7 @@ impl Tree for Node {
 impl Node {
     /// A string scalar.
     pub fn string(text: &str) -> Node {
-        Node::scalar(serde_json::Value::from(text).to_string())
+        Node::scalar(json_string(text))
     }
 
     /// A scalar written as `raw` (a number, `true`, `false` or `null`).

@@ -1,7 +1,9 @@
-//! JSON strings: decoding a string token (escapes, surrogate pairs, UTF-8).
-//! Escaped strings are decoded by `serde_json`.
+//! JSON strings: decoding a string token (escapes, surrogate pairs, UTF-8;
+//! escaped strings are decoded by `serde_json`), and writing a string
+//! literal.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use super::lexer::Token;
 
@@ -38,6 +40,30 @@ pub(crate) fn decode_str(text: &str, token: Token) -> Result<Cow<'_, str>, &'sta
     text.get(token.start + 1..token.end.saturating_sub(1))
         .map(Cow::Borrowed)
         .ok_or("string out of range")
+}
+
+/// A JSON string literal for `text` (quotes, backslashes and control
+/// characters escaped; everything else as UTF-8).
+pub(crate) fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0C}' => out.push_str("\\f"),
+            ch if u32::from(ch) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(ch));
+            }
+            ch => out.push(ch),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Why a string token of `text` does not decode, in `serde_json`'s words
@@ -83,6 +109,18 @@ mod tests {
             decode_string(escaped.as_bytes(), token(escaped)).as_deref(),
             Ok("aé\n")
         );
+    }
+
+    #[test]
+    fn writes_literals_as_serde_json_does() {
+        for text in [
+            "",
+            "plain é😀",
+            "q\"b\\s/",
+            "\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}\u{2028}",
+        ] {
+            assert_eq!(json_string(text), serde_json::Value::from(text).to_string());
+        }
     }
 
     #[test]
