@@ -376,6 +376,7 @@ fn internal() -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::arbitrary::{insert_at, json_like};
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
@@ -583,49 +584,16 @@ mod tests {
         assert!(read::<Value>("\u{feff}{}").is_ok());
     }
 
-    fn json_like() -> impl Strategy<Value = String> {
-        let atom = prop::sample::select(vec![
-            "1",
-            "-0",
-            "1e999",
-            "2.5E+3",
-            "true",
-            "null",
-            "\"a\"",
-            "\"\\u0061\"",
-            "\"\\ud800\"",
-            "\"é\"",
-        ])
-        .prop_map(str::to_owned);
-        atom.prop_recursive(5, 32, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4)
-                    .prop_map(|items| format!("[{}]", items.join(", "))),
-                prop::collection::vec(
-                    (prop::sample::select(vec!["a", "\\u0061", "b/~"]), inner),
-                    0..4
-                )
-                .prop_map(|members| {
-                    let members: Vec<String> = members
-                        .iter()
-                        .map(|(k, v)| format!("\"{k}\":\n{v}"))
-                        .collect();
-                    format!("{{{}}}", members.join(","))
-                }),
-            ]
-        })
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
         fn reads_what_serde_json_reads(
             text in json_like(),
             cut in 0..64usize,
-            insert in prop::sample::select(vec!["", ",", "}", "]", "\"", "\\", "-", ".", "x", "\u{1}"]),
+            insert in prop::sample::select(vec!["", ",", "}", "]", "\"", "\\", "-", ".", "x", "\u{1}", " ", "\n"]),
         ) {
-            let at = (0..=cut.min(text.len())).rev().find(|&at| text.is_char_boundary(at)).unwrap_or(0);
-            for text in [text.clone(), format!("{}{insert}{}", &text[..at], &text[at..])] {
+            for text in [text.clone(), insert_at(&text, cut, insert)] {
+
                 let read = read::<Value>(&text).ok().map(|document| document.value);
                 prop_assert_eq!(read, serde_json::from_str::<Value>(&text).ok(), "{:?}", text);
             }

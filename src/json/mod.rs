@@ -10,6 +10,8 @@
 //!   [`positions`] by pointer, repeated keys and placed syntax errors (policy
 //!   texts and the CLI's files). The MCP strict reader is in `mcp`.
 
+#[cfg(test)]
+pub(crate) mod arbitrary;
 pub(crate) mod document;
 pub(crate) mod expect;
 pub(crate) mod lexer;
