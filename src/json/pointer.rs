@@ -41,7 +41,8 @@ pub(crate) fn join_index(base: &str, index: usize) -> String {
 
 /// The pointer of the parent of `pointer` (`None` for the root `""`).
 pub(crate) fn parent(pointer: &str) -> Option<&str> {
-    pointer.rfind('/').and_then(|at| pointer.get(..at))
+    let at = pointer.bytes().rposition(|byte| byte == b'/')?;
+    pointer.get(..at)
 }
 
 /// `pointer` and each of its ancestors, the root `""` last.

@@ -29,24 +29,22 @@ pub(crate) fn parse(text: &str) -> Result<Parsed<'_>, PolicyError> {
         column: Some(error.column),
         message: error.message,
     })?;
-    let duplicates = duplicates
-        .into_iter()
-        .map(|duplicate| {
-            let (line, column) = positions.line_col(duplicate.previous);
-            Issue {
-                path: duplicate.pointer,
-                at: At::Offset(duplicate.offset),
-                message: format!(
-                    "duplicate key {:?} (first at line {line}, column {column}); a key may appear only once",
-                    duplicate.key
-                ),
-            }
-        })
-        .collect();
+    let mut issues = Vec::with_capacity(duplicates.len());
+    for duplicate in duplicates {
+        let (line, column) = positions.line_col(duplicate.previous);
+        issues.push(Issue {
+            path: duplicate.pointer,
+            at: At::Offset(duplicate.offset),
+            message: format!(
+                "duplicate key {:?} (first at line {line}, column {column}); a key may appear only once",
+                duplicate.key
+            ),
+        });
+    }
     Ok(Parsed {
         value,
         positions,
-        duplicates,
+        duplicates: issues,
     })
 }
 
