@@ -59,10 +59,6 @@ pub struct JwtProvider {
     pub payload_key: String,
 }
 
-fn quoted(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
-}
-
 /// The `jwt_authn` entry that goes before the filter: it verifies tokens
 /// and writes their payload to metadata, but lets missing and failed tokens
 /// through, so that the filter answers every 401 itself.
@@ -77,20 +73,20 @@ pub fn jwt_authn_yaml(provider: &JwtProvider) -> String {
                mcp:\n        \
                  issuer: ",
     );
-    out.push_str(&quoted(&provider.issuer));
+    out.push_str(&json_string(&provider.issuer));
     out.push('\n');
     if !provider.audiences.is_empty() {
         out.push_str("        audiences:\n");
         for audience in &provider.audiences {
-            out.push_str(&format!("        - {}\n", quoted(audience)));
+            out.push_str(&format!("        - {}\n", json_string(audience)));
         }
     }
     match &provider.jwks {
-        Jwks::File(path) => out.push_str(&format!("        local_jwks:\n          filename: {}\n", quoted(path))),
+        Jwks::File(path) => out.push_str(&format!("        local_jwks:\n          filename: {}\n", json_string(path))),
         Jwks::Remote { uri, cluster } => out.push_str(&format!(
             "        remote_jwks:\n          http_uri:\n            uri: {}\n            cluster: {}\n            timeout: 5s\n          cache_duration: 600s\n          async_fetch: {{}}\n",
-            quoted(uri),
-            quoted(cluster)
+            json_string(uri),
+            json_string(cluster)
         )),
     }
     out.push_str(
@@ -98,7 +94,7 @@ pub fn jwt_authn_yaml(provider: &JwtProvider) -> String {
     );
     out.push_str(&format!(
         "        # The filter reads the verified claims here (jwt_payload_metadata_key).\n        payload_in_metadata: {}\n        failed_status_in_metadata: jwt_failure\n",
-        quoted(&provider.payload_key)
+        json_string(&provider.payload_key)
     ));
     out.push_str(if provider.forward {
         "        # The upstream validates the token itself: keep it in Authorization.\n        forward: true\n"

@@ -1,7 +1,7 @@
 //! A strict RFC 8259 JSON tokenizer over bytes.
 //!
 //! It finds token boundaries and checks the grammar of numbers (see
-//! [`number`](super::number)) and literals. String tokens are only delimited
+//! [`number`](mod@super::number)) and literals. String tokens are only delimited
 //! here (closing quote found, no raw control characters); their escapes are
 //! checked and decoded by [`string`](super::string). Nothing here recurses or
 //! panics.

@@ -1,11 +1,13 @@
-//! The crate's one JSON layer, below `mcp`, `policy`, `config` and `cli`.
+//! The crate's one JSON layer, below `mcp`, `policy`, `config`, `identity`
+//! and `cli`.
 //! Pure Rust, no panics, no recursion on input.
 //!
 //! - [`lexer`]: the strict RFC 8259 tokenizer (tokens and their byte spans;
 //!   skipping a value). [`expect`]: what the next token may be, for the
 //!   readers built on it.
-//! - [`string`], [`number`]: what a string or number token holds.
-//! - [`pointer`]: JSON pointer reference tokens, escaped and joined.
+//! - [`string`], [`number`]: what a string or number token holds; writing a
+//!   string literal.
+//! - [`pointer`](mod@pointer): JSON pointer reference tokens, escaped and joined.
 //! - [`document`]: reading a text people write into a [`tree`], with
 //!   [`positions`] by pointer, repeated keys and placed syntax errors (policy
 //!   texts and the CLI's files). The MCP strict reader is in `mcp`.

@@ -14,3 +14,9 @@ pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
 /// MCP (2026-07-28): `Mcp-*` headers that disagree with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
+/// MCP (2026-07-28): an unsupported protocol version (with
+/// `data: {supported, requested}`).
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+/// What the handshake-era SDK servers answer an unsupported
+/// `MCP-Protocol-Version` header with.
+pub const HANDSHAKE_UNSUPPORTED_VERSION: i64 = -32000;
