@@ -66,6 +66,18 @@ pub(crate) fn json_string(text: &str) -> String {
     out
 }
 
+/// As [`json_string`], for at most `max_chars` characters of `text`: a
+/// longer text is cut, and `…` marks the cut before the closing quote.
+pub(crate) fn json_string_cut(text: &str, max_chars: usize) -> String {
+    let Some((end, _)) = text.char_indices().nth(max_chars) else {
+        return json_string(text);
+    };
+    let mut out = json_string(text.get(..end).unwrap_or_default());
+    out.pop();
+    out.push_str("…\"");
+    out
+}
+
 /// Why a string token of `text` does not decode, in `serde_json`'s words
 /// (without its position, which is the token's own).
 pub(crate) fn refusal(text: &str, token: Token) -> String {
@@ -121,6 +133,13 @@ mod tests {
         ] {
             assert_eq!(json_string(text), serde_json::Value::from(text).to_string());
         }
+    }
+
+    #[test]
+    fn cuts_long_literals() {
+        assert_eq!(json_string_cut("abc", 3), r#""abc""#);
+        assert_eq!(json_string_cut("abcd", 3), r#""abc…""#);
+        assert_eq!(json_string_cut("é\"é\"", 2), r#""é\"…""#);
     }
 
     #[test]

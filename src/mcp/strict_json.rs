@@ -19,7 +19,7 @@ use crate::json::expect::Expect;
 use crate::json::lexer::{Lexer, Token, TokenKind};
 use crate::json::number::number_value;
 use crate::json::pointer;
-use crate::json::string::{decode_string, json_string};
+use crate::json::string::{decode_string, json_string_cut};
 
 pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -241,7 +241,7 @@ fn show_path(path: String) -> String {
 
 /// A key for an error message: JSON-quoted, shortened if long.
 pub(crate) fn show_key(key: &str) -> String {
-    json_string(&truncate(key))
+    json_string_cut(key, SHOWN_CHARS)
 }
 
 fn truncate(text: &str) -> String {
