@@ -72,11 +72,16 @@ impl<'t> Positions<'t> {
     #[cfg(feature = "cli")]
     pub(crate) fn member(&self, pointer: &str) -> Option<usize> {
         pointer::ancestry(pointer).find_map(|at| {
-            let offset = self.keys.get(at).or_else(|| self.values.get(at)).copied()?;
-            let in_last_occurrence = pointer::ancestry(at)
-                .skip(1)
-                .all(|outer| self.keys.get(outer).is_none_or(|&key| key < offset));
-            in_last_occurrence.then_some(offset)
+            let in_last_occurrence = |offset: usize| {
+                pointer::ancestry(at)
+                    .skip(1)
+                    .all(|outer| self.keys.get(outer).is_none_or(|&key| key < offset))
+            };
+            [self.keys.get(at), self.values.get(at)]
+                .into_iter()
+                .flatten()
+                .copied()
+                .find(|&offset| in_last_occurrence(offset))
         })
     }
 }
@@ -115,5 +120,17 @@ mod tests {
         positions.record_key("/a", 5);
         assert_eq!(positions.member("/a/x"), Some(5));
         assert_eq!(positions.value("/a/x"), Some(6));
+    }
+
+    #[test]
+    #[cfg(feature = "cli")]
+    fn a_member_read_last_is_placed_in_its_last_occurrence() {
+        use crate::json::document::read;
+        // The first "a" has a member "0"; the "a" read is the array.
+        let text = r#"{"a": {"0": 1}, "a": [5]}"#;
+        let positions = read::<serde_json::Value>(text).ok().map(|d| d.positions);
+        let place = |pointer: &str| positions.as_ref().and_then(|p| p.member(pointer));
+        assert_eq!(place("/a/0"), text.find('5'));
+        assert_eq!(place("/a/1"), text.rfind("\"a\""));
     }
 }
