@@ -33,7 +33,8 @@ mod tests;
 
 pub use case_fold::case_variant_key_conflict;
 pub use codes::{
-    HEADER_MISMATCH, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR,
+    FORBIDDEN, HEADER_MISMATCH, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
+    PARSE_ERROR, POLICY_DENIED, SESSION_NOT_FOUND, UNAUTHENTICATED,
 };
 pub use message::{
     read_payload, Message, MessageKind, Payload, ReadError, ReadLimits, DEFAULT_MAX_DEPTH,
