@@ -16,7 +16,7 @@
 use serde_json::{Map, Value};
 
 use crate::json::expect::Expect;
-use crate::json::lexer::{Lexer, Token, TokenKind};
+use crate::json::lexer::{LexError, Lexer, Token, TokenKind};
 use crate::json::number::number_value;
 use crate::json::pointer;
 use crate::json::string::{decode_string, json_string_cut};
@@ -71,13 +71,7 @@ pub(crate) fn parse_strict(body: &[u8], max_depth: usize) -> Result<Value, JsonE
     let mut stack: Vec<Frame> = Vec::new();
     let mut expect = Expect::Value;
     let root = loop {
-        let token = lexer.next_token().map_err(|error| {
-            JsonError::new(format!(
-                "invalid JSON at byte {}: {}",
-                error.offset,
-                error.message()
-            ))
-        })?;
+        let token = lexer.next_token().map_err(refused)?;
         let completed = match expect {
             Expect::Value | Expect::FirstElementOrEnd => {
                 if expect == Expect::FirstElementOrEnd && token.kind == TokenKind::EndArray {
@@ -129,13 +123,7 @@ pub(crate) fn parse_strict(body: &[u8], max_depth: usize) -> Result<Value, JsonE
                         )));
                     }
                     *slot = Some(key);
-                    let colon = lexer.next_token().map_err(|error| {
-                        JsonError::new(format!(
-                            "invalid JSON at byte {}: {}",
-                            error.offset,
-                            error.message()
-                        ))
-                    })?;
+                    let colon = lexer.next_token().map_err(refused)?;
                     if colon.kind != TokenKind::Colon {
                         return Err(unexpected(colon, "':'"));
                     }
@@ -205,6 +193,15 @@ fn scalar(body: &[u8], token: Token) -> Result<Value, JsonError> {
 
 fn at(token: Token, message: &str) -> JsonError {
     JsonError::new(format!("invalid JSON at byte {}: {message}", token.start))
+}
+
+/// What the lexer refused.
+fn refused(error: LexError) -> JsonError {
+    JsonError::new(format!(
+        "invalid JSON at byte {}: {}",
+        error.offset,
+        error.message()
+    ))
 }
 
 fn unexpected(token: Token, wanted: &str) -> JsonError {
