@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::tree::Node;
 use crate::config::{Config, ConfigError};
-use crate::json::document;
+use crate::json::{self, document};
 use crate::policy::{Policy, PolicyErrors};
 
 /// One problem with a file, placed at a line and column.
@@ -177,15 +177,12 @@ pub fn read_json(path: &Path) -> Result<(String, Value), LoadError> {
 
 fn parse_json(file: &str, text: &str) -> Result<Value, LoadError> {
     serde_json::from_str(text).map_err(|error| {
-        let message = error.to_string();
-        let suffix = format!(" at line {} column {}", error.line(), error.column());
-        let message = message.strip_suffix(&suffix).unwrap_or(&message);
         LoadError::Invalid(vec![Diagnostic {
             file: file.to_owned(),
             line: error.line().max(1),
             column: error.column().max(1),
             pointer: String::new(),
-            message: format!("not valid JSON: {message}"),
+            message: format!("not valid JSON: {}", json::serde_reason(&error)),
             warning: false,
         }])
     })

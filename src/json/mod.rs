@@ -22,3 +22,14 @@ pub(crate) mod pointer;
 pub(crate) mod positions;
 pub(crate) mod string;
 pub(crate) mod tree;
+
+/// What a `serde_json` error says, without the ` at line L column C` it ends
+/// with (the callers place their errors themselves).
+pub(crate) fn serde_reason(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    match message.strip_suffix(&suffix) {
+        Some(reason) => reason.to_owned(),
+        None => message,
+    }
+}

@@ -84,13 +84,7 @@ pub(crate) fn refusal(text: &str, token: Token) -> String {
     let raw = text.get(token.start..token.end).unwrap_or_default();
     match serde_json::from_str::<String>(raw) {
         Ok(_) => "invalid string".to_owned(),
-        Err(error) => {
-            let message = error.to_string();
-            match message.find(" at line ") {
-                Some(at) => message.get(..at).unwrap_or(&message).to_owned(),
-                None => message,
-            }
-        }
+        Err(error) => super::serde_reason(&error),
     }
 }
 
