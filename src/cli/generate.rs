@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::classify::{classify, Class, Classification, Hints, Inputs};
-use super::json::Node;
+use super::tree::Node;
 
 pub const WRITE_PER_MINUTE: u64 = 30;
 pub const EXECUTE_PER_MINUTE: u64 = 10;

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::json::{self, Node};
+use super::tree::Node;
 use crate::config::{Config, ConfigError};
+use crate::json::{self, document};
 use crate::policy::{Policy, PolicyErrors};
 
 /// One problem with a file, placed at a line and column.
@@ -176,15 +177,12 @@ pub fn read_json(path: &Path) -> Result<(String, Value), LoadError> {
 
 fn parse_json(file: &str, text: &str) -> Result<Value, LoadError> {
     serde_json::from_str(text).map_err(|error| {
-        let message = error.to_string();
-        let suffix = format!(" at line {} column {}", error.line(), error.column());
-        let message = message.strip_suffix(&suffix).unwrap_or(&message);
         LoadError::Invalid(vec![Diagnostic {
             file: file.to_owned(),
             line: error.line().max(1),
             column: error.column().max(1),
             pointer: String::new(),
-            message: format!("not valid JSON: {message}"),
+            message: format!("not valid JSON: {}", json::serde_reason(&error)),
             warning: false,
         }])
     })
@@ -199,21 +197,21 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 /// As [`load`], for text already read; `file` names it in diagnostics.
 pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
     let value = parse_json(file, text)?;
-    let tree = json::parse(text).map_err(|error| {
-        let (line, column) = json::line_col(text, error.offset);
+    let read = document::read::<Node>(text).map_err(|error| {
         LoadError::Invalid(vec![Diagnostic {
             file: file.to_owned(),
-            line,
-            column,
+            line: error.line,
+            column: error.column,
             pointer: String::new(),
             message: format!("not valid JSON: {}", error.message),
             warning: false,
         }])
     })?;
+    let positions = &read.positions;
     let place = |pointer: String, line: Option<usize>, column: Option<usize>, message: String| {
         let (line, column) = match (line, column) {
             (Some(line), Some(column)) => (line, column),
-            _ => json::line_col(text, tree.locate(&pointer)),
+            _ => positions.line_col(positions.member(&pointer).unwrap_or(0)),
         };
         Diagnostic {
             file: file.to_owned(),
@@ -308,7 +306,8 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
                         })
                         .unwrap_or(0);
                     let pointer = format!("/grants/{index}");
-                    let (line, column) = json::line_col(text, tree.locate(&pointer));
+                    let (line, column) =
+                        positions.line_col(positions.member(&pointer).unwrap_or(0));
                     warnings.push(Diagnostic {
                         file: file.to_owned(),
                         line,
@@ -324,15 +323,15 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
             warnings.extend(if is_bare || is_schema {
                 Vec::new()
             } else {
-                tree.duplicate_keys()
-                    .into_iter()
-                    .map(|(pointer, offset)| {
-                        let (line, column) = json::line_col(text, offset);
+                read.duplicates
+                    .iter()
+                    .map(|duplicate| {
+                        let (line, column) = positions.line_col(duplicate.offset);
                         Diagnostic {
                             file: file.to_owned(),
                             line,
                             column,
-                            pointer,
+                            pointer: duplicate.pointer.clone(),
                             message: "duplicate key; the filter uses the last one".to_owned(),
                             warning: true,
                         }
@@ -341,7 +340,7 @@ pub fn load_text(file: &str, text: &str) -> Result<Loaded, LoadError> {
             });
             Ok(Loaded {
                 document,
-                tree,
+                tree: read.value,
                 warnings,
             })
         }

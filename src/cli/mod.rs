@@ -13,12 +13,12 @@ pub mod classify;
 pub mod envoy;
 pub mod explain;
 pub mod generate;
-pub mod json;
 pub mod keywords;
 pub mod load;
 pub mod oauth;
 pub mod ratelimit_config;
 pub mod service;
+pub mod tree;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -29,8 +29,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{hash_token, to_hex, Config};
 use crate::policy::Policy;
 
-use json::Node;
 use load::{Document, LoadError};
+use tree::Node;
 
 /// Exit status for success.
 pub const EXIT_OK: u8 = 0;
@@ -586,13 +586,8 @@ fn envoy(args: &EnvoyArgs) -> Result<u8, Failure> {
                 ))
             }
         };
-        let payload_key = match wrapper
-            .get("jwt_payload_metadata_key")
-            .map(|node| &node.kind)
-        {
-            Some(json::Kind::Scalar(raw)) => {
-                serde_json::from_str::<String>(raw).unwrap_or_default()
-            }
+        let payload_key = match wrapper.get("jwt_payload_metadata_key") {
+            Some(Node::Scalar(raw)) => serde_json::from_str::<String>(raw).unwrap_or_default(),
             _ => "jwt_payload".to_owned(),
         };
         print_out(&envoy::jwt_authn_yaml(&envoy::JwtProvider {

@@ -5,7 +5,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::json::{Kind, Node};
+use super::tree::Node;
 use crate::config::OAuth;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -68,7 +68,7 @@ pub fn apply(
         return Ok(());
     }
     let mut oauth = match wrapper.get("oauth") {
-        Some(node) if matches!(node.kind, Kind::Object(_)) => node.clone(),
+        Some(node @ Node::Object(_)) => node.clone(),
         Some(_) => return Err("the wrapper's \"oauth\" must be an object".to_owned()),
         None => Node::object(Vec::new()),
     };
@@ -88,8 +88,8 @@ pub fn apply(
         oauth.set("metadata", Node::string(word));
     }
     let from_filter = !matches!(
-        oauth.get("metadata").map(|node| &node.kind),
-        Some(Kind::Scalar(raw)) if raw == "\"upstream\""
+        oauth.get("metadata"),
+        Some(Node::Scalar(raw)) if raw == "\"upstream\""
     );
     if !args.oauth_authorization_server.is_empty() {
         oauth.set(

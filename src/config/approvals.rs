@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::grants::GrantTable;
 use super::settings::Approvals;
+use crate::json::pointer;
 use crate::policy::{ApprovedBy, Policy};
 use crate::seal::Sealer;
 
@@ -38,7 +39,7 @@ pub fn parse(
     };
     for key in members.keys().filter(|key| !FIELDS.contains(&key.as_str())) {
         problems.push((
-            format!("/approvals/{}", key.replace('~', "~0").replace('/', "~1")),
+            pointer::join("/approvals", key),
             format!(
                 "unknown field \"{key}\"; expected one of {}",
                 FIELDS.join(", ")
@@ -128,10 +129,7 @@ pub fn check_approvers(
         policies.push(("/policy".to_owned(), default_policy));
     }
     for (name, policy) in named {
-        policies.push((
-            format!("/policies/{}", name.replace('~', "~0").replace('/', "~1")),
-            policy,
-        ));
+        policies.push((pointer::join("/policies", name), policy));
     }
     for (base, policy) in policies {
         for (rule, approval) in policy.approval_rules() {

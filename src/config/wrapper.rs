@@ -38,6 +38,7 @@ use super::settings::{FilterStateFields, RequestLimit, Settings, FILTER_STATE_FI
 use super::{Config, ConfigError, ConfigForm, Problem};
 use crate::counter::Window;
 use crate::identity::{JwtMatcher, MtlsMatcher};
+use crate::json::pointer;
 use crate::policy::{Policy, Scope};
 use crate::seal::Sealer;
 
@@ -97,7 +98,7 @@ pub(super) fn parse(value: &Value, env: Environment<'_>) -> Result<Config, Confi
     for key in object.keys() {
         if !FIELDS.contains(&key.as_str()) {
             problems.add(
-                format!("/{}", escape(key)),
+                pointer::join("", key),
                 format!(
                     "unknown field \"{key}\"; expected one of {}",
                     FIELDS.join(", ")
@@ -180,7 +181,7 @@ fn named_policies(
         None => {}
         Some(Value::Object(policies)) => {
             for (name, value) in policies {
-                let pointer = format!("/policies/{}", escape(name));
+                let pointer = pointer::join("/policies", name);
                 if name.is_empty() {
                     problems.add(pointer.clone(), "a policy name must not be empty");
                 }
@@ -346,7 +347,7 @@ fn request_limit(value: &Value, pointer: &str, problems: &mut Problems) -> Optio
     for key in object.keys() {
         if key != "window" && key != "max" {
             problems.add(
-                format!("{pointer}/{}", escape(key)),
+                pointer::join(pointer, key),
                 format!("unknown field \"{key}\"; expected one of window, max"),
             );
         }
@@ -492,7 +493,7 @@ fn grants(
         for key in grant.keys() {
             if !GRANT_FIELDS.contains(&key.as_str()) {
                 problems.add(
-                    format!("{pointer}/{}", escape(key)),
+                    pointer::join(&pointer, key),
                     format!(
                         "unknown field \"{key}\"; expected one of {}",
                         GRANT_FIELDS.join(", ")
@@ -589,7 +590,7 @@ fn grants(
             continue;
         }
         let source = match grant.get("policy").and_then(Value::as_str) {
-            Some(reference) => format!("/policies/{}", escape(reference)),
+            Some(reference) => pointer::join("/policies", reference),
             None if object.contains_key("policy") => "/policy".to_string(),
             None => NO_POLICY.to_string(),
         };
@@ -610,9 +611,4 @@ fn grants(
         }
     }
     table
-}
-
-/// JSON pointer escaping of one reference token.
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }

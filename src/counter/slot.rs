@@ -78,6 +78,8 @@ use std::cell::RefCell;
 
 use sha2::{Digest, Sha256};
 
+use crate::hash::fnv1a64;
+
 /// The default slot count per region. At about 72 bytes of key and value
 /// per slot (about 136 bytes in Envoy once its hash-map node is counted) a
 /// full region holds 4.5 MiB of keys and values, about 8.5 MiB in Envoy.
@@ -400,7 +402,10 @@ impl RecentIdentities {
         if self.entries.is_empty() {
             self.entries.resize(RECENT_ENTRIES, None);
         }
-        let Some(entry) = self.entries.get_mut(fnv1a(key) as usize % RECENT_ENTRIES) else {
+        let Some(entry) = self
+            .entries
+            .get_mut(fnv1a64(0, key.as_bytes()) as usize % RECENT_ENTRIES)
+        else {
             return Identity::digest(secret, key);
         };
         match entry {
@@ -416,12 +421,6 @@ impl RecentIdentities {
             }
         }
     }
-}
-
-fn fnv1a(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Jump consistent hash (Lamping and Veach, 2014): a bucket in `0..buckets`

@@ -15,6 +15,7 @@
 use serde_json::{Map, Value};
 
 use super::claims::{ClaimValue, Claims};
+use crate::json::pointer;
 
 const JWT_FIELDS: [&str; 5] = ["issuer", "audience", "scopes", "claims", "name_from_claim"];
 const MTLS_FIELDS: [&str; 2] = ["uri_san", "dns_san"];
@@ -90,7 +91,7 @@ pub fn unknown_fields(object: &Map<String, Value>, known: &[&str], problems: &mu
     for key in object.keys() {
         if !known.contains(&key.as_str()) {
             problems.push((
-                format!("/{}", key.replace('~', "~0").replace('/', "~1")),
+                pointer::join("", key),
                 format!(
                     "unknown field \"{key}\"; expected one of {}",
                     known.join(", ")
@@ -174,7 +175,7 @@ impl JwtMatcher {
                     };
                     if values.is_empty() || !values.iter().all(scalar) {
                         problems.push((
-                            format!("/claims/{}", name.replace('~', "~0").replace('/', "~1")),
+                            pointer::join("/claims", name),
                             "a claim's value is a string, number or bool, or a non-empty list of them (one of)".to_owned(),
                         ));
                         continue;

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::message::ReadLimits;
 use super::strict_json::{parse_strict, show_key};
+use crate::json::pointer;
 
 /// Go's folding of one character: `lower(upper(c))` with simple mappings.
 fn fold_char(ch: char) -> char {
@@ -64,8 +65,7 @@ pub fn case_variant_key_conflict(body: &[u8], limits: &ReadLimits) -> Option<Str
                             show_key(key)
                         ));
                     }
-                    let escaped = key.replace('~', "~0").replace('/', "~1");
-                    pending.push((format!("{path}/{escaped}"), child));
+                    pending.push((pointer::join(&path, key), child));
                 }
             }
             Value::Array(items) => {

@@ -10,8 +10,6 @@ use serde_json::Value;
 use super::message::Message;
 use crate::host::HeaderMap;
 
-/// JSON-RPC code for headers that disagree with the body.
-pub const HEADER_MISMATCH: i64 = -32020;
 /// The first protocol version with mirrored headers.
 pub const MIRRORING_VERSION: &str = "2026-07-28";
 const VERSION_META_KEY: &str = "io.modelcontextprotocol/protocolVersion";

@@ -14,8 +14,8 @@
 //! - [`error_response`], [`error_response_with_data`], [`denial_result`].
 
 mod case_fold;
+mod codes;
 mod js_number;
-mod lexer;
 mod message;
 mod mirrored;
 mod reply;
@@ -32,12 +32,16 @@ pub mod versions;
 mod tests;
 
 pub use case_fold::case_variant_key_conflict;
+pub use codes::{
+    FORBIDDEN, HEADER_MISMATCH, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
+    PARSE_ERROR, POLICY_DENIED, SESSION_NOT_FOUND, UNAUTHENTICATED,
+};
 pub use message::{
     read_payload, Message, MessageKind, Payload, ReadError, ReadLimits, DEFAULT_MAX_DEPTH,
 };
 pub use mirrored::{
     check as check_mirrored_headers, decode_header_value, param_headers, uses_mirrored_headers,
-    ParamHeader, HEADER_MISMATCH, MIRRORING_VERSION,
+    ParamHeader, MIRRORING_VERSION,
 };
 pub use reply::{denial_result, error_response, error_response_with_data};
 pub use request_id::{RequestId, MAX_SAFE_INTEGER};
@@ -46,14 +50,3 @@ pub use sse::{SseEvent, SseSplitter};
 pub use strict_json::DEPTH_CEILING;
 pub use tools_list::{filter_tools_list_json, RewriteError, RESPONSE_MAX_DEPTH};
 pub use tools_list_stream::ToolsListStreamFilter;
-
-/// Invalid JSON was received.
-pub const PARSE_ERROR: i64 = -32700;
-/// The JSON sent is not a valid request object.
-pub const INVALID_REQUEST: i64 = -32600;
-/// The method does not exist or is not available.
-pub const METHOD_NOT_FOUND: i64 = -32601;
-/// Invalid method parameters.
-pub const INVALID_PARAMS: i64 = -32602;
-/// Internal JSON-RPC error.
-pub const INTERNAL_ERROR: i64 = -32603;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::request_id::RequestId;
+use crate::json::string::json_string;
 
 /// `{"jsonrpc":"2.0","id":<id or null>,"error":{"code":..,"message":..}}`
 pub fn error_response(id: Option<&RequestId>, code: i64, message: &str) -> Vec<u8> {
@@ -81,28 +82,4 @@ pub fn denial_result(
 
 fn value_text(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
-}
-
-/// A JSON string literal for `text` (quotes, backslashes and control
-/// characters escaped; everything else as UTF-8).
-pub(crate) fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0C}' => out.push_str("\\f"),
-            ch if u32::from(ch) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(ch));
-            }
-            ch => out.push(ch),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -16,8 +16,8 @@ use std::fmt;
 use serde_json::Value;
 
 use super::js_number::js_string_to_number;
-use super::reply::json_string;
 use super::strict_json::parse_strict;
+use crate::json::string::json_string;
 
 /// 2^53 - 1, JavaScript's `Number.MAX_SAFE_INTEGER`.
 pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;

@@ -1,7 +1,9 @@
 //! Best-effort id of a body that is otherwise unreadable or not yet
 //! authorised, for error replies.
 
-use super::lexer::{decode_string, skip_value, Lexer, TokenKind};
+use crate::json::lexer::{skip_value, Lexer, Token, TokenKind};
+use crate::json::string::decode_string;
+
 use super::request_id::RequestId;
 use super::strict_json::UTF8_BOM;
 
@@ -52,7 +54,7 @@ pub fn sniff_id(body: &[u8]) -> Option<RequestId> {
     found.flatten()
 }
 
-fn id_from_token(body: &[u8], token: super::lexer::Token) -> Option<RequestId> {
+fn id_from_token(body: &[u8], token: Token) -> Option<RequestId> {
     match token.kind {
         TokenKind::String => Some(RequestId::from_string(&decode_string(body, token).ok()?)),
         TokenKind::Number => {

@@ -15,7 +15,11 @@
 
 use serde_json::{Map, Value};
 
-use super::lexer::{decode_string, number_value, Lexer, Token, TokenKind};
+use crate::json::expect::Expect;
+use crate::json::lexer::{LexError, Lexer, Token, TokenKind};
+use crate::json::number::number_value;
+use crate::json::pointer;
+use crate::json::string::{decode_string, json_string_cut};
 
 pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -36,16 +40,6 @@ impl JsonError {
 enum Frame {
     Array(Vec<Value>),
     Object(Map<String, Value>, Option<String>),
-}
-
-/// What the next token may be, in a parse or a strict scan.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Expect {
-    Value,
-    FirstElementOrEnd,
-    FirstKeyOrEnd,
-    Key,
-    CommaOrEnd,
 }
 
 /// Hard ceiling on `max_depth`, whatever is configured: parsing is
@@ -77,12 +71,7 @@ pub(crate) fn parse_strict(body: &[u8], max_depth: usize) -> Result<Value, JsonE
     let mut stack: Vec<Frame> = Vec::new();
     let mut expect = Expect::Value;
     let root = loop {
-        let token = lexer.next_token().map_err(|error| {
-            JsonError::new(format!(
-                "invalid JSON at byte {}: {}",
-                error.offset, error.message
-            ))
-        })?;
+        let token = lexer.next_token().map_err(refused)?;
         let completed = match expect {
             Expect::Value | Expect::FirstElementOrEnd => {
                 if expect == Expect::FirstElementOrEnd && token.kind == TokenKind::EndArray {
@@ -134,12 +123,7 @@ pub(crate) fn parse_strict(body: &[u8], max_depth: usize) -> Result<Value, JsonE
                         )));
                     }
                     *slot = Some(key);
-                    let colon = lexer.next_token().map_err(|error| {
-                        JsonError::new(format!(
-                            "invalid JSON at byte {}: {}",
-                            error.offset, error.message
-                        ))
-                    })?;
+                    let colon = lexer.next_token().map_err(refused)?;
                     if colon.kind != TokenKind::Colon {
                         return Err(unexpected(colon, "':'"));
                     }
@@ -211,6 +195,15 @@ fn at(token: Token, message: &str) -> JsonError {
     JsonError::new(format!("invalid JSON at byte {}: {message}", token.start))
 }
 
+/// What the lexer refused.
+fn refused(error: LexError) -> JsonError {
+    JsonError::new(format!(
+        "invalid JSON at byte {}: {}",
+        error.offset,
+        error.message()
+    ))
+}
+
 fn unexpected(token: Token, wanted: &str) -> JsonError {
     JsonError::new(format!(
         "invalid JSON at byte {}: expected {wanted}, found {}",
@@ -227,13 +220,9 @@ fn internal() -> JsonError {
 fn pointer(frames: &[Frame]) -> String {
     let mut path = String::new();
     for frame in frames {
-        path.push('/');
         match frame {
-            Frame::Array(items) => path.push_str(&items.len().to_string()),
-            Frame::Object(_, key) => {
-                let key = key.as_deref().unwrap_or("");
-                path.push_str(&key.replace('~', "~0").replace('/', "~1"));
-            }
+            Frame::Array(items) => pointer::push_index(&mut path, items.len()),
+            Frame::Object(_, key) => pointer::push_token(&mut path, key.as_deref().unwrap_or("")),
         }
     }
     path
@@ -249,7 +238,7 @@ fn show_path(path: String) -> String {
 
 /// A key for an error message: JSON-quoted, shortened if long.
 pub(crate) fn show_key(key: &str) -> String {
-    super::reply::json_string(&truncate(key))
+    json_string_cut(key, SHOWN_CHARS)
 }
 
 fn truncate(text: &str) -> String {

@@ -9,8 +9,12 @@
 
 use std::borrow::Cow;
 
-use super::lexer::{decode_str, number_value, Lexer, Token, TokenKind};
-use super::strict_json::{parse_strict, Expect, JsonError, DEPTH_CEILING, UTF8_BOM};
+use crate::json::expect::Expect;
+use crate::json::lexer::{Lexer, Token, TokenKind};
+use crate::json::number::number_value;
+use crate::json::string::decode_str;
+
+use super::strict_json::{parse_strict, JsonError, DEPTH_CEILING, UTF8_BOM};
 
 /// Objects with more keys than this are checked by [`parse_strict`], so the
 /// duplicate check here can stay a linear scan.
@@ -164,6 +168,7 @@ fn scalar_is_strict(text: &str, body: &[u8], token: Token) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::arbitrary::{insert_at, json_like};
     use proptest::prelude::*;
 
     fn agrees(body: &[u8], depth: usize) {
@@ -222,40 +227,6 @@ mod tests {
         agrees(b"{\"a\":\"\xff\"}", 64);
     }
 
-    fn json_like() -> impl Strategy<Value = String> {
-        let atom = prop_oneof![
-            Just("1".to_string()),
-            Just("-0".to_string()),
-            Just("1e999".to_string()),
-            Just("true".to_string()),
-            Just("null".to_string()),
-            Just("\"a\"".to_string()),
-            Just("\"\\u0061\"".to_string()),
-            Just("\"\\ud800\"".to_string()),
-            Just("\"b\"".to_string()),
-        ];
-        atom.prop_recursive(4, 24, 4, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..4)
-                    .prop_map(|items| format!("[{}]", items.join(","))),
-                proptest::collection::vec(
-                    (
-                        prop_oneof![Just("a"), Just("b"), Just("\\u0061"), Just("A")],
-                        inner
-                    ),
-                    0..4
-                )
-                .prop_map(|members| {
-                    let members: Vec<String> = members
-                        .into_iter()
-                        .map(|(key, value)| format!("\"{key}\":{value}"))
-                        .collect();
-                    format!("{{{}}}", members.join(","))
-                }),
-            ]
-        })
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
         #[test]
@@ -266,11 +237,7 @@ mod tests {
             depth in 1..6usize,
         ) {
             agrees(text.as_bytes(), depth);
-            let at = cut.min(text.len());
-            if text.is_char_boundary(at) {
-                let mutated = format!("{}{}{}", &text[..at], insert, &text[at..]);
-                agrees(mutated.as_bytes(), depth);
-            }
+            agrees(insert_at(&text, cut, insert).as_bytes(), depth);
         }
     }
 }

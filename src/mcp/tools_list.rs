@@ -23,7 +23,9 @@ use std::fmt;
 use std::borrow::Cow;
 
 use super::case_fold::folds_to;
-use super::lexer::{decode_str, skip_value, Lexer, Token, TokenKind};
+use crate::json::lexer::{skip_value, Lexer, Token, TokenKind};
+use crate::json::string::decode_str;
+
 use super::request_id::{response_id_matches, RequestId};
 use super::strict_json::parse_strict;
 use super::strict_validate::validate_strict;
@@ -276,7 +278,9 @@ impl<'b> Walk<'b, '_> {
 }
 
 fn next(lexer: &mut Lexer<'_>) -> Result<Token, RewriteError> {
-    lexer.next_token().map_err(|error| internal(error.message))
+    lexer
+        .next_token()
+        .map_err(|error| internal(error.message()))
 }
 
 fn skip(lexer: &mut Lexer<'_>, first: Token) -> Result<(), RewriteError> {

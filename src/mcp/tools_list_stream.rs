@@ -26,6 +26,7 @@ use super::sse::{field, Block, SseSplitter};
 use super::strict_validate::validate_strict;
 use super::tools_list::{rewrite, RESPONSE_MAX_DEPTH};
 use super::INTERNAL_ERROR;
+use crate::json::lexer::is_json_ws;
 
 /// The comment line that replaces the data of an unreadable JSON event with
 /// no matching id (the event then dispatches nothing).
@@ -71,7 +72,7 @@ impl ToolsListStreamFilter {
         let fields = block.fields();
         let data = fields.data.as_bytes();
         let json_like = matches!(
-            data.iter().find(|byte| !super::lexer::is_json_ws(**byte)),
+            data.iter().find(|byte| !is_json_ws(**byte)),
             Some(b'{' | b'[')
         );
         if !fields.has_data || !json_like {

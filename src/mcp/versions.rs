@@ -15,13 +15,7 @@ pub const KNOWN_VERSIONS: [&str; 5] = [
 /// The versions of the stateless protocol (the `_meta` envelope).
 pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
 
-/// JSON-RPC code of 2026-07-28 for an unsupported version (with
-/// `data: {supported, requested}`).
-pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
-
-/// The code the handshake-era SDK servers answer an unsupported
-/// `MCP-Protocol-Version` header with.
-pub const HANDSHAKE_UNSUPPORTED_VERSION: i64 = -32000;
+pub use super::codes::{HANDSHAKE_UNSUPPORTED_VERSION, UNSUPPORTED_PROTOCOL_VERSION};
 
 pub fn is_known(version: &str) -> bool {
     KNOWN_VERSIONS.contains(&version)

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::condition::type_name;
 use super::error::Issues;
-use super::pointer;
+use crate::json::pointer;
 
 const FIELDS: &[&str] = &["by", "approvers", "ttl_seconds"];
 /// How long an approval holds unless the entry says otherwise.

@@ -14,8 +14,8 @@ use super::error::Issues;
 use super::methods::MethodRules;
 use super::model::{Compiled, DenyIf, Hide, Requirement, ToolAction, ToolEntry};
 use super::pattern::{Pattern, PatternTable, TableEntry};
-use super::pointer;
 use super::{Limit, Scope};
+use crate::json::pointer;
 use crate::rate_limit_service::Unit;
 
 const TOP_FIELDS: &[&str] = &[

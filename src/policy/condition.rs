@@ -25,8 +25,8 @@ use serde_json::{Number, Value};
 
 use super::error::Issues;
 use super::path::{self, ArgsPath, Path};
-use super::pointer;
 use super::show;
+use crate::json::pointer;
 
 /// Compiled regexes are capped well below regex-lite's default size limit.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

@@ -14,9 +14,9 @@ use super::conjunction::{Outcome, Quantifier, Verdict};
 use super::methods;
 use super::model::{Compiled, Requirement, ToolAction, ToolEntry};
 use super::pattern::Lookup;
-use super::pointer;
 use super::show;
 use super::{Approved, Decision, Denial, DenialKind, Limit, Listing, Request};
+use crate::json::pointer;
 
 const TOOLS_CALL: &str = "tools/call";
 

@@ -42,8 +42,8 @@ use serde_json::Value;
 use super::condition::type_name;
 use super::error::Issues;
 use super::pattern::{Lookup, PatternTable, TableEntry};
-use super::pointer;
 use super::{Denial, DenialKind};
+use crate::json::pointer;
 
 /// Methods that pass unless a rule says otherwise (besides `notifications/*`).
 const PROTOCOL_METHODS: &[&str] = &[

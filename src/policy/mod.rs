@@ -177,7 +177,6 @@ mod methods;
 mod model;
 mod path;
 mod pattern;
-mod pointer;
 mod regex_prefilter;
 mod show;
 mod text;
@@ -319,7 +318,7 @@ impl Policy {
                     .0
                     .into_iter()
                     .map(|issue| {
-                        let position = parsed.positions.locate(&issue.path, issue.at);
+                        let position = text::locate(&parsed.positions, &issue.path, issue.at);
                         PolicyError {
                             path: issue.path,
                             line: position.map(|(line, _)| line),

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::json::string::json_string_cut;
+
 /// The most characters of a condition's operand shown (as JSON).
 const OPERAND_CHARS: usize = 60;
 
@@ -32,14 +34,7 @@ pub(crate) fn value(found: Option<&Value>) -> String {
 
 /// A string as a JSON string literal, cut after [`STRING_CHARS`] characters.
 pub(crate) fn string(s: &str) -> String {
-    match s.char_indices().nth(STRING_CHARS) {
-        None => Value::from(s).to_string(),
-        Some((end, _)) => {
-            let kept = s.get(..end).unwrap_or_default();
-            let quoted = Value::from(kept).to_string();
-            format!("{}{CUT}\"", quoted.strip_suffix('"').unwrap_or(&quoted))
-        }
-    }
+    json_string_cut(s, STRING_CHARS)
 }
 
 /// `message`, followed by `facts` in parentheses when there are any.

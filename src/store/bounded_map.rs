@@ -13,6 +13,7 @@
 // ignores it when the key is absent and refuses it when a racer created the
 // key first.
 use super::{SharedStore, StoreError, ABSENT_TOKEN};
+use crate::hash::fnv1a64;
 
 /// Candidate slots per key.
 const WAYS: u64 = 4;
@@ -43,16 +44,6 @@ pub enum PutOutcome {
     Stored,
     /// Every candidate slot holds a live entry of another key.
     Full,
-}
-
-/// FNV-1a, 64 bit: stable across builds, workers and VM reloads.
-pub fn fnv1a64(seed: u64, bytes: &[u8]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ seed;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 fn partition(scope: &str) -> String {

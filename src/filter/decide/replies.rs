@@ -5,15 +5,8 @@ use serde_json::{json, Value};
 
 use super::verdict::{ApprovalStep, MessageRefusal, Reason};
 use crate::filter::refusal::{empty_reply, json_reply, Outcome, Refusal, ReplyKind};
-use crate::mcp::{denial_result, error_response, INVALID_PARAMS, INVALID_REQUEST};
+use crate::mcp::{denial_result, error_response, INVALID_PARAMS, INVALID_REQUEST, POLICY_DENIED};
 use crate::policy::DenialKind;
-
-/// JSON-RPC code for a method other than `tools/call` refused by policy (and
-/// for a spent `request_limit`). MCP leaves -32000..-32019 to
-/// implementations; the official SDKs use -32000 (connection closed) and
-/// -32001 (request timeout), so a client that retries timeouts by code would
-/// retry a denial carrying either. -32010 is used by neither.
-pub const POLICY_DENIED: i64 = -32010;
 
 pub const META_RULE: &str = "mcp-policy/rule";
 pub const META_RETRY_AFTER: &str = "mcp-policy/retryAfterSeconds";

@@ -5,10 +5,7 @@ use super::head::RequestHead;
 use crate::config::{OAuth, Settings};
 use crate::filter::refusal::{json_reply, Outcome, Refusal, ReplyKind};
 use crate::host::{Host, HostError};
-use crate::mcp::{error_response, RequestId, INVALID_REQUEST};
-
-/// JSON-RPC code for a missing or unknown bearer token.
-pub const UNAUTHENTICATED: i64 = -32011;
+use crate::mcp::{error_response, RequestId, INVALID_REQUEST, UNAUTHENTICATED};
 
 /// No usable credential: 401, with the challenge OAuth clients follow to the
 /// resource's metadata, and `invalid_token` when a token was presented.

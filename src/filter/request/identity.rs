@@ -8,10 +8,7 @@ use crate::config::{Config, OAuth};
 use crate::filter::refusal::{json_reply, Outcome, Refusal, ReplyKind};
 use crate::host::{Host, HostError};
 use crate::identity::{select, Claims, Credentials, Selection};
-use crate::mcp::error_response;
-
-/// JSON-RPC code for a valid identity that no grant matches (HTTP 403).
-pub const FORBIDDEN: i64 = -32012;
+use crate::mcp::{error_response, FORBIDDEN};
 
 /// What the request's credentials are, read from the host.
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@ use crate::config::{Grant, RequestLimit, Settings};
 use crate::counter::{reserve_in, CounterSpec, LimitError, Region, Table};
 use crate::filter::refusal::{json_reply, Outcome, Refusal, ReplyKind};
 use crate::host::HostError;
-use crate::mcp::error_response;
+use crate::mcp::{error_response, POLICY_DENIED};
 use crate::store::SharedStore;
 
 /// Charges one request to `grant`'s request limit, if it has one.
@@ -45,11 +45,7 @@ pub fn charge(
             );
             let mut reply = json_reply(
                 429,
-                error_response(
-                    None,
-                    crate::filter::decide::replies::POLICY_DENIED,
-                    &message,
-                ),
+                error_response(None, POLICY_DENIED, &message),
                 ReplyKind::RateLimited,
             );
             reply

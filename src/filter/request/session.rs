@@ -11,11 +11,8 @@ use super::head::RequestHead;
 use crate::config::Config;
 use crate::filter::legacy;
 use crate::filter::refusal::{Outcome, Refusal, ReplyKind};
-use crate::mcp::RequestId;
+use crate::mcp::{RequestId, SESSION_NOT_FOUND};
 use crate::seal::Purpose;
-
-/// JSON-RPC code the official SDKs use for an unknown session (HTTP 404).
-pub const SESSION_NOT_FOUND: i64 = -32001;
 
 /// Where the client presented its session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -148,10 +148,7 @@ fn missing_or_unknown_token_is_401_at_the_headers() {
             .any(|(n, v)| n == "www-authenticate" && v.starts_with("Bearer")));
         let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
         assert_eq!(body["id"], Value::Null);
-        assert_eq!(
-            body["error"]["code"],
-            json!(crate::filter::request::admission::UNAUTHENTICATED)
-        );
+        assert_eq!(body["error"]["code"], json!(crate::mcp::UNAUTHENTICATED));
     }
 }
 

@@ -1,13 +1,12 @@
 //! A strict RFC 8259 JSON tokenizer over bytes.
 //!
-//! It finds token boundaries and checks the grammar of numbers and literals.
-//! String tokens are only delimited here (closing quote found, no raw control
-//! characters); their escapes are checked and decoded by [`decode_string`].
-//! Nothing here recurses or panics.
+//! It finds token boundaries and checks the grammar of numbers (see
+//! [`number`](mod@super::number)) and literals. String tokens are only delimited
+//! here (closing quote found, no raw control characters); their escapes are
+//! checked and decoded by [`string`](super::string). Nothing here recurses or
+//! panics.
 
-use std::borrow::Cow;
-
-use serde_json::Number;
+use super::number;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TokenKind {
@@ -49,10 +48,37 @@ pub(crate) struct Token {
     pub end: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why the tokenizer stopped, at `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LexError {
     pub offset: usize,
-    pub message: &'static str,
+    pub kind: LexErrorKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LexErrorKind {
+    EndOfInput,
+    UnexpectedCharacter,
+    InvalidLiteral,
+    /// At the opening quote.
+    UnterminatedString,
+    /// At the control character.
+    ControlCharacter,
+    /// At the number's first character (see [`number::scan`] for the detail).
+    InvalidNumber,
+}
+
+impl LexError {
+    pub(crate) fn message(&self) -> &'static str {
+        match self.kind {
+            LexErrorKind::EndOfInput => "unexpected end of input",
+            LexErrorKind::UnexpectedCharacter => "unexpected character",
+            LexErrorKind::InvalidLiteral => "invalid literal",
+            LexErrorKind::UnterminatedString => "unterminated string",
+            LexErrorKind::ControlCharacter => "unescaped control character in string",
+            LexErrorKind::InvalidNumber => "invalid number",
+        }
+    }
 }
 
 pub(crate) struct Lexer<'a> {
@@ -63,10 +89,6 @@ pub(crate) struct Lexer<'a> {
 /// JSON whitespace: exactly space, tab, LF and CR.
 pub(crate) fn is_json_ws(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-fn is_digit(byte: Option<&u8>) -> bool {
-    matches!(byte, Some(b'0'..=b'9'))
 }
 
 impl<'a> Lexer<'a> {
@@ -93,15 +115,15 @@ impl<'a> Lexer<'a> {
         self.pos >= self.bytes.len()
     }
 
-    fn error(&self, offset: usize, message: &'static str) -> LexError {
-        LexError { offset, message }
+    fn error(&self, offset: usize, kind: LexErrorKind) -> LexError {
+        LexError { offset, kind }
     }
 
     pub(crate) fn next_token(&mut self) -> Result<Token, LexError> {
         self.skip_ws();
         let start = self.pos;
         let Some(&byte) = self.bytes.get(start) else {
-            return Err(self.error(start, "unexpected end of input"));
+            return Err(self.error(start, LexErrorKind::EndOfInput));
         };
         let (kind, end) = match byte {
             b'{' => (TokenKind::BeginObject, start + 1),
@@ -115,7 +137,7 @@ impl<'a> Lexer<'a> {
             b't' => (TokenKind::True, self.scan_literal(start, b"true")?),
             b'f' => (TokenKind::False, self.scan_literal(start, b"false")?),
             b'n' => (TokenKind::Null, self.scan_literal(start, b"null")?),
-            _ => return Err(self.error(start, "unexpected character")),
+            _ => return Err(self.error(start, LexErrorKind::UnexpectedCharacter)),
         };
         self.pos = end;
         Ok(Token { kind, start, end })
@@ -126,7 +148,7 @@ impl<'a> Lexer<'a> {
         if self.bytes.get(start..end) == Some(word) {
             Ok(end)
         } else {
-            Err(self.error(start, "invalid literal"))
+            Err(self.error(start, LexErrorKind::InvalidLiteral))
         }
     }
 
@@ -138,112 +160,20 @@ impl<'a> Lexer<'a> {
                 .iter()
                 .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
             else {
-                return Err(self.error(start, "unterminated string"));
+                return Err(self.error(start, LexErrorKind::UnterminatedString));
             };
             index += offset;
             match self.bytes.get(index) {
                 Some(b'"') => return Ok(index + 1),
                 Some(b'\\') => index += 2,
-                _ => return Err(self.error(index, "unescaped control character in string")),
+                _ => return Err(self.error(index, LexErrorKind::ControlCharacter)),
             }
         }
     }
 
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
     fn scan_number(&self, start: usize) -> Result<usize, LexError> {
-        let bytes = self.bytes;
-        let mut index = start;
-        if bytes.get(index) == Some(&b'-') {
-            index += 1;
-        }
-        match bytes.get(index) {
-            Some(b'0') => index += 1,
-            Some(b'1'..=b'9') => {
-                while is_digit(bytes.get(index)) {
-                    index += 1;
-                }
-            }
-            _ => return Err(self.error(start, "invalid number")),
-        }
-        if bytes.get(index) == Some(&b'.') {
-            index += 1;
-            if !is_digit(bytes.get(index)) {
-                return Err(self.error(start, "invalid number"));
-            }
-            while is_digit(bytes.get(index)) {
-                index += 1;
-            }
-        }
-        if matches!(bytes.get(index), Some(b'e' | b'E')) {
-            index += 1;
-            if matches!(bytes.get(index), Some(b'+' | b'-')) {
-                index += 1;
-            }
-            if !is_digit(bytes.get(index)) {
-                return Err(self.error(start, "invalid number"));
-            }
-            while is_digit(bytes.get(index)) {
-                index += 1;
-            }
-        }
-        Ok(index)
+        number::scan(self.bytes, start).map_err(|_| self.error(start, LexErrorKind::InvalidNumber))
     }
-}
-
-/// Decodes a string token (quotes included): escapes, surrogate pairs, UTF-8.
-/// Lone surrogates and invalid escapes are errors.
-pub(crate) fn decode_string(bytes: &[u8], token: Token) -> Result<String, &'static str> {
-    let text = bytes
-        .get(token.start..token.end)
-        .ok_or("string out of range")?;
-    // The lexer has checked the quotes and control characters: without
-    // escapes, the text between the quotes is the string.
-    let inner = text
-        .strip_prefix(b"\"")
-        .and_then(|rest| rest.strip_suffix(b"\""));
-    if let Some(inner) = inner.filter(|inner| !inner.contains(&b'\\')) {
-        return std::str::from_utf8(inner)
-            .map(str::to_owned)
-            .map_err(|_| "invalid string (invalid UTF-8)");
-    }
-    serde_json::from_slice::<String>(text)
-        .map_err(|_| "invalid string (bad escape, lone surrogate or invalid UTF-8)")
-}
-
-/// A string token of `text` (already valid UTF-8) decoded: borrowed from
-/// the text when it has no escapes, otherwise as [`decode_string`] decodes it.
-pub(crate) fn decode_str(text: &str, token: Token) -> Result<Cow<'_, str>, &'static str> {
-    let raw = text
-        .as_bytes()
-        .get(token.start..token.end)
-        .ok_or("string out of range")?;
-    if raw.contains(&b'\\') {
-        return decode_string(text.as_bytes(), token).map(Cow::Owned);
-    }
-    text.get(token.start + 1..token.end.saturating_sub(1))
-        .map(Cow::Borrowed)
-        .ok_or("string out of range")
-}
-
-/// Converts a number token (grammar already checked) to a `serde_json::Number`.
-/// Integers that fit i64/u64 stay exact; others become the correctly rounded
-/// f64. A value outside the f64 range is an error (never silently infinite).
-pub(crate) fn number_value(bytes: &[u8], token: Token) -> Result<Number, &'static str> {
-    let raw = bytes
-        .get(token.start..token.end)
-        .ok_or("number out of range")?;
-    let text = std::str::from_utf8(raw).map_err(|_| "invalid number")?;
-    // `-0` is not the integer 0: serde_json and JavaScript read it as -0.0.
-    if !text.contains(['.', 'e', 'E']) && text != "-0" {
-        if let Ok(value) = text.parse::<u64>() {
-            return Ok(Number::from(value));
-        }
-        if let Ok(value) = text.parse::<i64>() {
-            return Ok(Number::from(value));
-        }
-    }
-    let value = text.parse::<f64>().map_err(|_| "invalid number")?;
-    Number::from_f64(value).ok_or("number out of range")
 }
 
 /// Skips one value whose first token is `first`; returns the end offset of the
