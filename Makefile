@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run run-cluster test test-unit test-wasm test-abi fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy validate lint rls rls-debug test-rls clean
+.PHONY: all setup build cli run run-cluster test test-unit test-wasm test-abi fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy attacks validate lint rls rls-debug test-rls clean
 
 all: build
 
@@ -100,6 +100,14 @@ bench: build rls
 bench-smoke: build rls-debug
 	@scripts/setup.sh bench
 	$(VENV)/bin/python bench/run.py --smoke
+
+# Issue 17's attacks (one grant against another, slow bodies over HTTP/1.1 and
+# HTTP/2, calls outliving the route timeout, a 1 MiB decision) on the built
+# module, about 7 minutes (docs/benchmarks.md, "Attacks"). A measurement, not
+# part of `make test`.
+attacks: build
+	@scripts/setup.sh bench
+	$(VENV)/bin/python bench/attacks.py
 
 clean:
 	rm -rf target dist .build fuzz/target rls/target

@@ -260,8 +260,10 @@ BENCH_SECRETS = {"session_keys": ["YmVuY2gtb25seS1zZXNzaW9uLWtleS0zMi1ieXRlcyE="
                  "counter_key": "YmVuY2gtb25seS1jb3VudGVyLWtleS0zMi1ieXRlcyE="}
 
 
-def wasm_filter(module, configuration, vm_id):
-    if "version" not in configuration:
+def wasm_filter(module, configuration, vm_id, secrets=True):
+    """The filter with `configuration`; a wrapper gets BENCH_SECRETS unless
+    `secrets` is false (a module from before session_keys, git 03d4a5d)."""
+    if secrets and "version" not in configuration:
         configuration = {**BENCH_SECRETS, **configuration}
     return {"name": "mcp_policy", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",

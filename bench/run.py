@@ -18,6 +18,8 @@ is reported.
     bench/run.py                  # BENCH_SECONDS (8) x BENCH_ROUNDS (3), about 8 minutes
     bench/run.py --smoke          # each scenario ~1 s, 1 round: checks only
     bench/run.py --only 1,2,7     # a subset (passthrough baselines are added)
+    bench/run.py --only 2,2-before --before OLD.wasm [--before-legacy]
+                                  # scenario 2 on this build and on another
 
 Results: a table on stdout, .build/bench/results.json and .build/bench/table.md.
 """
@@ -110,15 +112,16 @@ def upstream_responses():
     }
 
 
-def gateway_specs(module=MODULE, before=None):
+def gateway_specs(module=MODULE, before=None, before_legacy=False):
     """name -> (description, front filters); `before` adds scenario 2 on
-    another build of the module, to compare two builds in one run."""
+    another build of the module, to compare two builds in one run
+    (`before_legacy`: a build that takes no session_keys or counter_key)."""
     module = pathlib.Path(module).resolve()
     extra = {}
     if before is not None:
         before = pathlib.Path(before).resolve()
         extra["afip-before"] = ("filter as in afip, the --before module",
-                                [c.wasm_filter(before, c.afip_config(), "afip-before")])
+                                [c.wasm_filter(before, c.afip_config(), "afip-before", secrets=not before_legacy)])
     return extra | {
         "passthrough": ("Envoy, buffer filter, no policy", [c.BUFFER]),
         "floor": ("the issue's minimal Wasm filter (bench/hostcalls, minimal mode)",
@@ -699,6 +702,9 @@ def main():
     parser.add_argument("--before", default=os.environ.get("BENCH_BEFORE"),
                         help="another build of the module: scenario 2 also runs on it (2-before), "
                              "and the paired ratio of the two is reported")
+    parser.add_argument("--before-legacy", action="store_true",
+                        help="the --before module predates session_keys and counter_key (git 03d4a5d and "
+                             "older): its configuration has neither")
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.rounds, args.warmup, args.wait_quiet = 1, 1, 0, 0
@@ -716,7 +722,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     workdir = OUT
     responses = upstream_responses()
-    specs = gateway_specs(module, args.before)
+    specs = gateway_specs(module, args.before, args.before_legacy)
     service = RateLimitService(workdir)
     gateways = {name: Gateway(name, description, filters, responses, workdir, pin,
                               rls_port=service.grpc_port if name in SERVICE_GATEWAYS else None)

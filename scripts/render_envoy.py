@@ -13,6 +13,7 @@ import sys
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "envoy" / "demo.yaml"
 DEMO_GRANTS = ROOT / "policies" / "demo-grants.json"
 # The filter's secrets, read from Envoy's environment (vm_config.environment_variables).
 SECRETS = {"session_keys": "MCP_POLICY_SESSION_KEYS", "counter_key": "MCP_POLICY_COUNTER_KEY"}
@@ -102,7 +103,7 @@ def filter_configuration(policy_path, say):
 
 
 def render(args, say=lambda message: print(message, file=sys.stderr)):
-    config = yaml.safe_load((ROOT / "envoy" / "demo.yaml").read_text())
+    config = yaml.safe_load(pathlib.Path(getattr(args, "template", None) or TEMPLATE).read_text())
     config["admin"]["address"]["socket_address"]["port_value"] = args.admin_port
     listener = config["static_resources"]["listeners"][0]
     listener["address"]["socket_address"]["port_value"] = args.listen_port
@@ -136,6 +137,7 @@ def main():
     parser.add_argument("--cluster", action="store_true",
                         help="count every limit with the rate-limit service (make run-cluster)")
     parser.add_argument("--module", default=str(ROOT / "dist" / "mcp_policy_filter.wasm"))
+    parser.add_argument("--template", default=str(TEMPLATE), help="the Envoy config to render (envoy/demo.yaml)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     config = render(args)

@@ -137,10 +137,10 @@ def wrapper_config(policy, grants=None, **settings):
 
 
 class Gateway:
-    """Real Envoy with the filter, rendered from envoy/demo.yaml."""
+    """Real Envoy with the filter, rendered from envoy/demo.yaml (or `template`)."""
 
     def __init__(self, tmp_path, upstream_port, configuration, concurrency=1, log_level="warn", mutate=None,
-                 tls=False):
+                 tls=False, module=MODULE, template=None):
         self.scheme = "https" if tls else "http"
         self.dir = pathlib.Path(tmp_path)
         self.config_path = self.dir / "envoy.yaml"
@@ -151,7 +151,8 @@ class Gateway:
         args.listen_port = 0
         args.admin_port = 0
         args.upstream = f"127.0.0.1:{upstream_port}"
-        args.module = str(MODULE)
+        args.module = str(module)
+        args.template = template
         args.policy = None
         if isinstance(configuration, dict) and "version" not in configuration:
             configuration = render_envoy.with_secrets(configuration)
