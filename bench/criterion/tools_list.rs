@@ -1,5 +1,6 @@
 //! `tools/list` filtering: the response the filter reads whole, checks
-//! strictly and cuts hidden tools out of, against a plain copy of it.
+//! strictly and cuts hidden tools out of, against a plain copy of it and
+//! serde_json's own parse into a tree.
 //!
 //! - `list45`: the 45 Mcp Afip tools (`tests/fixtures/afip-tools-list.json`,
 //!   compacted as the bench's upstream sends it, about 18 KB), 3 hidden;
@@ -66,6 +67,9 @@ fn bench_filter(c: &mut Criterion) {
             b.iter(|| filter_tools_list_json(black_box(&body), &ids, &keep))
         });
         group.bench_function("copy", |b| b.iter(|| black_box(&body).to_vec()));
+        group.bench_function("serde_json_value", |b| {
+            b.iter(|| serde_json::from_slice::<Value>(black_box(&body)).unwrap())
+        });
         group.finish();
     }
 }
