@@ -637,12 +637,19 @@ fn without_tools(value: &Value) -> Value {
     }
 }
 
-/// `filter_tools_list_json`: never panics; a rewrite parses, keeps every
-/// other member, and holds no rejected tool; "nothing to change" means
-/// there was none.
+/// `filter_tools_list_json`: never panics; refuses a body whatever the
+/// policy keeps; a rewrite parses, keeps every other member, and holds no
+/// rejected tool; "nothing to change" means there was none.
 pub fn tools_list_json(data: &[u8]) {
     let ids = tools_list_ids();
-    match filter_tools_list_json(data, &ids, &keep) {
+    let filtered = filter_tools_list_json(data, &ids, &keep);
+    // One pass reads and cuts: a body is refused whatever the policy.
+    assert_eq!(
+        filter_tools_list_json(data, &ids, &|_| true).is_err(),
+        filtered.is_err(),
+        "refused under one policy only"
+    );
+    match filtered {
         Err(error) => assert!(!error.message.is_empty()),
         Ok(None) => {
             let value: Value = serde_json::from_slice(data)

@@ -465,12 +465,16 @@ impl HttpFilter {
                     .as_ref()
                     .map(|session| session.upstream.clone()),
                 visibility(),
+                self.head
+                    .protocol_version()
+                    .is_some_and(crate::mcp::version_mirrors),
             )))
         } else if !forward.tools_list_ids.is_empty() {
-            ResponsePlan::ToolsList {
-                ids: forward.tools_list_ids,
-                visibility: visibility(),
-            }
+            ResponsePlan::tools_list(
+                forward.tools_list_ids,
+                visibility(),
+                forward.tools_list_learns,
+            )
         } else if let Some(rounds) = forward.approved {
             ResponsePlan::Approved(rounds)
         } else {

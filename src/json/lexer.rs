@@ -84,6 +84,8 @@ impl LexError {
 pub(crate) struct Lexer<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Whether the last string token held a backslash.
+    escaped: bool,
 }
 
 /// JSON whitespace: exactly space, tab, LF and CR.
@@ -91,13 +93,39 @@ pub(crate) fn is_json_ws(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+fn word_at(bytes: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_le_bytes)
+}
+
+/// Whether one of 8 string bytes ends the plain run: a quote, a backslash
+/// or a control character (the zero-byte test of each, 8 bytes at a time).
+fn needs_look(word: u64) -> bool {
+    let below = |limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGH_BITS;
+    let zero = |other: u64| other.wrapping_sub(ONES) & !other & HIGH_BITS;
+    (below(0x20) | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\'))))
+        != 0
+}
+
 impl<'a> Lexer<'a> {
     pub(crate) fn new(bytes: &'a [u8], pos: usize) -> Self {
-        Lexer { bytes, pos }
+        Lexer {
+            bytes,
+            pos,
+            escaped: false,
+        }
     }
 
     pub(crate) fn pos(&self) -> usize {
         self.pos
+    }
+
+    /// Whether the last string token read held an escape (so its text is
+    /// not its value, and its escapes are still to be checked).
+    pub(crate) fn escaped(&self) -> bool {
+        self.escaped
     }
 
     pub(crate) fn skip_ws(&mut self) {
@@ -152,21 +180,27 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn scan_string(&self, start: usize) -> Result<usize, LexError> {
+    fn scan_string(&mut self, start: usize) -> Result<usize, LexError> {
         let mut index = start + 1;
+        self.escaped = false;
         loop {
-            let rest = self.bytes.get(index..).unwrap_or_default();
-            let Some(offset) = rest
-                .iter()
-                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
-            else {
-                return Err(self.error(start, LexErrorKind::UnterminatedString));
-            };
-            index += offset;
+            while let Some(word) = self.bytes.get(index..index + 8).and_then(word_at) {
+                if needs_look(word) {
+                    break;
+                }
+                index += 8;
+            }
             match self.bytes.get(index) {
                 Some(b'"') => return Ok(index + 1),
-                Some(b'\\') => index += 2,
-                _ => return Err(self.error(index, LexErrorKind::ControlCharacter)),
+                Some(b'\\') => {
+                    self.escaped = true;
+                    index += 2;
+                }
+                Some(&byte) if byte < 0x20 => {
+                    return Err(self.error(index, LexErrorKind::ControlCharacter))
+                }
+                Some(_) => index += 1,
+                None => return Err(self.error(start, LexErrorKind::UnterminatedString)),
             }
         }
     }

@@ -37,8 +37,12 @@ pub fn uses_mirrored_headers(header_version: Option<&str>, message: &Message) ->
     [header_version, body_version]
         .into_iter()
         .flatten()
-        .filter(|version| super::versions::is_known(version))
-        .any(|version| version >= MIRRORING_VERSION)
+        .any(version_mirrors)
+}
+
+/// Whether `version` is a known one with mirrored headers.
+pub fn version_mirrors(version: &str) -> bool {
+    super::versions::is_known(version) && version >= MIRRORING_VERSION
 }
 
 /// `=?base64?…?=` values decoded (canonical base64 of UTF-8 only); other

@@ -41,7 +41,7 @@ pub use message::{
 };
 pub use mirrored::{
     check as check_mirrored_headers, decode_header_value, param_headers, uses_mirrored_headers,
-    ParamHeader, MIRRORING_VERSION,
+    version_mirrors, ParamHeader, MIRRORING_VERSION,
 };
 pub use reply::{denial_result, error_response, error_response_with_data};
 pub use request_id::{RequestId, MAX_SAFE_INTEGER};

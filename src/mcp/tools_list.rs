@@ -1,10 +1,11 @@
 //! Removing hidden tools from `tools/list` results (JSON bodies).
 //!
-//! The body is first read strictly (`strict_json`, depth
+//! The body is read once, strictly (`strict_validate`, depth
 //! [`RESPONSE_MAX_DEPTH`]): a body with duplicate keys or other ambiguity is
-//! an error and the caller fails closed. Hidden tools are then cut out of the
-//! original bytes, so everything else (pagination fields, `_meta`, key
-//! order, number spelling, the kept tools) is forwarded byte-for-byte.
+//! an error and the caller fails closed. The same pass notes the byte spans
+//! of the tools; hidden ones are then cut out of the original bytes, so
+//! everything else (pagination fields, `_meta`, key order, number spelling,
+//! the kept tools) is forwarded byte-for-byte.
 //!
 //! Which responses and tools are concerned is decided loosely, so that no
 //! client can see a hidden tool:
@@ -20,15 +21,13 @@
 
 use std::fmt;
 
-use std::borrow::Cow;
-
 use super::case_fold::folds_to;
-use crate::json::lexer::{skip_value, Lexer, Token, TokenKind};
+use crate::json::lexer::TokenKind;
 use crate::json::string::decode_str;
 
 use super::request_id::{response_id_matches, RequestId};
 use super::strict_json::parse_strict;
-use super::strict_validate::validate_strict;
+use super::strict_validate::{refusal, Event, NotStrict, StrictScan};
 
 /// Deepest nesting accepted in a `tools/list` response (tool schemas nest).
 pub const RESPONSE_MAX_DEPTH: usize = 128;
@@ -55,244 +54,251 @@ pub fn filter_tools_list_json(
     ids: &[RequestId],
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<Option<Vec<u8>>, RewriteError> {
-    validate_strict(body, RESPONSE_MAX_DEPTH).map_err(|error| RewriteError {
-        message: format!(
-            "tools/list response is not readable JSON: {}",
-            error.message
-        ),
-    })?;
-    rewrite(body, ids, keep)
-}
-
-/// A `tools` array to replace: its span and the new text.
-type Replacement = (usize, usize, Vec<u8>);
-
-/// `body` has passed `validate_strict`. It is walked token by token: only
-/// ids and tool names are decoded, and the kept tools are copied as bytes.
-pub(crate) fn rewrite(
-    body: &[u8],
-    ids: &[RequestId],
-    keep: &dyn Fn(&str) -> bool,
-) -> Result<Option<Vec<u8>>, RewriteError> {
-    let text = std::str::from_utf8(body).map_err(|_| internal("the response is not UTF-8"))?;
-    let walk = Walk {
-        body,
-        text,
+    let mut cut = Cut {
         ids,
         keep,
+        frames: Vec::new(),
+        slot: None,
+        answers: false,
+        pending: Vec::new(),
+        edits: Vec::new(),
+        elements: Vec::new(),
+        name_kept: false,
+        variants_kept: true,
     };
-    let mut lexer = Lexer::new(body, 0);
-    let first = next(&mut lexer)?;
-    let mut replacements: Vec<Replacement> = Vec::new();
-    match first.kind {
-        TokenKind::BeginArray => walk.elements(&mut lexer, &mut |lexer, item| {
-            if item.kind == TokenKind::BeginObject {
-                walk.response(lexer, &mut replacements)
-            } else {
-                skip(lexer, item)
-            }
-        })?,
-        TokenKind::BeginObject => walk.response(&mut lexer, &mut replacements)?,
-        _ => {}
+    match cut.read(body) {
+        Ok(()) => splice(body, &cut.edits).ok_or_else(|| RewriteError {
+            message: "internal error rewriting the tools/list response: overlapping edits".into(),
+        }),
+        Err(NotStrict) => Err(RewriteError {
+            message: format!(
+                "tools/list response is not readable JSON: {}",
+                refusal(body, RESPONSE_MAX_DEPTH).message
+            ),
+        }),
     }
-    if replacements.is_empty() {
-        return Ok(None);
-    }
-    let mut out = Vec::with_capacity(body.len());
-    let mut copied = 0;
-    for (start, end, text) in replacements {
-        let before = body
-            .get(copied..start)
-            .ok_or_else(|| internal("overlapping tools arrays"))?;
-        out.extend_from_slice(before);
-        out.extend_from_slice(&text);
-        copied = end;
-    }
-    out.extend_from_slice(body.get(copied..).unwrap_or_default());
-    Ok(Some(out))
 }
 
-struct Walk<'b, 'k> {
-    body: &'b [u8],
-    text: &'b str,
+/// What an open container is to the filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Other,
+    /// The top-level array: its objects are responses.
+    Batch,
+    Response,
+    /// A response's `result` object.
+    Result,
+    /// A result's `tools` array.
+    Tools,
+    /// An object in a tools array.
+    Tool,
+    /// Any other container in a tools array: dropped.
+    NotATool,
+    /// A response's id that is an array or object (answers nothing, but
+    /// read as the tree reader would).
+    Id,
+}
+
+/// What the value after a key is to the filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Plain,
+    Id,
+    Result,
+    Tools,
+    /// A tool's `name` (exact) or one of its case variants.
+    Name {
+        exact: bool,
+    },
+}
+
+#[derive(Clone, Copy)]
+struct Frame {
+    role: Role,
+    start: usize,
+}
+
+/// A tools array to replace (`start..end`) by its kept elements.
+struct Edit {
+    start: usize,
+    end: usize,
+    kept: Vec<(usize, usize)>,
+}
+
+struct Cut<'k> {
     ids: &'k [RequestId],
     keep: &'k dyn Fn(&str) -> bool,
+    frames: Vec<Frame>,
+    /// Set by a key, taken by its value.
+    slot: Option<Slot>,
+    /// The current response answers one of `ids`.
+    answers: bool,
+    /// The current response's edits, kept if it answers.
+    pending: Vec<Edit>,
+    edits: Vec<Edit>,
+    /// The current tools array's elements: span and whether kept.
+    elements: Vec<(usize, usize, bool)>,
+    name_kept: bool,
+    variants_kept: bool,
 }
 
-impl<'b> Walk<'b, '_> {
-    /// A response object, its `{` read. Its tools arrays are rewritten only
-    /// if one of its id members answers one of `ids`, wherever it stands.
-    fn response(
-        &self,
-        lexer: &mut Lexer<'b>,
-        out: &mut Vec<Replacement>,
-    ) -> Result<(), RewriteError> {
-        let mut answers = false;
-        let mut edits = Vec::new();
-        self.members(lexer, &mut |lexer, key, first| {
-            if folds_to(key, "id") {
-                let end = skip_end(lexer, first)?;
-                let id = self
-                    .body
-                    .get(first.start..end)
-                    .and_then(|raw| parse_strict(raw, RESPONSE_MAX_DEPTH).ok())
-                    .ok_or_else(|| internal("unreadable id"))?;
-                answers |= response_id_matches(self.ids, &id);
-                Ok(())
-            } else if first.kind == TokenKind::BeginObject && folds_to(key, "result") {
-                self.members(lexer, &mut |lexer, key, first| {
-                    if first.kind == TokenKind::BeginArray && folds_to(key, "tools") {
-                        if let Some(edit) = self.tools(lexer, first)? {
-                            edits.push(edit);
+impl Cut<'_> {
+    fn read(&mut self, body: &[u8]) -> Result<(), NotStrict> {
+        let mut scan = StrictScan::new(body, RESPONSE_MAX_DEPTH)?;
+        while let Some(event) = scan.next()? {
+            match event {
+                Event::Key => self.slot = Some(self.slot_of(scan.key())),
+                Event::Begin { object, start } => {
+                    let role = self.role_of(object);
+                    self.frames.push(Frame { role, start });
+                }
+                Event::End { end } => self.end(body, end)?,
+                Event::Scalar(token) => {
+                    let slot = self.slot.take();
+                    match slot {
+                        Some(Slot::Id) => self.id(body, token.start, token.end)?,
+                        Some(Slot::Name { exact }) => {
+                            let kept = token.kind == TokenKind::String
+                                && (self.keep)(
+                                    &decode_str(scan.text(), token).map_err(|_| NotStrict)?,
+                                );
+                            self.name(exact, kept);
                         }
-                        Ok(())
-                    } else {
-                        skip(lexer, first)
+                        Some(_) => {}
+                        None => {
+                            if self.parent() == Some(Role::Tools) {
+                                self.elements.push((token.start, token.end, false));
+                            }
+                        }
                     }
-                })
-            } else {
-                skip(lexer, first)
+                }
             }
-        })?;
-        if answers {
-            out.extend(edits);
         }
         Ok(())
     }
 
-    /// A tools array, its `[` read: the replacement when a tool goes.
-    fn tools(
-        &self,
-        lexer: &mut Lexer<'b>,
-        open: Token,
-    ) -> Result<Option<Replacement>, RewriteError> {
-        let mut elements: Vec<(usize, usize, bool)> = Vec::new();
-        self.elements(lexer, &mut |lexer, first| {
-            let kept = if first.kind == TokenKind::BeginObject {
-                self.tool_is_kept(lexer)?
-            } else {
-                skip(lexer, first)?;
-                false
-            };
-            elements.push((first.start, lexer.pos(), kept));
-            Ok(())
-        })?;
-        if elements.iter().all(|&(_, _, kept)| kept) {
-            return Ok(None);
-        }
-        let mut text = vec![b'['];
-        for (start, end, _) in elements.iter().filter(|&&(_, _, kept)| kept) {
-            if text.len() > 1 {
-                text.push(b',');
-            }
-            let element = self
-                .body
-                .get(*start..*end)
-                .ok_or_else(|| internal("tool element out of range"))?;
-            text.extend_from_slice(element);
-        }
-        text.push(b']');
-        Ok(Some((open.start, lexer.pos(), text)))
+    fn parent(&self) -> Option<Role> {
+        self.frames.last().map(|frame| frame.role)
     }
 
-    /// A tool object, its `{` read. Kept only with a string `name` that
-    /// `keep` accepts, and every case variant of `name` (`"Name"`) a string
-    /// `keep` accepts too.
-    fn tool_is_kept(&self, lexer: &mut Lexer<'b>) -> Result<bool, RewriteError> {
-        let mut name_kept = false;
-        let mut variants_kept = true;
-        self.members(lexer, &mut |lexer, key, first| {
-            let exact = key == "name";
-            if !exact && !folds_to(key, "name") {
-                return skip(lexer, first);
+    fn slot_of(&self, key: &str) -> Slot {
+        match self.parent() {
+            Some(Role::Response) if folds_to(key, "id") => Slot::Id,
+            Some(Role::Response) if folds_to(key, "result") => Slot::Result,
+            Some(Role::Result) if folds_to(key, "tools") => Slot::Tools,
+            Some(Role::Tool) if key == "name" => Slot::Name { exact: true },
+            Some(Role::Tool) if folds_to(key, "name") => Slot::Name { exact: false },
+            _ => Slot::Plain,
+        }
+    }
+
+    /// The role of a container that opens, and what its opening starts (a
+    /// response, a tools array, a tool).
+    fn role_of(&mut self, object: bool) -> Role {
+        let role = match (self.slot.take(), self.parent(), object) {
+            (Some(Slot::Id), _, _) => Role::Id,
+            (Some(Slot::Result), _, true) => Role::Result,
+            (Some(Slot::Tools), _, false) => Role::Tools,
+            (Some(Slot::Name { exact }), _, _) => {
+                self.name(exact, false);
+                Role::Other
             }
-            let kept = match first.kind {
-                TokenKind::String => (self.keep)(&self.string(first)?),
-                _ => {
-                    skip(lexer, first)?;
-                    false
+            (Some(_), _, _) => Role::Other,
+            (None, None, false) => Role::Batch,
+            (None, None | Some(Role::Batch), true) => Role::Response,
+            (None, Some(Role::Tools), true) => Role::Tool,
+            (None, Some(Role::Tools), false) => Role::NotATool,
+            (None, _, _) => Role::Other,
+        };
+        match role {
+            Role::Response => {
+                self.answers = false;
+                self.pending.clear();
+            }
+            Role::Tools => self.elements.clear(),
+            Role::Tool => {
+                self.name_kept = false;
+                self.variants_kept = true;
+            }
+            _ => {}
+        }
+        role
+    }
+
+    fn end(&mut self, body: &[u8], end: usize) -> Result<(), NotStrict> {
+        let frame = self.frames.pop().ok_or(NotStrict)?;
+        match frame.role {
+            Role::Response => {
+                if self.answers {
+                    self.edits.append(&mut self.pending);
                 }
-            };
-            if exact {
-                name_kept = kept;
-            } else {
-                variants_kept &= kept;
             }
-            Ok(())
-        })?;
-        Ok(name_kept && variants_kept)
+            Role::Tools => {
+                if self.elements.iter().any(|&(_, _, kept)| !kept) {
+                    let kept = self
+                        .elements
+                        .iter()
+                        .filter(|&&(_, _, kept)| kept)
+                        .map(|&(start, end, _)| (start, end))
+                        .collect();
+                    self.pending.push(Edit {
+                        start: frame.start,
+                        end,
+                        kept,
+                    });
+                }
+            }
+            Role::Tool => {
+                let kept = self.name_kept && self.variants_kept;
+                self.elements.push((frame.start, end, kept));
+            }
+            Role::NotATool => self.elements.push((frame.start, end, false)),
+            Role::Id => self.id(body, frame.start, end)?,
+            Role::Other | Role::Batch | Role::Result => {}
+        }
+        Ok(())
     }
 
-    /// The members of an object, its `{` read; `visit` consumes each value.
-    fn members(
-        &self,
-        lexer: &mut Lexer<'b>,
-        visit: &mut dyn FnMut(&mut Lexer<'b>, &str, Token) -> Result<(), RewriteError>,
-    ) -> Result<(), RewriteError> {
-        let mut token = next(lexer)?;
-        if token.kind == TokenKind::EndObject {
-            return Ok(());
-        }
-        loop {
-            if token.kind != TokenKind::String {
-                return Err(internal("object key expected"));
-            }
-            let key = self.string(token)?;
-            if next(lexer)?.kind != TokenKind::Colon {
-                return Err(internal("':' expected"));
-            }
-            let first = next(lexer)?;
-            visit(lexer, &key, first)?;
-            match next(lexer)?.kind {
-                TokenKind::Comma => token = next(lexer)?,
-                TokenKind::EndObject => return Ok(()),
-                _ => return Err(internal("',' or '}' expected")),
-            }
-        }
+    /// An id member's value, `start..end`: the response answers when it
+    /// matches one of `ids`, whichever of its id members does.
+    fn id(&mut self, body: &[u8], start: usize, end: usize) -> Result<(), NotStrict> {
+        let id = body
+            .get(start..end)
+            .and_then(|raw| parse_strict(raw, RESPONSE_MAX_DEPTH).ok())
+            .ok_or(NotStrict)?;
+        self.answers |= response_id_matches(self.ids, &id);
+        Ok(())
     }
 
-    /// The elements of an array, its `[` read; `visit` consumes each one.
-    fn elements(
-        &self,
-        lexer: &mut Lexer<'b>,
-        visit: &mut dyn FnMut(&mut Lexer<'b>, Token) -> Result<(), RewriteError>,
-    ) -> Result<(), RewriteError> {
-        let mut token = next(lexer)?;
-        if token.kind == TokenKind::EndArray {
-            return Ok(());
+    fn name(&mut self, exact: bool, kept: bool) {
+        if exact {
+            self.name_kept = kept;
+        } else {
+            self.variants_kept &= kept;
         }
-        loop {
-            visit(lexer, token)?;
-            match next(lexer)?.kind {
-                TokenKind::Comma => token = next(lexer)?,
-                TokenKind::EndArray => return Ok(()),
-                _ => return Err(internal("',' or ']' expected")),
-            }
-        }
-    }
-
-    /// A string token's value: borrowed from the text unless it has escapes.
-    fn string(&self, token: Token) -> Result<Cow<'b, str>, RewriteError> {
-        decode_str(self.text, token).map_err(internal)
     }
 }
 
-fn next(lexer: &mut Lexer<'_>) -> Result<Token, RewriteError> {
-    lexer
-        .next_token()
-        .map_err(|error| internal(error.message()))
-}
-
-fn skip(lexer: &mut Lexer<'_>, first: Token) -> Result<(), RewriteError> {
-    skip_end(lexer, first).map(|_| ())
-}
-
-fn skip_end(lexer: &mut Lexer<'_>, first: Token) -> Result<usize, RewriteError> {
-    skip_value(lexer, first).ok_or_else(|| internal("malformed value"))
-}
-
-fn internal(what: &str) -> RewriteError {
-    RewriteError {
-        message: format!("internal error reading the tools/list response: {what}"),
+/// The body with each edited tools array holding only its kept elements
+/// (`Some(None)` when there is no edit); `None` if edits overlap.
+fn splice(body: &[u8], edits: &[Edit]) -> Option<Option<Vec<u8>>> {
+    if edits.is_empty() {
+        return Some(None);
     }
+    let mut out = Vec::with_capacity(body.len());
+    let mut copied = 0;
+    for edit in edits {
+        out.extend_from_slice(body.get(copied..edit.start)?);
+        out.push(b'[');
+        for (index, &(start, end)) in edit.kept.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(body.get(start..end).unwrap_or_default());
+        }
+        out.push(b']');
+        copied = edit.end;
+    }
+    out.extend_from_slice(body.get(copied..)?);
+    Some(Some(out))
 }

@@ -23,8 +23,7 @@ use super::reply::error_response;
 use super::request_id::{response_id_matches, RequestId};
 use super::sniff::sniff_id;
 use super::sse::{field, Block, SseSplitter};
-use super::strict_validate::validate_strict;
-use super::tools_list::{rewrite, RESPONSE_MAX_DEPTH};
+use super::tools_list::filter_tools_list_json;
 use super::INTERNAL_ERROR;
 use crate::json::lexer::is_json_ws;
 
@@ -78,20 +77,11 @@ impl ToolsListStreamFilter {
         if !fields.has_data || !json_like {
             return block.raw.clone();
         }
-        let replacement = match validate_strict(data, RESPONSE_MAX_DEPTH) {
-            Ok(()) => match rewrite(data, &self.ids, keep) {
-                Ok(None) => return block.raw.clone(),
-                Ok(Some(json)) => json,
-                Err(error) => {
-                    log::error!("tools/list event not rewritten: {error}");
-                    self.unreadable(data)
-                }
-            },
+        let replacement = match filter_tools_list_json(data, &self.ids, keep) {
+            Ok(None) => return block.raw.clone(),
+            Ok(Some(json)) => json,
             Err(error) => {
-                log::warn!(
-                    "event stream carries JSON that is not strict JSON: {}",
-                    error.message
-                );
+                log::warn!("event stream carries JSON the filter cannot read: {error}");
                 self.unreadable(data)
             }
         };

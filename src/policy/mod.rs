@@ -400,6 +400,17 @@ impl Policy {
         evaluate::listing(&self.compiled, tool, Approved::No)
     }
 
+    /// Whether `tools/list` keeps every tool whatever its name: no `hide`
+    /// entry, and nothing never allowed that `hide_denied_tools` would drop.
+    /// `false` when that would take evaluating the tools.
+    pub fn lists_every_tool(&self, hide_denied_tools: bool) -> bool {
+        let compiled = &self.compiled;
+        if compiled.dry_run && !compiled.no_policy {
+            return true;
+        }
+        !hide_denied_tools && compiled.hide.exact.is_empty() && compiled.hide.patterns.is_empty()
+    }
+
     /// The listing where approvals can be given: a tool whose calls are
     /// allowed once approved is not `NeverAllowed` for that.
     pub fn listing_with_approvals(&self, tool: &str) -> Listing {

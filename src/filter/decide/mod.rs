@@ -66,6 +66,9 @@ pub struct Forward {
     pub may_create_task: bool,
     /// `tools/list` requests whose results are filtered.
     pub tools_list_ids: Vec<RequestId>,
+    /// One of them speaks a version with mirrored headers: the result's
+    /// `Mcp-Param-*` maps are learned.
+    pub tools_list_learns: bool,
     /// A GET: an event stream the grant listens on.
     pub event_stream: bool,
     /// The body to forward instead (the legacy transport's pings, an
@@ -89,6 +92,7 @@ impl Forward {
             call_id: None,
             may_create_task: false,
             tools_list_ids: Vec::new(),
+            tools_list_learns: false,
             event_stream: false,
             replacement_body: None,
             approved: None,
@@ -405,11 +409,13 @@ fn decide_messages<'a>(
         };
         forward.reservation = reservation;
         forward.cas_retries = cas_retries;
-        forward.tools_list_ids = messages
+        let lists = messages
             .iter()
-            .filter(|message| message.method() == Some("tools/list"))
-            .filter_map(|message| message.id.clone())
-            .collect();
+            .filter(|message| message.method() == Some("tools/list"));
+        forward.tools_list_ids = lists.clone().filter_map(|m| m.id.clone()).collect();
+        forward.tools_list_learns = lists
+            .clone()
+            .any(|message| crate::mcp::uses_mirrored_headers(ctx.head.protocol_version(), message));
         if !is_batch {
             forward.call_id = messages.first().and_then(|m| m.id.clone());
             forward.may_create_task = messages.first().is_some_and(|message| {

@@ -24,6 +24,9 @@ pub struct StreamRewriter {
     legacy_session: Option<String>,
     grant: String,
     visibility: Visibility,
+    /// The stream speaks a version with mirrored headers: `tools/list`
+    /// results teach their `Mcp-Param-*` maps.
+    learns: bool,
 }
 
 impl StreamRewriter {
@@ -32,6 +35,7 @@ impl StreamRewriter {
         grant: String,
         session: Option<String>,
         visibility: Visibility,
+        learns: bool,
     ) -> StreamRewriter {
         StreamRewriter {
             config,
@@ -39,6 +43,7 @@ impl StreamRewriter {
             legacy_session: session,
             grant,
             visibility,
+            learns,
         }
     }
 
@@ -97,7 +102,12 @@ impl StreamRewriter {
         if !carries_tools {
             return event.raw;
         }
-        param_maps::learn(host, event.data.as_bytes(), now_secs);
+        if self.learns {
+            param_maps::learn(host, event.data.as_bytes(), now_secs);
+        }
+        if self.visibility.keeps_all() {
+            return event.raw;
+        }
         let keep = |name: &str| self.visibility.keeps(name);
         match filter_tools_list_json(event.data.as_bytes(), std::slice::from_ref(&id), &keep) {
             Ok(None) => event.raw,

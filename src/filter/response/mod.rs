@@ -54,7 +54,11 @@ pub fn on_headers(
                 drop_content_length(host);
             }
         }
-        ResponsePlan::ToolsList { ids, visibility } => {
+        ResponsePlan::ToolsList {
+            ids,
+            visibility,
+            learns,
+        } => {
             if end_of_stream {
                 return;
             }
@@ -62,7 +66,11 @@ pub fn on_headers(
                 log::warn!(
                     "tools/list response is content-encoded; the filter cannot read it and refuses it"
                 );
-                *plan = ResponsePlan::ToolsListJson { ids, visibility };
+                *plan = ResponsePlan::ToolsListJson {
+                    ids,
+                    visibility,
+                    learns,
+                };
                 if let Err(error) = host.set_response_header("content-encoding", None) {
                     log::error!("cannot drop content-encoding: {error}");
                 }
@@ -72,11 +80,15 @@ pub fn on_headers(
                     log::error!("cannot set content-type: {error}");
                 }
             } else if is_json_media_type(&content_type) {
-                *plan = ResponsePlan::ToolsListJson { ids, visibility };
+                *plan = ResponsePlan::ToolsListJson {
+                    ids,
+                    visibility,
+                    learns,
+                };
             } else if content_type.starts_with("text/event-stream") {
                 *plan = ResponsePlan::ToolsListStream {
-                    filter: ToolsListStreamFilter::new(ids),
-                    learner: SseSplitter::new(),
+                    filter: (!visibility.keeps_all()).then(|| ToolsListStreamFilter::new(ids)),
+                    learner: learns.then(SseSplitter::new),
                     visibility,
                 };
             } else {
@@ -174,16 +186,26 @@ pub fn on_body(
             }
             replace_if_changed(host, body_size, &chunk, &out)
         }
-        ResponsePlan::ToolsListJson { ids, visibility } => {
+        ResponsePlan::ToolsListJson {
+            ids,
+            visibility,
+            learns,
+        } => {
             if !end_of_stream {
                 return Action::Pause;
             }
             let rewrite = match host.response_body(0, body_size) {
                 Ok(body) => {
-                    if let Ok(now_secs) = clock::now_secs(host) {
-                        param_maps::learn(host, &body, now_secs);
+                    if *learns {
+                        if let Ok(now_secs) = clock::now_secs(host) {
+                            param_maps::learn(host, &body, now_secs);
+                        }
                     }
-                    rewrite_json(&body, ids, visibility)
+                    if visibility.keeps_all() {
+                        BodyRewrite::Unchanged
+                    } else {
+                        rewrite_json(&body, ids, visibility)
+                    }
                 }
                 Err(error) => BodyRewrite::Unreadable(error.to_string()),
             };
@@ -211,12 +233,17 @@ pub fn on_body(
             let Ok(chunk) = host.response_body(0, body_size) else {
                 return cut_off(host, "a tools/list event stream could not be read");
             };
-            let now_secs = clock::now_secs(host).ok();
-            for event in learner.push(&chunk) {
-                if let Some(now_secs) = now_secs {
-                    param_maps::learn(host, event.data.as_bytes(), now_secs);
+            if let Some(learner) = learner {
+                let now_secs = clock::now_secs(host).ok();
+                for event in learner.push(&chunk) {
+                    if let Some(now_secs) = now_secs {
+                        param_maps::learn(host, event.data.as_bytes(), now_secs);
+                    }
                 }
             }
+            let Some(filter) = filter else {
+                return Action::Continue;
+            };
             let keep = |name: &str| visibility.keeps(name);
             let mut out = filter.push(&chunk, &keep);
             if end_of_stream {

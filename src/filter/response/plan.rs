@@ -30,6 +30,11 @@ impl Visibility {
             Listing::NeverAllowed => !self.hide_denied_tools,
         }
     }
+
+    /// Whether every tool is kept, whatever its name.
+    pub fn keeps_all(&self) -> bool {
+        self.policy.lists_every_tool(self.hide_denied_tools)
+    }
 }
 
 /// How the response body is treated.
@@ -41,11 +46,14 @@ pub enum ResponsePlan {
     ToolsList {
         ids: Vec<RequestId>,
         visibility: Visibility,
+        /// Its `Mcp-Param-*` maps are learned (a version that mirrors them).
+        learns: bool,
     },
     /// `application/json`: buffered whole, then rewritten.
     ToolsListJson {
         ids: Vec<RequestId>,
         visibility: Visibility,
+        learns: bool,
     },
     /// An approved call was forwarded; its response has not been seen yet.
     Approved(Box<Rounds>),
@@ -55,11 +63,27 @@ pub enum ResponsePlan {
     ApprovedStream(RoundsStream),
     /// `text/event-stream`: rewritten event by event as it streams.
     ToolsListStream {
-        filter: ToolsListStreamFilter,
-        /// Reads the same events to learn `Mcp-Param-*` maps.
-        learner: SseSplitter,
+        /// `None` when every tool is kept.
+        filter: Option<ToolsListStreamFilter>,
+        /// Reads the same events to learn `Mcp-Param-*` maps, if learned.
+        learner: Option<SseSplitter>,
         visibility: Visibility,
     },
+}
+
+impl ResponsePlan {
+    /// For a forwarded `tools/list`: its response is read only when a tool
+    /// may go or its maps are learned; otherwise it passes untouched.
+    pub fn tools_list(ids: Vec<RequestId>, visibility: Visibility, learns: bool) -> ResponsePlan {
+        if !learns && visibility.keeps_all() {
+            return ResponsePlan::Untouched;
+        }
+        ResponsePlan::ToolsList {
+            ids,
+            visibility,
+            learns,
+        }
+    }
 }
 
 pub enum BodyRewrite {

@@ -20,6 +20,7 @@ mod observe;
 mod request;
 mod responses;
 mod service;
+mod tools_list;
 
 pub(super) const ALICE: &str = "demo-token-alice";
 /// Test-only secrets (32 bytes each, base64).

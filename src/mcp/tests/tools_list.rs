@@ -205,7 +205,7 @@ fn numbers_and_unicode_survive_untouched() {
 }
 
 /// The rewrite as first written, on the parsed tree: the oracle for the
-/// token walk.
+/// one-pass cut.
 mod tree_reference {
     use serde_json::Value;
 
@@ -364,6 +364,39 @@ mod walk_matches_the_tree {
                     let after: Value = serde_json::from_slice(&out).unwrap();
                     prop_assert_eq!(after, expected);
                 }
+            }
+        }
+
+        /// A mutated body is refused exactly when the strict parser refuses
+        /// it; what is accepted is cut as the tree says.
+        #[test]
+        fn mutated_bodies_are_refused_as_strictly_as_the_parser(
+            response in response(),
+            at in 0..400usize,
+            insert in prop_oneof![
+                Just(","), Just("}"), Just("]"), Just("\""), Just(" "), Just("\\"),
+                Just(",\"id\":1"), Just(",\"name\":\"x\""), Just("1e999"), Just("\u{0}"),
+            ],
+            remove in 0..3usize,
+        ) {
+            let text = response.to_string();
+            let at = at.min(text.len());
+            let end = (at + remove).min(text.len());
+            let mutated = format!("{}{}{}", &text[..at], insert, &text[end..]);
+            let ids = [RequestId::from_integer(1).unwrap()];
+            let keep = |name: &str| name != "hidden";
+            let strict = crate::mcp::strict_json::parse_strict(mutated.as_bytes(), crate::mcp::RESPONSE_MAX_DEPTH);
+            match (filter_tools_list_json(mutated.as_bytes(), &ids, &keep), strict) {
+                (Err(_), Err(_)) => {}
+                (Ok(out), Ok(value)) => {
+                    let expected = tree_reference::rewrite(&value, &ids, &keep);
+                    let after = match out {
+                        None => value,
+                        Some(out) => serde_json::from_slice(&out).unwrap(),
+                    };
+                    prop_assert_eq!(after, expected);
+                }
+                (filtered, strict) => prop_assert!(false, "{mutated}: {filtered:?} but {strict:?}"),
             }
         }
     }
