@@ -21,7 +21,7 @@ use crate::filter::request::{session, RequestHead};
 use crate::host::{HeaderMap, LocalReply};
 use crate::identity::{Claims, Credentials, Selection};
 use crate::mcp::{read_payload, Message, MessageKind, ReadLimits};
-use crate::policy::{ApprovedBy, Denial, DenialKind, Limit, Listing, Scope};
+use crate::policy::{ApprovedBy, Denial, DenialKind, Limit, Listing};
 use crate::store::MemoryStore;
 
 /// The grant name used when none is given.
@@ -499,16 +499,6 @@ fn limit_reports(message: &Message, limits: &[&Limit]) -> Vec<LimitReport> {
         .collect()
 }
 
-fn scope_text(scope: &Scope) -> String {
-    match scope {
-        Scope::Grant => "grant".to_owned(),
-        Scope::Global => "global".to_owned(),
-        Scope::Session => "session".to_owned(),
-        Scope::Header(name) => format!("header:{name}"),
-        Scope::Claim(name) => format!("claim:{name}"),
-    }
-}
-
 fn kind_text(kind: DenialKind) -> &'static str {
     match kind {
         DenialKind::Denied => "denied",
@@ -748,7 +738,7 @@ fn render_message(out: &mut String, report: &MessageReport) {
             l.counter,
             l.max,
             l.window,
-            scope_text(&l.scope),
+            l.scope.name(),
             l.rule
         ));
         if !l.dry_run && report.decision == "allow" {
@@ -800,7 +790,7 @@ pub fn render_json(explanation: &Explanation) -> Value {
                     "counter": l.limit.counter,
                     "window": l.limit.window.to_string(),
                     "max": l.limit.max,
-                    "scope": scope_text(&l.limit.scope),
+                    "scope": l.limit.scope.name(),
                     "rule": l.limit.rule,
                     "dry_run": l.limit.dry_run,
                     "counted_by": if l.limit.counted_by_service() { "rate_limit_service" } else { "envoy" },

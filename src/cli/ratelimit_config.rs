@@ -78,7 +78,7 @@ fn counted_limit(source: &str, limit: &Limit) -> Option<Counted> {
     }
     Some(Counted {
         counter: limit.counter.clone(),
-        scope: crate::filter::decide::service::scope_name(&limit.scope),
+        scope: limit.scope.name(),
         unit: Unit::of(limit.window)?,
         max: u32::try_from(limit.max).ok()?,
         at: format!("{source}{}", limit.rule),

@@ -192,10 +192,9 @@ pub fn current_count(
     now_secs: u64,
     spec: &CounterSpec,
 ) -> Result<u64, StoreError> {
-    let identity = table.identity(&spec.key);
-    let candidates = read_candidates(store, table, &identity, now_secs)?;
+    let (owner, candidates) = read_counter(store, table, now_secs, spec)?;
     let span = Span::of(spec.window, clock(&candidates, now_secs));
-    Ok(owned_count(&candidates, identity.owner, span))
+    Ok(owned_count(&candidates, owner, span))
 }
 
 /// A window as `[start, end)` in Unix seconds.
@@ -400,13 +399,24 @@ fn peek(
     now_secs: u64,
     spec: &CounterSpec,
 ) -> Result<Step, StoreError> {
-    let identity = table.identity(&spec.key);
-    let candidates = read_candidates(store, table, &identity, now_secs)?;
-    let plan = plan(&candidates, identity.owner, spec.window, now_secs, spec.max);
+    let (owner, candidates) = read_counter(store, table, now_secs, spec)?;
+    let plan = plan(&candidates, owner, spec.window, now_secs, spec.max);
     Ok(refused(&plan, 0).unwrap_or(Step::Taken {
         taken: None,
         retries: 0,
     }))
+}
+
+/// The slots that may hold the counter `spec` names, and its owner mark.
+fn read_counter(
+    store: &dyn SharedStore,
+    table: Table,
+    now_secs: u64,
+    spec: &CounterSpec,
+) -> Result<(u128, Vec<Candidate>), StoreError> {
+    let identity = table.identity(&spec.key);
+    let candidates = read_candidates(store, table, &identity, now_secs)?;
+    Ok((identity.owner, candidates))
 }
 
 fn take_one(

@@ -302,6 +302,19 @@ pub enum Scope {
     Claim(String),
 }
 
+impl Scope {
+    /// The scope as a limit's `scope` entry names it.
+    pub fn name(&self) -> String {
+        match self {
+            Scope::Grant => "grant".to_owned(),
+            Scope::Global => "global".to_owned(),
+            Scope::Session => "session".to_owned(),
+            Scope::Header(name) => format!("header:{name}"),
+            Scope::Claim(name) => format!("claim:{name}"),
+        }
+    }
+}
+
 impl Policy {
     /// Loads a policy from JSON text; errors carry line and column.
     pub fn from_json_text(text: &str) -> Result<Policy, PolicyErrors> {

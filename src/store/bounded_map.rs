@@ -207,7 +207,11 @@ impl BoundedMap {
         now_secs: u64,
         ttl_secs: u64,
     ) -> Result<PutOutcome, StoreError> {
-        self.store(store, scope, key, value, now_secs, ttl_secs)
+        let written = self.write(store, scope, key, value, now_secs, ttl_secs, Mode::Replace)?;
+        Ok(match written {
+            Claim::Full => PutOutcome::Full,
+            Claim::Claimed | Claim::Taken => PutOutcome::Stored,
+        })
     }
 
     /// Stores `key` in `scope` until `now_secs + ttl_secs` unless a live
@@ -221,22 +225,6 @@ impl BoundedMap {
         ttl_secs: u64,
     ) -> Result<Claim, StoreError> {
         self.write(store, scope, key, &[], now_secs, ttl_secs, Mode::Claim)
-    }
-
-    fn store(
-        &self,
-        store: &dyn SharedStore,
-        scope: &str,
-        key: &str,
-        value: &[u8],
-        now_secs: u64,
-        ttl_secs: u64,
-    ) -> Result<PutOutcome, StoreError> {
-        let written = self.write(store, scope, key, value, now_secs, ttl_secs, Mode::Replace)?;
-        Ok(match written {
-            Claim::Full => PutOutcome::Full,
-            Claim::Claimed | Claim::Taken => PutOutcome::Stored,
-        })
     }
 
     /// Writes `key`'s slot: its own slot (live, unless claiming), else the

@@ -21,7 +21,7 @@ use crate::counter::{release, LimitRefusal};
 use crate::filter::refusal::Refusal;
 use crate::host::HostError;
 use crate::mcp::Message;
-use crate::policy::{Limit, Scope};
+use crate::policy::Limit;
 use crate::rate_limit_service::{
     charge_request, encode, keyed_value, refund_request, Answer, CallFailure, Counter, Unit,
 };
@@ -91,7 +91,7 @@ impl ServiceCharge {
             };
             charge.counters.push(Counter {
                 name: limit.counter.clone(),
-                scope: scope_name(&limit.scope),
+                scope: limit.scope.name(),
                 value: keyed_value(&secret, &identity),
                 max,
                 unit,
@@ -101,17 +101,6 @@ impl ServiceCharge {
             charge.identities.push(identity);
         }
         Ok(charge)
-    }
-}
-
-/// The scope as the `scope` entry names it.
-pub fn scope_name(scope: &Scope) -> String {
-    match scope {
-        Scope::Grant => "grant".to_owned(),
-        Scope::Global => "global".to_owned(),
-        Scope::Session => "session".to_owned(),
-        Scope::Header(name) => format!("header:{name}"),
-        Scope::Claim(name) => format!("claim:{name}"),
     }
 }
 
