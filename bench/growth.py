@@ -6,11 +6,11 @@ request in the same round, so the slopes come from paired differences.
 - body size: scenario 2's allowed call (no conditions) padded to 4 KiB,
   64 KiB and 1 MiB with one string argument; the 125-byte point is
   scenarios 2 and 1;
-- conditions: one call (50 arguments, 1.2 KB) to tools with 0, 7 and 50
+- conditions: one call (50 arguments, 622 bytes) to tools with 0, 7 and 50
   `require` conditions that all hold (eq, in, gte, lte, neq, exists, not_in
   in turn; no regex), in one policy;
 - list size: tools/list results of 45, 450 and 5,000 tools in the shape of
-  scenario 6b's (about 430 bytes a tool, 1 in 34 hidden by the 1,300-tool
+  scenario 6b's (about 490 bytes a tool, 1 in 34 hidden by the 1,300-tool
   policy's `hide`); the 1,360-tool point is scenarios 6b and 1-list1300.
 
 Slopes: µs of Envoy CPU per KiB of body or list, and per condition, fitted by
