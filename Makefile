@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: all setup build cli run run-cluster test test-unit test-wasm test-abi fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-policy attacks validate lint rls rls-debug test-rls clean
+.PHONY: all setup build cli run run-cluster test test-unit test-wasm test-abi fuzz fuzz-corpus test-e2e test-deploy bench bench-smoke bench-growth bench-policy attacks validate lint rls rls-debug test-rls clean
 
 all: build
 
@@ -100,6 +100,12 @@ bench: build rls
 bench-smoke: build rls-debug
 	@scripts/setup.sh bench
 	$(VENV)/bin/python bench/run.py --smoke
+
+# `make bench` plus the growth set (body size, conditions, list size;
+# bench/growth.py): about 8 minutes more.
+bench-growth: build rls
+	@scripts/setup.sh bench
+	$(VENV)/bin/python bench/run.py --growth
 
 # Issue 17's attacks (one grant against another, slow bodies over HTTP/1.1 and
 # HTTP/2, calls outliving the route timeout, a 1 MiB decision) on the built

@@ -9,6 +9,8 @@ import hashlib
 import json
 import pathlib
 
+import identity
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 SEED_POLICY = ROOT / "policies" / "seed-policy.json"
@@ -55,6 +57,24 @@ HOT_TOOL = "stripe_create_invoice"
 HOT_CALL = call(HOT_TOOL, {"point_of_sale": 3, "invoice_type": 6, "doc_type": 96, "currency": "PES",
                            "amount_total": 1500, "items": [{"description": "Abono mensual", "unit_price": 1500}]})
 TOOLS_LIST = compact({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
+# Scenario 9s: the initialize that opens a session (the upstream answers it
+# with UPSTREAM_SESSION, the client gets it sealed).
+INITIALIZE = compact({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                      "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                 "clientInfo": {"name": "bench", "version": "1"}}})
+INITIALIZE_RESULT = {"jsonrpc": "2.0", "id": 0,
+                     "result": {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+                                "serverInfo": {"name": "bench-upstream", "version": "1"}}}
+UPSTREAM_SESSION = "bench-upstream-session-0001"
+# Scenario 9a: a 2026-07-28 tools/call of a require_approval tool, from a
+# client that declares form elicitation; the filter answers input_required.
+MODERN = "2026-07-28"
+APPROVAL_TOOL = "create_invoice"
+APPROVAL_CALL = compact({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    "name": APPROVAL_TOOL, "arguments": {"point_of_sale": 3, "amount_total": 1500},
+    "_meta": {"io.modelcontextprotocol/protocolVersion": MODERN,
+              "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}}}}})
+APPROVAL_HEADERS = {"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": APPROVAL_TOOL}
 
 
 # --- policies ----------------------------------------------------------------
@@ -100,6 +120,28 @@ def rate_config():
     grants += [{"name": f"g{index:05d}", "token_sha256": [sha256(rate_token(index))]}
                for index in range(1, RATE_GRANTS)]
     return {"policy": policy, "grants": grants}
+
+
+def jwt_config():
+    """Scenario 9j: scenario 2's policy for a grant by JWT (a scope), ahead of
+    the demo grants; jwt_authn (bench/identity.py) verifies the token."""
+    config = afip_config()
+    return {**config, "grants": [identity.JWT_GRANT] + config["grants"]}
+
+
+def mtls_config():
+    """Scenario 9m: scenario 2's policy for a grant by the peer certificate's
+    SPIFFE URI SAN, ahead of the demo grants."""
+    config = afip_config()
+    return {**config, "grants": [identity.MTLS_GRANT] + config["grants"]}
+
+
+def approval_config():
+    """Scenario 9a: the seed policy with approvals enabled and create_invoice
+    to be approved by the caller's user (MCP 2026-07-28 input_required)."""
+    policy = seed_policy()
+    policy["tools"][APPROVAL_TOOL] = {"action": "require_approval"}
+    return {"policy": policy, "grants": demo_grants(), "approvals": {"enabled": True}}
 
 
 # The cluster the filter reaches the rate-limit service by (scenario 8b).
@@ -228,20 +270,22 @@ def big_tools_list():
     names += [f"drop_table_{n}" for n in range(10)] + [f"cache_{n}_purge" for n in range(10)]
     names += [f"wipe_device_{n}" for n in range(10)] + [f"user_{n}_impersonate" for n in range(10)]
     names += [f"get_record_{n}" for n in range(10)] + [f"list_items_{n}" for n in range(10)]
-    tools = []
-    for name in names:
-        tools.append({
-            "name": name,
-            "description": f"{name.replace('_', ' ').capitalize()}: performs the operation on the remote "
-                           "service and returns the resulting record as JSON.",
-            "inputSchema": {"type": "object", "properties": {
-                "id": {"type": "string", "description": "Identifier of the record"},
-                "tenant": {"type": "string", "description": "Tenant the record belongs to"},
-                "amount": {"type": "number", "description": "Amount in the record's currency"},
-                "currency": {"type": "string", "description": "ISO 4217 currency code"},
-            }, "required": ["id"]},
-        })
-    return {"jsonrpc": "2.0", "id": 1, "result": {"tools": tools}}
+    return {"jsonrpc": "2.0", "id": 1, "result": {"tools": [generated_tool(name) for name in names]}}
+
+
+def generated_tool(name):
+    """One tool of the generated lists, about the size of an Mcp Afip tool."""
+    return {
+        "name": name,
+        "description": f"{name.replace('_', ' ').capitalize()}: performs the operation on the remote "
+                       "service and returns the resulting record as JSON.",
+        "inputSchema": {"type": "object", "properties": {
+            "id": {"type": "string", "description": "Identifier of the record"},
+            "tenant": {"type": "string", "description": "Tenant the record belongs to"},
+            "amount": {"type": "number", "description": "Amount in the record's currency"},
+            "currency": {"type": "string", "description": "ISO 4217 currency code"},
+        }, "required": ["id"]},
+    }
 
 
 # --- Envoy bootstraps ---------------------------------------------------------------
@@ -315,37 +359,58 @@ def mcp_rbac_filters(allowed_tools):
 
 
 def bootstrap(name, front_filters, listen_port, upstream_port, admin_port, responses, direct_route=False,
-              rls_port=None):
+              rls_port=None, pki=None, client_port=None):
     """One Envoy: the front listener under test (its filters, then the
     router to the upstream cluster) and the fast upstream listener (buffer
     filter, then a fixed direct_response chosen by RESPONSE_HEADER). With
     direct_route, requests with `RESPONSE_HEADER: direct` are answered by the
     front listener itself (no upstream hop). With rls_port, the cluster
-    RLS_CLUSTER (HTTP/2) reaches the rate-limit service there."""
-    def listener(listener_name, port, filters, routes, stat_prefix):
+    RLS_CLUSTER (HTTP/2) reaches the rate-limit service there. With pki
+    (bench/identity.py), the front listener requires a client certificate
+    and a plain "client" listener on client_port reaches it over mTLS.
+
+    `responses`: key -> the upstream's body, or a dict with "body" and
+    optionally "headers" (added to the response), "require" (request headers
+    the route also matches on) and "otherwise" (the status of any other
+    request with this key)."""
+    def listener(listener_name, port, filters, routes, stat_prefix, transport_socket=None):
+        chain = {"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": HCM_TYPE, "stat_prefix": stat_prefix, "codec_type": "HTTP1",
+                "route_config": {"name": listener_name, "max_direct_response_body_size_bytes": BIG,
+                                 "virtual_hosts": [{"name": listener_name, "domains": ["*"], "routes": routes}]},
+                "http_filters": filters + [ROUTER],
+            }}]}
+        if transport_socket:
+            chain["transport_socket"] = transport_socket
         return {
             "name": listener_name,
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
             "per_connection_buffer_limit_bytes": BIG,
-            "filter_chains": [{"filters": [{
-                "name": "envoy.filters.network.http_connection_manager",
-                "typed_config": {
-                    "@type": HCM_TYPE, "stat_prefix": stat_prefix, "codec_type": "HTTP1",
-                    "route_config": {"name": listener_name, "max_direct_response_body_size_bytes": BIG,
-                                     "virtual_hosts": [{"name": listener_name, "domains": ["*"], "routes": routes}]},
-                    "http_filters": filters + [ROUTER],
-                }}]}],
+            "filter_chains": [chain],
         }
 
+    def header_matchers(headers):
+        return [{"name": header, "string_match": {"exact": value}} for header, value in headers.items()]
+
     upstream_routes = []
-    for key, body in responses.items():
+    for key, spec in responses.items():
+        spec = spec if isinstance(spec, dict) else {"body": spec}
+        headers = {"content-type": "application/json", **spec.get("headers", {})}
         route = {"match": {"prefix": "/"},
-                 "direct_response": {"status": 200, "body": {"inline_string": body}},
-                 "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"},
-                                              "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}
+                 "direct_response": {"status": 200, "body": {"inline_string": spec["body"]}},
+                 "response_headers_to_add": [{"header": {"key": header, "value": value},
+                                              "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+                                             for header, value in headers.items()]}
         if key != "call":
-            route["match"]["headers"] = [{"name": RESPONSE_HEADER, "string_match": {"exact": key}}]
+            route["match"]["headers"] = header_matchers({RESPONSE_HEADER: key, **spec.get("require", {})})
         upstream_routes.append(route)
+        if "otherwise" in spec:
+            upstream_routes.append({"match": {"prefix": "/", "headers": header_matchers({RESPONSE_HEADER: key})},
+                                    "direct_response": {"status": spec["otherwise"],
+                                                        "body": {"inline_string": f"bench upstream: {key}: "
+                                                                                  "request headers not as expected"}}})
     # The default (tools/call result) route goes last.
     upstream_routes.sort(key=lambda route: "headers" not in route["match"])
     front_routes = [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "0s"}}]
@@ -370,16 +435,24 @@ def bootstrap(name, front_filters, listen_port, upstream_port, admin_port, respo
             "load_assignment": {"cluster_name": RLS_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": {
                 "address": {"socket_address": {"address": "127.0.0.1", "port_value": rls_port}}}}]}]},
         })
+    listeners = [
+        listener("front", listen_port, front_filters, front_routes, "front",
+                 pki.downstream_tls() if pki else None),
+        listener("upstream", upstream_port, [BUFFER], upstream_routes, "upstream"),
+    ]
+    if pki is not None:
+        listeners.append(listener("client", client_port, [], [
+            {"match": {"prefix": "/"}, "route": {"cluster": identity.GATEWAY_CLUSTER, "timeout": "0s"}}], "client"))
+        clusters.append({
+            "name": identity.GATEWAY_CLUSTER, "type": "STATIC", "connect_timeout": "5s",
+            "per_connection_buffer_limit_bytes": BIG, "transport_socket": pki.upstream_tls(),
+            "load_assignment": {"cluster_name": identity.GATEWAY_CLUSTER, "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": listen_port}}}}]}]},
+        })
     return {
         "node": {"id": f"bench-{name}", "cluster": "bench"},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
-        "static_resources": {
-            "listeners": [
-                listener("front", listen_port, front_filters, front_routes, "front"),
-                listener("upstream", upstream_port, [BUFFER], upstream_routes, "upstream"),
-            ],
-            "clusters": clusters,
-        },
+        "static_resources": {"listeners": listeners, "clusters": clusters},
     }
 
 
