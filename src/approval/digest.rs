@@ -87,7 +87,11 @@ mod tests {
         ];
         for text in texts {
             let value: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(canonical(&value), serde_jcs::to_vec(&value).unwrap(), "{text}");
+            assert_eq!(
+                canonical(&value),
+                serde_jcs::to_vec(&value).unwrap(),
+                "{text}"
+            );
         }
     }
 
@@ -105,7 +109,8 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             any::<u64>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(Value::Number)),
+            any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+                .map(Value::Number)),
             ".{0,6}".prop_map(Value::String),
         ];
         leaf.prop_recursive(3, 24, 5, |inner| {

@@ -201,7 +201,9 @@ pub fn publish(
             // The one number is decide_us, whole microseconds (exact in an
             // f64 below 2^53), so it prints as the integer it is; this keeps
             // f64's Display, and its float formatting code, out of the module.
-            Some(StateValue::Number(number)) => host.set_filter_state(key, &(number as u64).to_string()),
+            Some(StateValue::Number(number)) => {
+                host.set_filter_state(key, &(number as u64).to_string())
+            }
             None => continue,
         };
         if let Err(error) = result {
