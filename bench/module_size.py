@@ -20,9 +20,9 @@ TARGET = ROOT / "target" / "wasm-sizes"
 def build():
     env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="false", CARGO_PROFILE_RELEASE_DEBUG="false",
                PATH="/usr/bin:" + os.environ["PATH"], RUSTC_BOOTSTRAP="1",
-               RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort")
+               RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none")
     command = ["/usr/bin/cargo", "build", "--release", "--quiet", "--target", "wasm32-unknown-unknown",
-               "-Zbuild-std=std,panic_abort", "--target-dir", str(TARGET)]
+               "-Zbuild-std=std,panic_abort", "-Zbuild-std-features=optimize_for_size", "--target-dir", str(TARGET)]
     subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=900)
     return TARGET / "wasm32-unknown-unknown" / "release" / "mcp_policy_filter.wasm"
 

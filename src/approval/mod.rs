@@ -18,6 +18,7 @@
 
 pub mod digest;
 pub mod exchange;
+mod fields;
 pub mod nonce;
 pub mod pending;
 pub mod rounds;

@@ -6,10 +6,11 @@
 //! entry (compare-and-swap); using an approval is single use through the
 //! nonce table (`nonce`), keyed by the approval's id.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::fields;
 use super::state::hex;
 use crate::store::{BoundedMap, PutOutcome, SharedStore, StoreError};
 
@@ -22,7 +23,8 @@ const KEPT_AFTER_EXPIRY_SECS: u64 = 600;
 /// The longest rendering of a call's arguments kept for the approver.
 pub const MAX_SHOWN_ARGUMENTS: usize = 2048;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,
@@ -33,7 +35,8 @@ pub enum Status {
 }
 
 /// One call waiting for (or given) an approver's decision.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Pending {
     pub id: String,
     /// The slot key: the grant, the tool, the arguments' and the rule's digests.
@@ -94,8 +97,48 @@ pub fn shown_arguments(arguments: Option<&Value>) -> Value {
     ))
 }
 
+/// An entry as the derived `Deserialize` reads it (`fields`).
 fn decode(bytes: &[u8]) -> Option<Pending> {
-    serde_json::from_slice(bytes).ok()
+    let mut map = fields::object(bytes)?;
+    let id = fields::string(&mut map, "id")?;
+    let key = fields::string(&mut map, "key")?;
+    let grant = fields::string(&mut map, "grant")?;
+    let tool = fields::string(&mut map, "tool")?;
+    let arguments = map.remove("arguments")?;
+    let rule = fields::string(&mut map, "rule")?;
+    let approvers = match map.remove("approvers")? {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(name) => Some(name),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()?,
+        _ => return None,
+    };
+    let created_at = fields::unsigned(&mut map, "created_at")?;
+    let expires_at = fields::unsigned(&mut map, "expires_at")?;
+    let status = match map.remove("status")?.as_str()? {
+        "pending" => Status::Pending,
+        "approved" => Status::Approved,
+        "denied" => Status::Denied,
+        "used" => Status::Used,
+        _ => return None,
+    };
+    let decided_by = fields::optional_string(&mut map, "decided_by")?;
+    Some(Pending {
+        id,
+        key,
+        grant,
+        tool,
+        arguments,
+        rule,
+        approvers,
+        created_at,
+        expires_at,
+        status,
+        decided_by,
+    })
 }
 
 /// The entry of `key` in `scope` (the requester's grant), expired or not.
@@ -205,6 +248,58 @@ mod tests {
             expires_at,
             status: Status::Pending,
             decided_by: None,
+        }
+    }
+
+    #[test]
+    fn decode_agrees_with_the_derived_deserializer() {
+        let mut decided = entry("k", 9);
+        decided.status = Status::Used;
+        decided.decided_by = Some("carol".into());
+        decided.arguments = Value::Null;
+        for entry in [entry("k", 1000), decided] {
+            let bytes = serde_json::to_vec(&entry).unwrap();
+            assert_eq!(decode(&bytes), Some(entry));
+        }
+        let base = serde_json::to_value(entry("k", 1000)).unwrap();
+        let variants: Vec<(&str, Option<Value>)> = vec![
+            ("id", None),
+            ("id", Some(json!(3))),
+            ("arguments", None),
+            ("arguments", Some(json!(null))),
+            ("arguments", Some(json!("text"))),
+            ("approvers", Some(json!([]))),
+            ("approvers", Some(json!(["a", 1]))),
+            ("approvers", Some(json!("a"))),
+            ("approvers", None),
+            ("created_at", Some(json!(-1))),
+            ("created_at", Some(json!(1.5))),
+            ("expires_at", None),
+            ("status", Some(json!("approved"))),
+            ("status", Some(json!("denied"))),
+            ("status", Some(json!("Pending"))),
+            ("status", Some(json!(1))),
+            ("decided_by", Some(json!(null))),
+            ("decided_by", Some(json!("dave"))),
+            ("decided_by", Some(json!(false))),
+            ("extra", Some(json!({"a": 1}))),
+        ];
+        for (field, value) in variants {
+            let mut record = base.clone();
+            let object = record.as_object_mut().unwrap();
+            match value {
+                Some(value) => object.insert(field.into(), value),
+                None => object.remove(field),
+            };
+            let bytes = serde_json::to_vec(&record).unwrap();
+            assert_eq!(
+                decode(&bytes),
+                serde_json::from_slice::<Pending>(&bytes).ok(),
+                "{record}"
+            );
+        }
+        for text in ["[]", "null", "{}", "{} x"] {
+            assert_eq!(decode(text.as_bytes()), None);
         }
     }
 

@@ -4,12 +4,14 @@
 //! keys (`seal::Purpose::RequestState`) over the grant and the payload.
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::fields;
 use crate::seal::{Purpose, Sealer};
 
 /// What an approval binds, and where its exchange stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct ApprovalState {
     /// The tool.
     #[serde(rename = "t")]
@@ -60,7 +62,31 @@ impl ApprovalState {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text)
             .ok()?;
-        serde_json::from_slice(&payload).ok()
+        Self::read(&payload)
+    }
+
+    /// The state in `payload` (JSON), as the derived `Deserialize` reads it.
+    fn read(payload: &[u8]) -> Option<ApprovalState> {
+        let mut map = fields::object(payload)?;
+        let tool = fields::string(&mut map, "t")?;
+        let arguments = fields::string(&mut map, "a")?;
+        let rule = fields::string(&mut map, "r")?;
+        let expires_at = fields::unsigned(&mut map, "e")?;
+        let nonce = fields::string(&mut map, "n")?;
+        let approved = match map.remove("d") {
+            None => false,
+            Some(value) => value.as_bool()?,
+        };
+        let upstream = fields::optional_string(&mut map, "u")?;
+        Some(ApprovalState {
+            tool,
+            arguments,
+            rule,
+            expires_at,
+            nonce,
+            approved,
+            upstream,
+        })
     }
 }
 
@@ -77,6 +103,40 @@ mod tests {
             nonce: "n1".into(),
             approved: false,
             upstream: None,
+        }
+    }
+
+    #[test]
+    fn read_agrees_with_the_derived_deserializer() {
+        for text in [
+            r#"{"t":"x","a":"y","r":"z","e":5,"n":"q"}"#,
+            r#"{"t":"x","a":"y","r":"z","e":5,"n":"q","d":true,"u":"up"}"#,
+            r#"{"t":"x","a":"y","r":"z","e":5,"n":"q","d":false,"u":null,"x":[1]}"#,
+            r#"{"t":"x","a":"y","r":"z","e":-1,"n":"q"}"#,
+            r#"{"t":"x","a":"y","r":"z","e":5.0,"n":"q"}"#,
+            r#"{"t":"x","a":"y","r":"z","e":18446744073709551615,"n":"q"}"#,
+            r#"{"t":"x","a":"y","r":"z","n":"q"}"#,
+            r#"{"t":1,"a":"y","r":"z","e":5,"n":"q"}"#,
+            r#"{"t":"x","a":"y","r":"z","e":5,"n":"q","d":null}"#,
+            r#"{"t":"x","a":"y","r":"z","e":5,"n":"q","d":1}"#,
+            r#"{"t":"x","a":"y","r":"z","e":5,"n":"q","u":3}"#,
+            "[]",
+            "null",
+            "{}",
+            "{} x",
+        ] {
+            assert_eq!(
+                ApprovalState::read(text.as_bytes()),
+                serde_json::from_str::<ApprovalState>(text).ok(),
+                "{text}"
+            );
+        }
+        let mut given = state();
+        given.approved = true;
+        given.upstream = Some("theirs".into());
+        for state in [state(), given] {
+            let payload = serde_json::to_vec(&state).unwrap();
+            assert_eq!(ApprovalState::read(&payload), Some(state));
         }
     }
 

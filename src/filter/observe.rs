@@ -198,7 +198,12 @@ pub fn publish(
         }
         let result = match value {
             Some(StateValue::Text(text)) => host.set_filter_state(key, text),
-            Some(StateValue::Number(number)) => host.set_filter_state(key, &number.to_string()),
+            // The one number is decide_us, whole microseconds (exact in an
+            // f64 below 2^53), so it prints as the integer it is; this keeps
+            // f64's Display, and its float formatting code, out of the module.
+            Some(StateValue::Number(number)) => {
+                host.set_filter_state(key, &(number as u64).to_string())
+            }
             None => continue,
         };
         if let Err(error) = result {

@@ -141,6 +141,6 @@ fn approvers(members: &Map<String, Value>, at: &str, issues: &mut Issues) -> Opt
 fn digest(key: &str, entry: &Value) -> Option<[u8; 32]> {
     let mut keyed = Map::new();
     keyed.insert(key.to_owned(), entry.clone());
-    let canonical = serde_jcs::to_vec(&Value::Object(keyed)).ok()?;
+    let canonical = crate::approval::digest::canonical(&Value::Object(keyed));
     Some(Sha256::digest(canonical).into())
 }
