@@ -35,7 +35,7 @@ lint:
 
 test-unit:
 	cargo test --all-features
-	cargo bench --no-default-features --bench policy -- --test
+	cargo test --no-default-features --benches
 
 # The policy engine's criterion benchmark (docs/benchmarks.md).
 bench-policy:
@@ -85,7 +85,7 @@ validate: build
 
 test-e2e: build rls-debug
 	@scripts/setup.sh browser
-	$(VENV)/bin/python -m pytest tests/e2e tests/policy_files $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile tests/e2e tests/policy_files $(PYTEST_ARGS)
 
 # The Dockerfile, the Kubernetes/Istio manifests and the ECDS sidecar.
 test-deploy: build rls-debug
