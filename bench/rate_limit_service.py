@@ -3,21 +3,16 @@ mcp-policy-rls (rls/, the release build when there is one) over a
 redis-server, on free loopback ports, stopped at the end. Neither is pinned:
 they run beside Envoy and wrk, and their CPU is reported apart (run.py)."""
 import pathlib
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
+from ports import free_port
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BINARIES = [ROOT / "rls" / "target" / profile / "mcp-policy-rls" for profile in ("release", "debug")]
 START_TIMEOUT = 30
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RateLimitService:

@@ -47,6 +47,7 @@ import configs as c  # noqa: E402
 import growth  # noqa: E402
 import identity  # noqa: E402
 import probe  # noqa: E402
+from ports import free_port  # noqa: E402
 from rate_limit_service import RateLimitService  # noqa: E402
 
 ROOT = c.ROOT
@@ -90,12 +91,6 @@ class BenchError(Exception):
 
 def say(message):
     print(message, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(method, url, body=None, headers=None, timeout=10):
@@ -181,24 +176,29 @@ class Gateway:
                  pki=None):
         self.name = name
         self.description = description
+        self.config_path = workdir / f"envoy-{name}.json"
+        self.log_path = workdir / f"envoy-{name}.log"
+        self.render = lambda: c.bootstrap(
+            name, filters, self.listen_port, self.upstream_port, self.admin_port, responses,
+            direct_route=True if direct_route is None else direct_route, rls_port=rls_port,
+            pki=pki, client_port=self.client_port)
+        # Processes that serve this gateway's requests besides Envoy (the
+        # rate-limit service and its Redis): their CPU is reported apart.
+        self.helpers = []
+        self.pin = pin
+        self.process = None
+        self.pki = pki
+        self.place()
+
+    def place(self):
+        """Picks the gateway's ports and writes its config."""
         self.listen_port = free_port()
         self.upstream_port = free_port()
         self.admin_port = free_port()
         # With mTLS in front, load and checks go to the plain client listener.
-        self.client_port = free_port() if pki else None
-        self.config_path = workdir / f"envoy-{name}.json"
-        self.log_path = workdir / f"envoy-{name}.log"
-        bootstrap = c.bootstrap(name, filters, self.listen_port, self.upstream_port, self.admin_port, responses,
-                                direct_route=True if direct_route is None else direct_route, rls_port=rls_port,
-                                pki=pki, client_port=self.client_port)
-        # Processes that serve this gateway's requests besides Envoy (the
-        # rate-limit service and its Redis): their CPU is reported apart.
-        self.helpers = []
-        self.config_path.write_text(json.dumps(bootstrap, indent=1))
-        self.pin = pin
-        self.process = None
+        self.client_port = free_port() if self.pki else None
+        self.config_path.write_text(json.dumps(self.render(), indent=1))
         self.url = f"http://127.0.0.1:{self.client_port or self.listen_port}/mcp"
-        self.pki = pki
         self.admin = f"http://127.0.0.1:{self.admin_port}"
 
     def command(self, *extra):
@@ -216,10 +216,16 @@ class Gateway:
         # .venv/bin/envoy execs the binary: the pid is Envoy's.
         self.process = subprocess.Popen(self.command(), stdout=self.log, stderr=self.log)
 
-    def wait_ready(self):
+    def wait_ready(self, attempts=3):
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if attempts > 1 and "Address already in use" in self.log_tail():
+                    # Another process took a port between picking and binding.
+                    self.log.close()
+                    self.place()
+                    self.start()
+                    return self.wait_ready(attempts - 1)
                 raise BenchError(f"gateway {self.name} exited:\n{self.log_tail()}")
             try:
                 if http("GET", self.admin + "/ready", timeout=1)[0] == 200:
