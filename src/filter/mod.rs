@@ -17,6 +17,27 @@
 //! metrics and filter state. Shared state used by several steps lives in
 //! `tasks`, `legacy` and `param_maps`.
 
+/// The decision's view of the request a filter holds, at `now_nanos`. A
+/// macro, so that it borrows the filter's fields one by one and the caller
+/// may still write the others (the audit's facts) while it lives.
+macro_rules! decide_context {
+    ($filter:ident, $grant:expr, $host:expr, $now_nanos:expr) => {
+        Context {
+            config: &$filter.config,
+            head: &$filter.head,
+            grant: $grant,
+            session: $filter.session.as_ref(),
+            store: $host,
+            claims: match &$filter.claims {
+                Some(claims) => claims as &dyn ClaimSource,
+                None => &NoClaims,
+            },
+            now_secs: $now_nanos / 1_000_000_000,
+            now_nanos: $now_nanos,
+        }
+    };
+}
+
 mod approvals;
 mod bytes;
 mod clock;
@@ -411,20 +432,7 @@ impl HttpFilter {
             Err(error) => return self.refuse(host, Refusal::failure(None, &error)),
         };
         self.decide_started_nanos = Some(now_nanos);
-        let claims: &dyn ClaimSource = match &self.claims {
-            Some(claims) => claims,
-            None => &NoClaims,
-        };
-        let context = Context {
-            config: &self.config,
-            head: &self.head,
-            grant: &grant,
-            session: self.session.as_ref(),
-            store: host,
-            claims,
-            now_secs: now_nanos / 1_000_000_000,
-            now_nanos,
-        };
+        let context = decide_context!(self, &grant, host, now_nanos);
         let decision: Decision<'_> = match body {
             Some(body) => decide::decide_body(&context, body),
             None => decide::decide_bodyless(&context),

@@ -177,20 +177,7 @@ impl HttpFilter {
                 return self.refuse(host, Refusal::failure(None, &error));
             }
         };
-        let claims: &dyn ClaimSource = match &self.claims {
-            Some(claims) => claims,
-            None => &NoClaims,
-        };
-        let context = Context {
-            config: &self.config,
-            head: &self.head,
-            grant: &grant,
-            session: self.session.as_ref(),
-            store: host,
-            claims,
-            now_secs: now_nanos / 1_000_000_000,
-            now_nanos,
-        };
+        let context = decide_context!(self, &grant, host, now_nanos);
         let Settled {
             disposition,
             refund,
