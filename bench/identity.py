@@ -16,13 +16,15 @@ tests/e2e/test_identity.py makes them.
 import base64
 import datetime
 import json
+import pathlib
+import sys
 import time
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+import pki  # noqa: E402
 
 ISSUER = "https://idp.bench.example"
 AUDIENCE = "https://mcp.bench.example/mcp"
@@ -74,49 +76,17 @@ def jwt_authn_filter(jwks):
     }
 
 
-class Pki:
-    """A CA, the gateway's server certificate, and client certificates."""
+class Pki(pki.Pki):
+    """The shared test PKI (tests/e2e/pki.py), with a client certificate for
+    the bench's SPIFFE ID and the TLS blocks of the mTLS topology."""
 
     def __init__(self, directory):
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.ca_key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench mesh CA")])
-        self.ca = self.certificate(name, self.ca_key.public_key(), ca=True)
-        self.ca_path = self.write("ca.pem", self.ca.public_bytes(serialization.Encoding.PEM))
-        self.server = self.issue("server", dns="localhost")
+        super().__init__(directory, ca_name="bench mesh CA", lifetime=datetime.timedelta(days=1))
         self.client = self.issue("bench-agent", uri=SPIFFE_ID)
-
-    def certificate(self, subject, public_key, ca=False, sans=None):
-        now = datetime.datetime.now(datetime.timezone.utc)
-        builder = (x509.CertificateBuilder().subject_name(subject)
-                   .issuer_name(self.ca.subject if not ca else subject)
-                   .public_key(public_key).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return builder.sign(self.ca_key, hashes.SHA256())
-
-    def write(self, name, data):
-        path = self.directory / name
-        path.write_bytes(data)
-        return str(path)
-
-    def issue(self, name, uri=None, dns=None):
-        key = ec.generate_private_key(ec.SECP256R1())
-        sans = ([x509.UniformResourceIdentifier(uri)] if uri else []) + ([x509.DNSName(dns)] if dns else [])
-        cert = self.certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), key.public_key(),
-                                sans=sans)
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        return (self.write(f"{name}.pem", cert.public_bytes(serialization.Encoding.PEM)),
-                self.write(f"{name}.key", key_pem))
 
     def downstream_tls(self):
         """The front listener's transport socket: TLS, client certificate required."""
-        cert, key = self.server
+        cert, key = self.server_cert, self.server_key
         return {"name": "envoy.transport_sockets.tls", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
             "require_client_certificate": True,

@@ -2,7 +2,6 @@
 Envoy's own jwt_authn verified (RS256 and ES256, local JWKS), and mesh mTLS
 peers (client certificates with SPIFFE URI SANs, made here)."""
 import base64
-import datetime
 import hashlib
 import http.client as http_client
 import json
@@ -11,12 +10,10 @@ import time
 
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from harness import AfipDouble, Gateway, initialize_params, rpc, wrapper_config
+from pki import Pki
 
 ISSUER = "https://idp.example"
 AUDIENCE = "https://mcp.example/mcp"
@@ -197,44 +194,6 @@ def test_static_tokens_still_work_beside_jwt_grants(jwt_gateway, double):
 
 
 # --- mTLS ---------------------------------------------------------------------------
-
-class Pki:
-    """A CA, a server certificate, and client certificates with SPIFFE IDs."""
-
-    def __init__(self, directory):
-        self.directory = directory
-        self.ca_key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test mesh CA")])
-        self.ca = self.certificate(name, self.ca_key.public_key(), ca=True)
-        self.ca_path = self.write("ca.pem", self.ca.public_bytes(serialization.Encoding.PEM))
-        self.server_cert, self.server_key = self.issue("server", dns="localhost")
-
-    def certificate(self, subject, public_key, ca=False, sans=None):
-        now = datetime.datetime.now(datetime.timezone.utc)
-        builder = (x509.CertificateBuilder().subject_name(subject)
-                   .issuer_name(self.ca.subject if not ca else subject)
-                   .public_key(public_key).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(hours=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return builder.sign(self.ca_key, hashes.SHA256())
-
-    def write(self, name, data):
-        path = self.directory / name
-        path.write_bytes(data)
-        return str(path)
-
-    def issue(self, name, uri=None, dns=None):
-        key = ec.generate_private_key(ec.SECP256R1())
-        sans = ([x509.UniformResourceIdentifier(uri)] if uri else []) + ([x509.DNSName(dns)] if dns else [])
-        cert = self.certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), key.public_key(),
-                                sans=sans)
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        return (self.write(f"{name}.pem", cert.public_bytes(serialization.Encoding.PEM)),
-                self.write(f"{name}.key", key_pem))
 
 
 @pytest.fixture(scope="module")
