@@ -26,17 +26,8 @@ done
 mkdir -p .build/cluster/redis
 # The same demo secrets as `make run`: both replicas must seal sessions and
 # hash counters with the same keys to count a session as one.
-if [ ! -s .build/demo-secrets.env ]; then
-    {
-        echo "MCP_POLICY_SESSION_KEYS=$(head -c 32 /dev/urandom | base64)"
-        echo "MCP_POLICY_COUNTER_KEY=$(head -c 32 /dev/urandom | base64)"
-    } > .build/demo-secrets.env
-    echo "generated demo secrets (session sealing key, counter key) in .build/demo-secrets.env" >&2
-fi
-set -a
-# shellcheck disable=SC1091
-. .build/demo-secrets.env
-set +a
+# shellcheck source=scripts/demo-secrets.sh
+. "$ROOT/scripts/demo-secrets.sh"
 
 for replica in 1 2; do
     render_args=(--listen-port $((9999 + replica)) --admin-port $((9900 + replica))

@@ -14,19 +14,8 @@ CONCURRENCY="${ENVOY_CONCURRENCY:-1}"
 UPSTREAM_ADDR="${UPSTREAM:-127.0.0.1:3000}"
 
 mkdir -p .build
-# The filter's secrets: kept in .build/demo-secrets.env so that sealed
-# sessions survive a restart of the demo; generated the first time.
-if [ ! -s .build/demo-secrets.env ]; then
-    {
-        echo "MCP_POLICY_SESSION_KEYS=$(head -c 32 /dev/urandom | base64)"
-        echo "MCP_POLICY_COUNTER_KEY=$(head -c 32 /dev/urandom | base64)"
-    } > .build/demo-secrets.env
-    echo "generated demo secrets (session sealing key, counter key) in .build/demo-secrets.env" >&2
-fi
-set -a
-# shellcheck disable=SC1091
-. .build/demo-secrets.env
-set +a
+# shellcheck source=scripts/demo-secrets.sh
+. "$ROOT/scripts/demo-secrets.sh"
 export MCP_POLICY_SESSION_KEYS="${MCP_POLICY_SESSION_KEYS}" MCP_POLICY_COUNTER_KEY="${MCP_POLICY_COUNTER_KEY}"
 render_args=(--listen-port "$LISTEN_PORT" --admin-port "$ADMIN_PORT" --upstream "$UPSTREAM_ADDR" --out .build/envoy-run.yaml)
 [ -n "${POLICY:-}" ] && render_args+=(--policy "$POLICY")
